@@ -1,0 +1,18 @@
+{
+  "targets": [
+    {
+      "target_name": "native_workers",
+      "sources": [
+        "src/core/ring.c",
+        "src/napi/addon.c",
+        "src/napi/ring.c",
+        "src/napi/testing.c"
+      ],
+      "include_dirs": ["include", "src"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "cflags!": ["-fno-exceptions"],
+      "libraries": ["-lpthread"]
+    }
+  ]
+}

@@ -1,0 +1,5 @@
+'use strict';
+
+const { RingBuffer } = require('./ring');
+
+module.exports = { RingBuffer };

@@ -1,0 +1,4 @@
+import cjs from './index.js';
+
+export const { RingBuffer } = cjs;
+export default cjs;

@@ -1,0 +1,5 @@
+'use strict';
+
+// Loads the compiled addon once per thread. Each thread (main or worker)
+// gets its own instance data in the addon.
+module.exports = require('../../build/Release/native_workers.node');

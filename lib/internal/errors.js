@@ -1,0 +1,101 @@
+'use strict';
+
+// Every error the package throws is made here, with a stable `code` and a
+// message in Node's wording, so that user code can branch on `err.code`.
+
+const kIsNodeError = Symbol('kIsNodeError');
+
+function makeNodeError(Base, code, message) {
+  const err = new Base(message);
+  Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(err, kIsNodeError, { value: true });
+  // Node prints "TypeError [ERR_X]: message"; keep the same shape.
+  const name = Base.name;
+  err.name = `${name} [${code}]`;
+  // Accessing the stack captures the name; then restore the plain name.
+  // eslint-disable-next-line no-unused-expressions
+  err.stack;
+  err.name = name;
+  return err;
+}
+
+function describe(value) {
+  if (value == null) return ` Received ${value}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    if (value.constructor && value.constructor.name) return ` Received an instance of ${value.constructor.name}`;
+    return ' Received an instance of Object';
+  }
+  let shown = String(value);
+  if (typeof value === 'string') {
+    if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+    shown = `'${shown}'`;
+  } else if (typeof value === 'bigint') {
+    shown += 'n';
+  }
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+const codes = {
+  ERR_INVALID_ARG_TYPE(name, expected, actual) {
+    const what = name.includes('.') ? 'property' : 'argument';
+    const list = Array.isArray(expected) ? expected : [expected];
+    const exp = list.length > 1
+      ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`
+      : list[0];
+    return makeNodeError(TypeError, 'ERR_INVALID_ARG_TYPE',
+      `The "${name}" ${what} must be ${/^[A-Z]/.test(exp) ? 'an instance of ' : 'of type '}${exp}.${describe(actual)}`);
+  },
+  ERR_INVALID_ARG_VALUE(name, value, reason = 'is invalid') {
+    let shown;
+    try { shown = require('util').inspect(value, { depth: 0, breakLength: Infinity }); } catch { shown = String(value); }
+    if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+    const what = name.includes('.') ? 'property' : 'argument';
+    return makeNodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`);
+  },
+  ERR_OUT_OF_RANGE(name, range, value) {
+    let shown = String(value);
+    if (typeof value === 'bigint') shown += 'n';
+    return makeNodeError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
+  },
+  ERR_MISSING_ARGS(...names) {
+    return makeNodeError(TypeError, 'ERR_MISSING_ARGS',
+      `The ${names.map((n) => `"${n}"`).join(' and ')} argument${names.length > 1 ? 's' : ''} must be specified`);
+  },
+  ERR_RING_CLOSED() {
+    return makeNodeError(Error, 'ERR_RING_CLOSED', 'The ring buffer is closed');
+  },
+  ERR_RING_CORRUPT(detail) {
+    return makeNodeError(Error, 'ERR_RING_CORRUPT', `The ring buffer's shared header is corrupt: ${detail}`);
+  },
+  ERR_POOL_CLOSED() {
+    return makeNodeError(Error, 'ERR_POOL_CLOSED', 'The thread pool is closed');
+  },
+  ERR_POOL_QUEUE_FULL(max) {
+    return makeNodeError(Error, 'ERR_POOL_QUEUE_FULL', `The thread pool's task queue is full (maxQueue ${max})`);
+  },
+  ERR_UNKNOWN_KERNEL(name) {
+    return makeNodeError(Error, 'ERR_UNKNOWN_KERNEL', `Unknown kernel: '${name}'`);
+  },
+};
+
+class AbortError extends Error {
+  constructor(message = 'The operation was aborted', options = undefined) {
+    super(message, options);
+    this.code = 'ABORT_ERR';
+    this.name = 'AbortError';
+  }
+}
+
+// Turn a negative errno from the addon into a Node-style system error.
+function errnoException(errno, syscall, extra) {
+  const code = require('util').getSystemErrorName(errno);
+  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`);
+  err.errno = errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+module.exports = { codes, AbortError, errnoException, makeNodeError, kIsNodeError };

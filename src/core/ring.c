@@ -1,0 +1,596 @@
+/*
+ * ring.c - see ring.h for the layout and the protocol.
+ */
+#include "core/ring.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define CAS_SC(p, expp, v)                                                    \
+  __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_SEQ_CST,          \
+                              __ATOMIC_SEQ_CST)
+#define ADD_SC(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+
+#define W(r, i) (&(r)->hdr[(i)])
+
+#define DEFAULT_SPIN_NS 30000
+#define YIELD_AFTER 256u
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield" ::: "memory");
+#else
+  __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* ---- futex --------------------------------------------------------------- */
+
+int64_t nw_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int nw_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline_ns >= 0) {
+    ts.tv_sec = (time_t)(deadline_ns / 1000000000);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000);
+    tsp = &ts;
+  }
+  /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. The
+   * non-private form works on memory shared between processes. */
+  long rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, tsp, NULL,
+                    FUTEX_BITSET_MATCH_ANY);
+  if (rc == 0) return 0;
+  if (errno == EAGAIN) return 0;
+  if (errno == ETIMEDOUT) return -ETIMEDOUT;
+  if (errno == EINTR) return -EINTR;
+  return -errno;
+}
+
+void nw_futex_wake(uint32_t *word, int n) {
+  syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+/* ---- layout -------------------------------------------------------------- */
+
+size_t nw_ring_base_offset(const void *mem) {
+  uintptr_t a = (uintptr_t)mem;
+  return (size_t)((NW_RING_ALIGN - (a & (NW_RING_ALIGN - 1))) & (NW_RING_ALIGN - 1));
+}
+
+uint32_t nw_ring_round_capacity(uint32_t capacity) {
+  if (capacity > NW_RING_MAX_CAPACITY) return 0;
+  uint32_t c = NW_RING_MIN_CAPACITY;
+  while (c < capacity) c <<= 1;
+  return c;
+}
+
+size_t nw_ring_required_size(uint32_t capacity) {
+  uint32_t c = nw_ring_round_capacity(capacity);
+  if (c == 0) return 0;
+  return (size_t)NW_RING_ALIGN + NW_RING_HEADER_SIZE + c;
+}
+
+static void bind(nw_ring_t *r, uint32_t *hdr, uint32_t cap, uint32_t flags) {
+  r->hdr = hdr;
+  r->data = (uint8_t *)hdr + NW_RING_HEADER_SIZE;
+  r->cap = cap;
+  r->mask = cap - 1;
+  r->flags = flags;
+  r->cached_cons = LOAD_ACQ(&hdr[NW_RW_CONS_TAIL]);
+  r->cached_prod = LOAD_ACQ(&hdr[NW_RW_PROD_TAIL]);
+  r->spin_ns = DEFAULT_SPIN_NS;
+  r->cancel = NULL;
+}
+
+int nw_ring_init(nw_ring_t *r, void *mem, size_t size, uint32_t capacity,
+                 uint32_t flags) {
+  if (!r || !mem || capacity < NW_RING_MIN_CAPACITY ||
+      capacity > NW_RING_MAX_CAPACITY || (capacity & (capacity - 1)) ||
+      (flags & ~NW_RING_F_ALL))
+    return -EINVAL;
+  size_t base = nw_ring_base_offset(mem);
+  if (size < base || size - base < (size_t)NW_RING_HEADER_SIZE + capacity)
+    return -ENOSPC;
+  uint32_t *hdr = (uint32_t *)((uint8_t *)mem + base);
+  memset(hdr, 0, NW_RING_HEADER_SIZE);
+  hdr[NW_RW_VERSION] = NW_RING_VERSION;
+  hdr[NW_RW_CAPACITY] = capacity;
+  hdr[NW_RW_FLAGS] = flags;
+  hdr[NW_RW_HEADER_SIZE] = NW_RING_HEADER_SIZE;
+  /* The magic goes last: an attacher that sees it sees a whole header. */
+  STORE_SC(&hdr[NW_RW_MAGIC], NW_RING_MAGIC);
+  bind(r, hdr, capacity, flags);
+  return 0;
+}
+
+static bool positions_sane(const uint32_t *h, uint32_t cap) {
+  /* Load in release order of the real sequence (ct <= ch <= pt <= ph at
+   * every instant, all growing), so the snapshot is ordered too. */
+  uint32_t ct = LOAD_ACQ(&h[NW_RW_CONS_TAIL]);
+  uint32_t ch = LOAD_ACQ(&h[NW_RW_CONS_HEAD]);
+  uint32_t pt = LOAD_ACQ(&h[NW_RW_PROD_TAIL]);
+  uint32_t ph = LOAD_ACQ(&h[NW_RW_PROD_HEAD]);
+  if ((ct | ch | pt | ph) & 3u) return false;
+  if ((uint32_t)(ch - ct) > cap) return false;
+  if ((uint32_t)(pt - ch) > cap) return false;
+  if ((uint32_t)(ph - pt) > cap) return false;
+  if ((uint32_t)(ph - ct) > cap) return false;
+  return true;
+}
+
+int nw_ring_attach(nw_ring_t *r, void *mem, size_t size) {
+  if (!r || !mem) return -EINVAL;
+  size_t base = nw_ring_base_offset(mem);
+  if (size < base || size - base < NW_RING_HEADER_SIZE + NW_RING_MIN_CAPACITY)
+    return -EINVAL;
+  uint32_t *hdr = (uint32_t *)((uint8_t *)mem + base);
+  if (LOAD_ACQ(&hdr[NW_RW_MAGIC]) != NW_RING_MAGIC) return -EINVAL;
+  if (hdr[NW_RW_VERSION] != NW_RING_VERSION) return -EINVAL;
+  if (hdr[NW_RW_HEADER_SIZE] != NW_RING_HEADER_SIZE) return -EINVAL;
+  uint32_t cap = hdr[NW_RW_CAPACITY];
+  uint32_t flags = hdr[NW_RW_FLAGS];
+  if (cap < NW_RING_MIN_CAPACITY || cap > NW_RING_MAX_CAPACITY ||
+      (cap & (cap - 1)))
+    return -EINVAL;
+  if (flags & ~NW_RING_F_ALL) return -EINVAL;
+  if (LOAD_RLX(&hdr[NW_RW_CLOSED]) > 1u) return -EINVAL;
+  if (size - base < (size_t)NW_RING_HEADER_SIZE + cap) return -ENOSPC;
+  /* A write racing with the snapshot can make it look inconsistent only if
+   * the ring turned over between two loads; look twice before refusing. */
+  if (!positions_sane(hdr, cap) && !positions_sane(hdr, cap)) return -EINVAL;
+  bind(r, hdr, cap, flags);
+  return 0;
+}
+
+uint32_t nw_ring_max_message(const nw_ring_t *r) { return r->cap - 4u; }
+
+uint32_t nw_ring_used(const nw_ring_t *r) {
+  uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+  uint32_t pt = LOAD_ACQ(W(r, NW_RW_PROD_TAIL));
+  return pt - ct;
+}
+
+bool nw_ring_is_closed(const nw_ring_t *r) {
+  return LOAD_SC(W(r, NW_RW_CLOSED)) != 0;
+}
+
+/* ---- copying ------------------------------------------------------------- */
+
+static inline void copy_in(nw_ring_t *r, uint32_t pos, const void *src,
+                           uint32_t len) {
+  uint32_t o = pos & r->mask;
+  uint32_t first = r->cap - o;
+  if (len <= first) {
+    memcpy(r->data + o, src, len);
+  } else {
+    memcpy(r->data + o, src, first);
+    memcpy(r->data, (const uint8_t *)src + first, len - first);
+  }
+}
+
+static inline void copy_out(const nw_ring_t *r, uint32_t pos, void *dst,
+                            uint32_t len) {
+  uint32_t o = pos & r->mask;
+  uint32_t first = r->cap - o;
+  if (len <= first) {
+    memcpy(dst, r->data + o, len);
+  } else {
+    memcpy(dst, r->data + o, first);
+    memcpy((uint8_t *)dst + first, r->data, len - first);
+  }
+}
+
+static inline uint32_t *len_word(const nw_ring_t *r, uint32_t pos) {
+  return (uint32_t *)(r->data + (pos & r->mask));
+}
+
+/* ---- wakeups ------------------------------------------------------------- */
+
+static void wake(nw_ring_t *r, int waiters_idx, int seq_idx) {
+  if (LOAD_SC(W(r, waiters_idx)) != 0) {
+    ADD_SC(W(r, seq_idx), 1u);
+    nw_futex_wake(W(r, seq_idx), INT_MAX);
+  }
+}
+
+void nw_ring_wake_readers(nw_ring_t *r) {
+  wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
+}
+
+void nw_ring_wake_writers(nw_ring_t *r) {
+  wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
+}
+
+void nw_ring_close(nw_ring_t *r) {
+  STORE_SC(W(r, NW_RW_CLOSED), 1u);
+  /* Everyone asleep must look again, whatever they wait for. */
+  ADD_SC(W(r, NW_RW_RD_SEQ), 1u);
+  ADD_SC(W(r, NW_RW_WR_SEQ), 1u);
+  nw_futex_wake(W(r, NW_RW_RD_SEQ), INT_MAX);
+  nw_futex_wake(W(r, NW_RW_WR_SEQ), INT_MAX);
+}
+
+/* ---- producer side ------------------------------------------------------- */
+
+/*
+ * Reserve `need` bytes (need <= cap); returns 0 and the start position,
+ * -EAGAIN when they do not fit, -EPIPE when full and closed.
+ */
+static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
+  uint32_t cap = r->cap;
+  if (!(r->flags & NW_RING_F_MULTI_PRODUCER)) {
+    uint32_t head = LOAD_RLX(W(r, NW_RW_PROD_HEAD));
+    if ((uint32_t)(head - r->cached_cons) > cap - need) {
+      r->cached_cons = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+      if ((uint32_t)(head - r->cached_cons) > cap - need)
+        return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : -EAGAIN;
+    }
+    /* Sequentially consistent so the `closed` check after it is ordered
+     * against close() and a closing reader's look at prod_head. */
+    STORE_SC(W(r, NW_RW_PROD_HEAD), head + need);
+    *start = head;
+    return 0;
+  }
+  for (;;) {
+    uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+    uint32_t head = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
+    if ((uint32_t)(head - ct) > cap - need)
+      return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : -EAGAIN;
+    if (CAS_SC(W(r, NW_RW_PROD_HEAD), &head, head + need)) {
+      *start = head;
+      return 0;
+    }
+  }
+}
+
+/* Publish [start, end): in reservation order when there are several
+ * producers, then wake a sleeping reader. */
+static void publish(nw_ring_t *r, uint32_t start, uint32_t end) {
+  if (r->flags & NW_RING_F_MULTI_PRODUCER) {
+    unsigned spins = 0;
+    while (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != start) {
+      if (++spins >= YIELD_AFTER) {
+        sched_yield();
+        spins = 0;
+      } else {
+        cpu_relax();
+      }
+    }
+  }
+  STORE_SC(W(r, NW_RW_PROD_TAIL), end);
+  wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
+}
+
+/* After reserving: if the ring was closed meanwhile, fill the space with a
+ * hole, publish it, and report -EPIPE. */
+static bool closed_after_reserve(nw_ring_t *r, uint32_t start, uint32_t need) {
+  if (!LOAD_SC(W(r, NW_RW_CLOSED))) return false;
+  STORE_RLX(len_word(r, start), NW_RING_SKIP | (need - 4u));
+  publish(r, start, start + need);
+  return true;
+}
+
+int nw_ring_try_write(nw_ring_t *r, const void *buf, uint32_t len) {
+  if (len > r->cap - 4u) return -EMSGSIZE;
+  if (LOAD_RLX(W(r, NW_RW_CLOSED))) return -EPIPE;
+  uint32_t need = nw_ring_record_size(len);
+  uint32_t start;
+  int rc = reserve(r, need, &start);
+  if (rc) return rc;
+  if (closed_after_reserve(r, start, need)) return -EPIPE;
+  STORE_RLX(len_word(r, start), len);
+  if (len) copy_in(r, start + 4u, buf, len);
+  publish(r, start, start + need);
+  return 0;
+}
+
+int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n) {
+  if (n <= 0) return 0;
+  if (msgs[0].len > r->cap - 4u) return -EMSGSIZE;
+  if (LOAD_RLX(W(r, NW_RW_CLOSED))) return -EPIPE;
+  /* Find the free space once, then take the longest prefix that fits. */
+  uint32_t cap = r->cap, free_bytes;
+  if (r->flags & NW_RING_F_MULTI_PRODUCER) {
+    uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+    free_bytes = cap - (LOAD_ACQ(W(r, NW_RW_PROD_HEAD)) - ct);
+  } else {
+    uint32_t head = LOAD_RLX(W(r, NW_RW_PROD_HEAD));
+    r->cached_cons = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+    free_bytes = cap - (head - r->cached_cons);
+  }
+  uint32_t total = 0;
+  int count = 0;
+  for (; count < n; count++) {
+    if (msgs[count].len > cap - 4u) break;
+    uint32_t need = nw_ring_record_size(msgs[count].len);
+    if (need > free_bytes - total) break;
+    total += need;
+  }
+  if (count == 0) return 0;
+  uint32_t start;
+  int rc = reserve(r, total, &start);
+  if (rc == -EAGAIN) {
+    /* Another producer took the space: fall back to one message. */
+    rc = nw_ring_try_write(r, msgs[0].base, msgs[0].len);
+    return rc == 0 ? 1 : (rc == -EAGAIN ? 0 : rc);
+  }
+  if (rc) return rc;
+  if (closed_after_reserve(r, start, total)) return -EPIPE;
+  uint32_t pos = start;
+  for (int i = 0; i < count; i++) {
+    STORE_RLX(len_word(r, pos), msgs[i].len);
+    if (msgs[i].len) copy_in(r, pos + 4u, msgs[i].base, msgs[i].len);
+    pos += nw_ring_record_size(msgs[i].len);
+  }
+  publish(r, start, start + total);
+  return count;
+}
+
+/* ---- consumer side ------------------------------------------------------- */
+
+/* The ring looked empty at consumer position `cons`: -EPIPE when it is
+ * closed and nothing is in flight, else -EAGAIN. */
+static int empty_result(nw_ring_t *r, uint32_t cons) {
+  if (!LOAD_SC(W(r, NW_RW_CLOSED))) return -EAGAIN;
+  uint32_t ph = LOAD_SC(W(r, NW_RW_PROD_HEAD));
+  uint32_t pt = LOAD_SC(W(r, NW_RW_PROD_TAIL));
+  if (pt != cons || ph != pt) return -EAGAIN;
+  return -EPIPE;
+}
+
+static void release(nw_ring_t *r, uint32_t start, uint32_t end) {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER) {
+    unsigned spins = 0;
+    while (LOAD_ACQ(W(r, NW_RW_CONS_TAIL)) != start) {
+      if (++spins >= YIELD_AFTER) {
+        sched_yield();
+        spins = 0;
+      } else {
+        cpu_relax();
+      }
+    }
+  } else {
+    STORE_RLX(W(r, NW_RW_CONS_HEAD), end);
+  }
+  STORE_SC(W(r, NW_RW_CONS_TAIL), end);
+  wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
+}
+
+static int try_read_single(nw_ring_t *r, void *buf, size_t size,
+                           uint32_t *len) {
+  for (;;) {
+    uint32_t cons = LOAD_RLX(W(r, NW_RW_CONS_HEAD));
+    uint32_t avail = r->cached_prod - cons;
+    if (avail == 0 || avail > r->cap) {
+      r->cached_prod = LOAD_ACQ(W(r, NW_RW_PROD_TAIL));
+      avail = r->cached_prod - cons;
+      if (avail == 0) {
+        int rc = empty_result(r, cons);
+        if (rc == -EAGAIN && LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != cons) continue;
+        return rc;
+      }
+      if (avail > r->cap) return -EBADMSG;
+    }
+    uint32_t word = LOAD_RLX(len_word(r, cons));
+    uint32_t plen = word & ~NW_RING_SKIP;
+    uint32_t need = nw_ring_record_size(plen);
+    if (plen > r->cap - 4u || need > avail) return -EBADMSG;
+    if (word & NW_RING_SKIP) {
+      release(r, cons, cons + need);
+      continue;
+    }
+    if (plen > size) {
+      *len = plen;
+      return -ENOBUFS;
+    }
+    if (plen) copy_out(r, cons + 4u, buf, plen);
+    *len = plen;
+    release(r, cons, cons + need);
+    return 0;
+  }
+}
+
+static int try_read_multi(nw_ring_t *r, void *buf, size_t size,
+                          uint32_t *len) {
+  for (;;) {
+    uint32_t head = LOAD_ACQ(W(r, NW_RW_CONS_HEAD));
+    uint32_t pt = LOAD_ACQ(W(r, NW_RW_PROD_TAIL));
+    uint32_t avail = pt - head;
+    if (avail == 0) {
+      int rc = empty_result(r, head);
+      if (rc == -EAGAIN && (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != head ||
+                            LOAD_ACQ(W(r, NW_RW_CONS_HEAD)) != head))
+        continue;
+      return rc;
+    }
+    /* The length word may be stale if another consumer moved on; the CAS
+     * below then fails, so check it only after confirming the claim. */
+    uint32_t word = LOAD_RLX(len_word(r, head));
+    uint32_t plen = word & ~NW_RING_SKIP;
+    uint32_t need = nw_ring_record_size(plen);
+    if (avail > r->cap || plen > r->cap - 4u || need > avail) {
+      if (LOAD_ACQ(W(r, NW_RW_CONS_HEAD)) != head) continue;
+      return -EBADMSG;
+    }
+    if (!(word & NW_RING_SKIP) && plen > size) {
+      if (LOAD_ACQ(W(r, NW_RW_CONS_HEAD)) != head) continue;
+      *len = plen;
+      return -ENOBUFS;
+    }
+    if (!CAS_SC(W(r, NW_RW_CONS_HEAD), &head, head + need)) continue;
+    if (word & NW_RING_SKIP) {
+      release(r, head, head + need);
+      continue;
+    }
+    if (plen) copy_out(r, head + 4u, buf, plen);
+    *len = plen;
+    release(r, head, head + need);
+    return 0;
+  }
+}
+
+int nw_ring_try_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len) {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER)
+    return try_read_multi(r, buf, size, len);
+  return try_read_single(r, buf, size, len);
+}
+
+int nw_ring_read_batch(nw_ring_t *r, nw_ring_read_cb cb, void *ctx, int max,
+                       uint8_t *scratch) {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER) return -EINVAL;
+  uint32_t start = LOAD_RLX(W(r, NW_RW_CONS_HEAD));
+  r->cached_prod = LOAD_ACQ(W(r, NW_RW_PROD_TAIL));
+  uint32_t avail = r->cached_prod - start;
+  if (avail == 0) return empty_result(r, start);
+  if (avail > r->cap) return -EBADMSG;
+  uint32_t pos = start;
+  int count = 0;
+  int rc = 0;
+  while (count < max && pos != r->cached_prod) {
+    uint32_t left = r->cached_prod - pos;
+    uint32_t word = LOAD_RLX(len_word(r, pos));
+    uint32_t plen = word & ~NW_RING_SKIP;
+    uint32_t need = nw_ring_record_size(plen);
+    if (plen > r->cap - 4u || need > left) {
+      rc = -EBADMSG;
+      break;
+    }
+    if (!(word & NW_RING_SKIP)) {
+      uint32_t o = (pos + 4u) & r->mask;
+      if (plen <= r->cap - o) {
+        cb(ctx, r->data + o, plen);
+      } else {
+        copy_out(r, pos + 4u, scratch, plen);
+        cb(ctx, scratch, plen);
+      }
+      count++;
+    }
+    pos += need;
+  }
+  if (pos != start) release(r, start, pos);
+  if (count == 0 && rc == 0) return -EAGAIN;
+  return count ? count : rc;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+bool nw_ring_readable(const nw_ring_t *r) {
+  uint32_t ch = LOAD_ACQ(W(r, NW_RW_CONS_HEAD));
+  if (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != ch) return true;
+  return empty_result((nw_ring_t *)r, ch) == -EPIPE;
+}
+
+bool nw_ring_writable(const nw_ring_t *r, uint32_t need) {
+  if (LOAD_RLX(W(r, NW_RW_CLOSED))) return true;
+  uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+  uint32_t ph = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
+  return (uint32_t)(ph - ct) <= r->cap - need;
+}
+
+/* Spin, then sleep on (waiters_idx, seq_idx) until ready() or the deadline. */
+static int wait_for(nw_ring_t *r, bool (*ready)(const nw_ring_t *, uint32_t),
+                    uint32_t arg, int waiters_idx, int seq_idx,
+                    int64_t timeout_ns) {
+  if (ready(r, arg)) return 0;
+  if (timeout_ns == 0) return -ETIMEDOUT;
+  int64_t now = nw_now_ns();
+  int64_t deadline = timeout_ns >= 0 ? now + timeout_ns : -1;
+  int64_t spin_end = now + r->spin_ns;
+  if (deadline >= 0 && spin_end > deadline) spin_end = deadline;
+  for (uint32_t i = 1;; i++) {
+    cpu_relax();
+    if (ready(r, arg)) return 0;
+    if ((i & 63u) == 0 && nw_now_ns() >= spin_end) break;
+  }
+  for (;;) {
+    ADD_SC(W(r, waiters_idx), 1u);
+    uint32_t seq = LOAD_SC(W(r, seq_idx));
+    if (ready(r, arg)) {
+      __atomic_sub_fetch(W(r, waiters_idx), 1u, __ATOMIC_SEQ_CST);
+      return 0;
+    }
+    if (r->cancel && LOAD_SC(r->cancel)) {
+      __atomic_sub_fetch(W(r, waiters_idx), 1u, __ATOMIC_SEQ_CST);
+      return -ECANCELED;
+    }
+    int rc = nw_futex_wait(W(r, seq_idx), seq, deadline);
+    __atomic_sub_fetch(W(r, waiters_idx), 1u, __ATOMIC_SEQ_CST);
+    if (ready(r, arg)) return 0;
+    if (r->cancel && LOAD_SC(r->cancel)) return -ECANCELED;
+    if (rc == -ETIMEDOUT) return -ETIMEDOUT;
+    if (deadline >= 0 && nw_now_ns() >= deadline) return -ETIMEDOUT;
+  }
+}
+
+static bool ready_read(const nw_ring_t *r, uint32_t unused) {
+  (void)unused;
+  return nw_ring_readable(r);
+}
+
+static bool ready_write(const nw_ring_t *r, uint32_t need) {
+  return nw_ring_writable(r, need);
+}
+
+int nw_ring_wait_readable(nw_ring_t *r, int64_t timeout_ns) {
+  int rc = wait_for(r, ready_read, 0, NW_RW_RD_WAITERS, NW_RW_RD_SEQ,
+                    timeout_ns);
+  if (rc) return rc;
+  uint32_t ch = LOAD_ACQ(W(r, NW_RW_CONS_HEAD));
+  if (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) == ch && empty_result(r, ch) == -EPIPE)
+    return -EPIPE;
+  return 0;
+}
+
+int nw_ring_wait_writable(nw_ring_t *r, uint32_t need, int64_t timeout_ns) {
+  if (need > r->cap) return -EMSGSIZE;
+  int rc = wait_for(r, ready_write, need, NW_RW_WR_WAITERS, NW_RW_WR_SEQ,
+                    timeout_ns);
+  if (rc) return rc;
+  return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : 0;
+}
+
+static int64_t remaining(int64_t deadline) {
+  if (deadline < 0) return -1;
+  int64_t left = deadline - nw_now_ns();
+  return left > 0 ? left : 0;
+}
+
+int nw_ring_write(nw_ring_t *r, const void *buf, uint32_t len,
+                  int64_t timeout_ns) {
+  int64_t deadline = timeout_ns < 0 ? -1 : nw_now_ns() + timeout_ns;
+  for (;;) {
+    int rc = nw_ring_try_write(r, buf, len);
+    if (rc != -EAGAIN) return rc;
+    rc = nw_ring_wait_writable(r, nw_ring_record_size(len), remaining(deadline));
+    if (rc) return rc;
+  }
+}
+
+int nw_ring_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len,
+                 int64_t timeout_ns) {
+  int64_t deadline = timeout_ns < 0 ? -1 : nw_now_ns() + timeout_ns;
+  for (;;) {
+    int rc = nw_ring_try_read(r, buf, size, len);
+    if (rc != -EAGAIN) return rc;
+    rc = nw_ring_wait_readable(r, remaining(deadline));
+    if (rc) return rc;
+  }
+}
