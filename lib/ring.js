@@ -70,7 +70,12 @@ function recordSize(len) {
 function toBytes(data) {
   if (data instanceof Uint8Array) return data;
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) return new Uint8Array(data);
+  if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
+    if (data.byteLength === 0 && binding.isDetached(data)) {
+      throw ERR_INVALID_ARG_VALUE('data', data, 'is a detached ArrayBuffer');
+    }
+    return new Uint8Array(data);
+  }
   throw ERR_INVALID_ARG_TYPE('data',
     ['string', 'Buffer', 'TypedArray', 'DataView', 'ArrayBuffer'], data);
 }

@@ -48,7 +48,12 @@ const codes = {
   },
   ERR_INVALID_ARG_VALUE(name, value, reason = 'is invalid') {
     let shown;
-    try { shown = require('util').inspect(value, { depth: 0, breakLength: Infinity }); } catch { shown = String(value); }
+    try {
+      shown = require('util').inspect(value, { depth: 0, breakLength: Infinity });
+    } catch {
+      // e.g. a view over a detached buffer cannot be inspected
+      shown = Object.prototype.toString.call(value);
+    }
     if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
     const what = name.includes('.') ? 'property' : 'argument';
     return makeNodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`);
