@@ -1,0 +1,187 @@
+'use strict';
+
+// RingBuffer side by side with what it replaces, in one run:
+//   - one way main -> worker, 64-byte and 4 KiB messages: RingBuffer vs
+//     MessagePort.postMessage of the same Buffers vs ringbuf.js (fixed-size
+//     records popped whole, so it carries the same bytes);
+//   - round trip main <-> worker while both sides are active;
+//   - native -> native 16-byte messages vs a bare C SPSC loop of u64s.
+// Every figure is the median of RUNS runs.
+
+const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+const { RingBuffer } = require('..');
+
+const RUNS = Number(process.env.BENCH_RUNS || 5);
+
+if (!isMainThread) {
+  worker();
+} else {
+  main().catch((err) => { console.error(err); process.exit(1); });
+}
+
+function worker() {
+  const { kind, size, count } = workerData;
+  if (kind === 'ring') {
+    const rb = RingBuffer.from(workerData.buffer);
+    parentPort.postMessage('ready');
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += rb.read().length;
+    parentPort.postMessage(bytes);
+  } else if (kind === 'post') {
+    let n = 0;
+    let bytes = 0;
+    parentPort.on('message', (m) => {
+      bytes += m.length;
+      if (++n === count) parentPort.postMessage(bytes);
+    });
+    parentPort.postMessage('ready');
+  } else if (kind === 'ringbufjs') {
+    const { RingBuffer: RB } = require('ringbuf.js');
+    const rb = new RB(workerData.buffer, Uint8Array);
+    const rec = new Uint8Array(size);
+    parentPort.postMessage('ready');
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      // ringbuf.js has no blocking read: spin until a whole record is there
+      while (rb.availableRead() < size);
+      rb.pop(rec);
+      // hand the record on as its own Buffer, as the other two do
+      bytes += Buffer.from(rec).length;
+    }
+    parentPort.postMessage(bytes);
+  } else if (kind === 'ring-echo') {
+    const req = RingBuffer.from(workerData.req);
+    const res = RingBuffer.from(workerData.res);
+    parentPort.postMessage('ready');
+    for (;;) {
+      const m = req.read();
+      if (m === null) break;
+      res.write(m);
+    }
+  } else if (kind === 'post-echo') {
+    parentPort.on('message', (m) => {
+      if (m === null) parentPort.close(); else parentPort.postMessage(m);
+    });
+    parentPort.postMessage('ready');
+  }
+}
+
+function once(w) {
+  return new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+}
+
+async function oneWay(kind, size, count) {
+  const payload = Buffer.alloc(size, 7);
+  let buffer;
+  let rb;
+  if (kind === 'ring') {
+    rb = new RingBuffer(1 << 20);
+    buffer = rb.buffer;
+  } else if (kind === 'ringbufjs') {
+    const { RingBuffer: RB } = require('ringbuf.js');
+    buffer = RB.getStorageForCapacity(1 << 20, Uint8Array);
+    rb = new RB(buffer, Uint8Array);
+  }
+  const w = new Worker(__filename, { workerData: { kind, size, count, buffer } });
+  await once(w);
+  const done = once(w);
+  const t0 = process.hrtime.bigint();
+  if (kind === 'ring') {
+    for (let i = 0; i < count; i++) if (!rb.tryWrite(payload)) rb.write(payload);
+  } else if (kind === 'post') {
+    for (let i = 0; i < count; i++) w.postMessage(payload);
+  } else {
+    for (let i = 0; i < count; i++) while (rb.push(payload) === 0);
+  }
+  const bytes = await done;
+  const ns = Number(process.hrtime.bigint() - t0);
+  if (bytes !== size * count) throw new Error(`${kind}: ${bytes} bytes arrived, ${size * count} sent`);
+  await w.terminate();
+  return count / ns * 1e9;
+}
+
+async function roundTrip(kind, count) {
+  const payload = Buffer.alloc(64, 1);
+  const lat = new Float64Array(count);
+  if (kind === 'ring') {
+    const req = new RingBuffer(1 << 16);
+    const res = new RingBuffer(1 << 16);
+    const w = new Worker(__filename, { workerData: { kind: 'ring-echo', req: req.buffer, res: res.buffer } });
+    await once(w);
+    for (let i = 0; i < count; i++) {
+      const t0 = process.hrtime.bigint();
+      req.write(payload);
+      res.read();
+      lat[i] = Number(process.hrtime.bigint() - t0);
+    }
+    req.close();
+    await w.terminate();
+  } else {
+    const w = new Worker(__filename, { workerData: { kind: 'post-echo' } });
+    await once(w);
+    for (let i = 0; i < count; i++) {
+      const t0 = process.hrtime.bigint();
+      const p = once(w);
+      w.postMessage(payload);
+      await p;
+      lat[i] = Number(process.hrtime.bigint() - t0);
+    }
+    await w.terminate();
+  }
+  return { median: median(lat) / 1000, p99: percentile(lat, 0.99) / 1000 };
+}
+
+const { median, percentile, printTable, fmt } = require('./_table');
+
+async function medianOf(fn) {
+  const xs = [];
+  for (let r = 0; r < RUNS; r++) xs.push(await fn());
+  return median(xs);
+}
+
+async function main() {
+  const rows = [['measure', 'RingBuffer', 'postMessage', 'ratio', 'ringbuf.js', 'ratio']];
+  for (const [size, count] of [[64, 2e6], [4096, 2e5]]) {
+    const ring = await medianOf(() => oneWay('ring', size, count));
+    const post = await medianOf(() => oneWay('post', size, Math.min(count, 3e5)));
+    const rbjs = await medianOf(() => oneWay('ringbufjs', size, count));
+    rows.push([`${size} B one way main->worker (M msg/s)`, fmt(ring / 1e6), fmt(post / 1e6), `${fmt(ring / post, 1)}x`,
+      fmt(rbjs / 1e6), `${fmt(ring / rbjs, 1)}x`]);
+  }
+  const rtRuns = [];
+  const ptRuns = [];
+  for (let r = 0; r < RUNS; r++) {
+    rtRuns.push(await roundTrip('ring', 20000));
+    ptRuns.push(await roundTrip('post', 5000));
+  }
+  const rt = median(rtRuns.map((x) => x.median));
+  const pt = median(ptRuns.map((x) => x.median));
+  rows.push(['64 B round trip main<->worker, median (us)', fmt(rt), fmt(pt), `${fmt(pt / rt, 1)}x`, '-', '-']);
+  rows.push(['64 B round trip, p99 (us)', fmt(median(rtRuns.map((x) => x.p99))),
+    fmt(median(ptRuns.map((x) => x.p99))), '', '-', '-']);
+  printTable(rows);
+
+  // native -> native
+  const t = require('../lib/internal/binding')._testing;
+  const N = 2e7;
+  const nat = [];
+  const natBatch = [];
+  const bare = [];
+  for (let r = 0; r < RUNS; r++) {
+    let [ns, ok] = t.benchRingNative(1 << 16, N, 16, 1);
+    if (!ok) throw new Error('native ring checksum mismatch');
+    nat.push(N / ns * 1e3);
+    [ns, ok] = t.benchRingNative(1 << 16, N, 16, 64);
+    if (!ok) throw new Error('native ring checksum mismatch');
+    natBatch.push(N / ns * 1e3);
+    [ns, ok] = t.benchBareSpsc(5 * N);
+    if (!ok) throw new Error('bare loop checksum mismatch');
+    bare.push(5 * N / ns * 1e3);
+  }
+  console.log();
+  printTable([
+    ['native -> native, 16 B messages (M msg/s)', 'ring', 'bare C SPSC u64 loop', 'share of bare'],
+    ['one message per write', fmt(median(nat)), fmt(median(bare)), `${fmt(median(nat) / median(bare) * 100, 0)}%`],
+    ['64 messages per write_batch', fmt(median(natBatch)), fmt(median(bare)), `${fmt(median(natBatch) / median(bare) * 100, 0)}%`],
+  ]);
+}

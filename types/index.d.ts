@@ -1,0 +1,3 @@
+/// <reference types="node" />
+
+export { RingBuffer, RingBufferOptions, RingWaitOptions, RingAsyncOptions, RingData } from './ring';
