@@ -97,6 +97,9 @@ static void waiter_call_js(napi_env env, napi_value cb, void *context,
 static void waiter_stop(waiter_t *w) {
   if (!w->started) return;
   __atomic_store_n(&w->stop, 1, __ATOMIC_SEQ_CST);
+  /* Change the word the helper may be about to sleep on, so a wake that
+   * comes before it sleeps is not lost. */
+  __atomic_store_n(&w->armed, 1, __ATOMIC_SEQ_CST);
   nw_futex_wake(&w->armed, 1);
   if (w->kind == KIND_READ)
     nw_ring_wake_readers(&w->ring);
