@@ -54,6 +54,8 @@ struct ring_handle {
   napi_ref buffer;         /* keeps the SharedArrayBuffer alive */
   napi_ref alive_fn;       /* a trivial JS function: calling it fails once
                               the thread is terminating */
+  uint8_t *mem;            /* start of the SharedArrayBuffer */
+  size_t mem_len;
   waiter_t waiters[2];
   bool destroyed;
 };
@@ -263,6 +265,8 @@ static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   h->env = env;
+  h->mem = mem;
+  h->mem_len = len;
   napi_value obj;
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_create_reference(env, argv[0], 1, &h->buffer) != napi_ok ||
@@ -444,6 +448,38 @@ static napi_value ring_release_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * ringCopy(handle, toRing, ringOffset, buffer, bufferOffset, length): memcpy
+ * between the ring's memory and a Buffer. V8 copies to and from a
+ * SharedArrayBuffer a byte at a time; for longer messages one call and a
+ * real memcpy are cheaper. Offsets are checked against both sizes.
+ */
+static napi_value ring_copy_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ring_handle_t *h = get_handle(env, argv[0]);
+  if (!h) return NULL;
+  bool to_ring = false;
+  uint32_t ring_off = 0, buf_off = 0, len = 0;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &to_ring));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &ring_off));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &buf_off));
+  NAPI_CALL(env, napi_get_value_uint32(env, argv[5], &len));
+  void *data;
+  size_t data_len;
+  if (!nw_napi_get_bytes(env, argv[3], &data, &data_len, NULL)) return NULL;
+  if ((size_t)ring_off + len > h->mem_len || (size_t)buf_off + len > data_len) {
+    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "copy out of bounds");
+    return NULL;
+  }
+  if (to_ring)
+    memcpy(h->mem + ring_off, (uint8_t *)data + buf_off, len);
+  else
+    memcpy((uint8_t *)data + buf_off, h->mem + ring_off, len);
+  return NULL;
+}
+
 napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
   struct {
     const char *name;
@@ -453,7 +489,7 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
-      {"ringRelease", ring_release_fn},
+      {"ringRelease", ring_release_fn}, {"ringCopy", ring_copy_fn},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
     NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
