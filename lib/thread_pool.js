@@ -1,0 +1,369 @@
+'use strict';
+
+// ThreadPool: native kernels on threads of the package's own (src/core/pool.c),
+// never on libuv's shared pool.
+//
+// run() calls of one tick are collected and submitted to the native pool in
+// one call (a microtask flushes them); finished tasks come back in batches
+// through one threadsafe-function wakeup, as [id, kind] pairs in a shared
+// Float64Array plus an array of values.
+
+const os = require('os');
+const path = require('path');
+const { types: { isSharedArrayBuffer, isArrayBuffer, isArrayBufferView } } = require('util');
+
+const binding = require('./internal/binding');
+const {
+  codes: {
+    ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
+    ERR_POOL_CLOSED,
+    ERR_POOL_QUEUE_FULL,
+    ERR_UNKNOWN_KERNEL,
+    ERR_DLOPEN_FAILED,
+    ERR_INVALID_KERNEL_LIBRARY,
+    ERR_KERNEL_EXISTS,
+  },
+  AbortError,
+  errnoException,
+} = require('./internal/errors');
+const {
+  validateObject,
+  validateInteger,
+  validateString,
+  validateAbortSignal,
+} = require('./internal/validators');
+
+const native = binding.pool;
+const CHUNK = native.CHUNK;
+
+const kHandle = Symbol('kHandle');
+const kState = Symbol('kState');
+
+// Completion kinds (src/napi/pool.c).
+const KIND_OK = 0;
+const KIND_FAILED = 1;
+const KIND_CANCELLED = 2;
+const KIND_REJECTED = 3;
+
+// Per-task flags next to the kernel index (src/napi/pool.c).
+const META_SHARED = 1 << 16;
+const META_PRIVATE = 1 << 17;
+const META_SKIP = 1 << 18;
+
+const EAGAIN = -11;
+const EINVAL = -22;
+const ESHUTDOWN = -108;
+const ENOENT = -2;
+const ENOEXEC = -8;
+const ENOSYS = -38;
+const EPROTO = -71;
+const EEXIST = -17;
+
+function abortError(signal) {
+  return new AbortError(undefined, { cause: signal ? signal.reason : undefined });
+}
+
+// The input as the native side takes it: [value, flags]. Throws on bad input.
+function toInput(input) {
+  if (input === undefined || input === null) return [undefined, 0];
+  if (typeof input === 'string') return [Buffer.from(input, 'utf8'), META_PRIVATE];
+  if (typeof input === 'number') return [new Float64Array([input]), META_PRIVATE];
+  if (isArrayBufferView(input)) {
+    const buf = input.buffer;
+    if (isSharedArrayBuffer(buf)) return [input, META_SHARED];
+    if (input.byteLength === 0 && binding.isDetached(buf)) {
+      throw ERR_INVALID_ARG_VALUE('input', input, 'is backed by a detached ArrayBuffer');
+    }
+    return [input, 0];
+  }
+  if (isSharedArrayBuffer(input)) return [new Uint8Array(input), META_SHARED];
+  if (isArrayBuffer(input)) {
+    if (input.byteLength === 0 && binding.isDetached(input)) {
+      throw ERR_INVALID_ARG_VALUE('input', input, 'is a detached ArrayBuffer');
+    }
+    return [input, 0];
+  }
+  throw ERR_INVALID_ARG_TYPE('input',
+    ['string', 'number', 'Buffer', 'TypedArray', 'DataView', 'ArrayBuffer', 'SharedArrayBuffer'], input);
+}
+
+// What the completion callback needs, and nothing that keeps the pool's
+// native handle alive: a ThreadPool that is dropped without close() can
+// still be collected (its finalizer joins its idle threads).
+function makeState() {
+  const state = {
+    tasks: new Map(),      // id -> task record
+    cbuf: new Float64Array(2 * CHUNK),
+    destroyed: false,
+    onDrained: null,
+    complete: null,
+  };
+  state.complete = (n, values) => {
+    const { tasks, cbuf } = state;
+    for (let i = 0; i < n; i++) {
+      const id = cbuf[2 * i];
+      const kind = cbuf[2 * i + 1];
+      const rec = tasks.get(id);
+      if (rec === undefined) continue;
+      tasks.delete(id);
+      if (rec.signal !== undefined) rec.signal.removeEventListener('abort', rec.onAbort);
+      if (rec.aborted) {
+        rec.reject(abortError(rec.signal));
+      } else if (kind === KIND_OK) {
+        rec.resolve(values === undefined ? undefined : values[i]);
+      } else if (kind === KIND_FAILED) {
+        rec.reject(values[i]);
+      } else if (kind === KIND_CANCELLED && !state.destroyed) {
+        rec.reject(abortError(rec.signal));
+      } else {
+        rec.reject(ERR_POOL_CLOSED());
+      }
+    }
+    if (tasks.size === 0 && state.onDrained !== null) {
+      const f = state.onDrained;
+      state.onDrained = null;
+      f();
+    }
+  };
+  return state;
+}
+
+class ThreadPool {
+  constructor(options = undefined) {
+    if (options !== undefined) validateObject(options, 'options');
+    const { threads = os.availableParallelism(), maxQueue = Infinity } = options || {};
+    validateInteger(threads, 'options.threads', 1, 256);
+    if (maxQueue !== Infinity) validateInteger(maxQueue, 'options.maxQueue', 1);
+
+    const state = makeState();
+    this[kHandle] = native.create(threads, maxQueue === Infinity ? 0 : maxQueue, state.complete, state.cbuf);
+    this[kState] = {
+      shared: state,
+      threads,
+      maxQueue,
+      kernelIndex: new Map(),
+      kernelNames: [],
+      nextId: 1,
+      // The batch being collected for the next flush.
+      batchFirst: 0,
+      batchN: 0,
+      meta: new Uint32Array(64),
+      inputs: null,
+      flushScheduled: false,
+      closed: false,
+      closing: null,
+      finalStats: null,
+    };
+    this.#refreshKernels();
+    this[kState].flush = () => this.#flush();
+  }
+
+  #refreshKernels() {
+    const st = this[kState];
+    const names = native.kernels(this[kHandle]);
+    st.kernelNames = names;
+    st.kernelIndex = new Map(names.map((n, i) => [n, i]));
+  }
+
+  // Names of the kernels this pool runs (built in and loaded).
+  get kernels() {
+    return [...this[kState].kernelNames];
+  }
+
+  get threads() {
+    return this[kState].threads;
+  }
+
+  get stats() {
+    const st = this[kState];
+    if (st.finalStats !== null) return { ...st.finalStats };
+    const s = native.stats(this[kHandle]);
+    // Tasks collected for the next flush count as queued.
+    s.queued += st.batchN;
+    return s;
+  }
+
+  run(name, input = undefined, options = undefined) {
+    const st = this[kState];
+    let kernel, value, flags, signal;
+    try {
+      validateString(name, 'name');
+      kernel = st.kernelIndex.get(name);
+      if (kernel === undefined) throw ERR_UNKNOWN_KERNEL(name);
+      if (options !== undefined) {
+        validateObject(options, 'options');
+        signal = options.signal;
+        validateAbortSignal(signal, 'options.signal');
+      }
+      [value, flags] = toInput(input);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (st.closed) return Promise.reject(ERR_POOL_CLOSED());
+    if (signal !== undefined && signal.aborted) return Promise.reject(abortError(signal));
+
+    const id = st.nextId++;
+    if (st.batchN === 0) st.batchFirst = id;
+    const i = st.batchN++;
+    if (i === st.meta.length) {
+      const m = new Uint32Array(st.meta.length * 2);
+      m.set(st.meta);
+      st.meta = m;
+    }
+    st.meta[i] = kernel | flags;
+    if (value !== undefined) {
+      if (st.inputs === null) st.inputs = new Array(i);
+      st.inputs[i] = value;
+    } else if (st.inputs !== null) {
+      st.inputs[i] = undefined;
+    }
+    if (!st.flushScheduled) {
+      st.flushScheduled = true;
+      queueMicrotask(st.flush);
+    }
+
+    return new Promise((resolve, reject) => {
+      const rec = { resolve, reject, signal, onAbort: undefined, aborted: false };
+      if (signal !== undefined) {
+        rec.onAbort = () => this.#abort(id, rec);
+        signal.addEventListener('abort', rec.onAbort, { once: true });
+      }
+      st.shared.tasks.set(id, rec);
+    });
+  }
+
+  #abort(id, rec) {
+    const st = this[kState];
+    const { tasks } = st.shared;
+    if (tasks.get(id) !== rec) return;
+    let now = false;
+    if (st.batchN > 0 && id >= st.batchFirst) {
+      st.meta[id - st.batchFirst] |= META_SKIP;
+      if (st.inputs !== null) st.inputs[id - st.batchFirst] = undefined;
+      now = true;
+    } else {
+      now = native.cancel(this[kHandle], id);
+    }
+    if (now) {
+      tasks.delete(id);
+      rec.reject(abortError(rec.signal));
+      this.#checkDrained();
+    } else {
+      rec.aborted = true;
+    }
+  }
+
+  #checkDrained() {
+    const shared = this[kState].shared;
+    if (shared.tasks.size === 0 && shared.onDrained !== null) {
+      const f = shared.onDrained;
+      shared.onDrained = null;
+      f();
+    }
+  }
+
+  // Hand the collected run() calls to the native pool.
+  #flush() {
+    const st = this[kState];
+    st.flushScheduled = false;
+    const n = st.batchN;
+    if (n === 0) return;
+    const first = st.batchFirst;
+    const meta = st.meta;
+    const inputs = st.inputs;
+    st.batchN = 0;
+    st.inputs = null;
+    st.meta = new Uint32Array(meta.length);
+    const { tasks } = st.shared;
+    let from = 0;
+    while (from < n) {
+      const [next, err] = native.submit(this[kHandle], first, from, n, meta, inputs === null ? undefined : inputs);
+      if (err === 0) break;
+      const fail = (j, error) => {
+        const rec = tasks.get(first + j);
+        if (rec === undefined || (meta[j] & META_SKIP)) return;
+        tasks.delete(first + j);
+        if (rec.signal !== undefined) rec.signal.removeEventListener('abort', rec.onAbort);
+        rec.reject(error);
+      };
+      if (err === EINVAL) {
+        fail(next, ERR_INVALID_ARG_VALUE('input', inputs === null ? undefined : inputs[next], 'cannot be read'));
+        from = next + 1;
+        continue;
+      }
+      for (let j = next; j < n; j++) {
+        fail(j, err === EAGAIN ? ERR_POOL_QUEUE_FULL(st.maxQueue)
+          : err === ESHUTDOWN ? ERR_POOL_CLOSED()
+            : errnoException(err, 'submit'));
+      }
+      break;
+    }
+    this.#checkDrained();
+  }
+
+  // Open a kernel library (include/native_workers.h) and add its kernels.
+  // Returns the names added.
+  load(file) {
+    validateString(file, 'path');
+    const st = this[kState];
+    if (st.closed) throw ERR_POOL_CLOSED();
+    const full = path.resolve(file);
+    const [rc, message] = native.load(this[kHandle], full);
+    if (rc < 0) {
+      switch (rc) {
+        case ENOENT:
+        case ENOEXEC: throw ERR_DLOPEN_FAILED(message);
+        case ENOSYS:
+        case EPROTO: throw ERR_INVALID_KERNEL_LIBRARY(message);
+        case EEXIST: throw ERR_KERNEL_EXISTS(message);
+        case EINVAL: throw ERR_INVALID_ARG_VALUE('path', file, message ? `is invalid (${message})` : undefined);
+        default: throw errnoException(rc, 'dlopen', file);
+      }
+    }
+    this.#refreshKernels();
+    return st.kernelNames.slice(st.kernelNames.length - rc);
+  }
+
+  #shutdown(abort) {
+    const st = this[kState];
+    if (st.closing !== null) {
+      if (abort && !st.shared.destroyed) {
+        st.shared.destroyed = true;
+        native.close(this[kHandle], true);
+      }
+      return st.closing;
+    }
+    // Collected run() calls are queued work: submit them so that close
+    // rejects them like the rest of the queue.
+    this.#flush();
+    st.closed = true;
+    st.shared.destroyed = abort;
+    native.close(this[kHandle], abort);
+    st.closing = new Promise((resolve) => {
+      const done = () => {
+        st.finalStats = native.stats(this[kHandle]);
+        st.finalStats.threads = 0;
+        native.free(this[kHandle]);
+        resolve();
+      };
+      if (st.shared.tasks.size === 0) done();
+      else st.shared.onDrained = done;
+    });
+    return st.closing;
+  }
+
+  // Finish running tasks, reject queued ones with ERR_POOL_CLOSED, then
+  // stop the threads.
+  close() {
+    return this.#shutdown(false);
+  }
+
+  // As close(), and also ask running kernels to stop (their tasks reject
+  // with ERR_POOL_CLOSED).
+  destroy() {
+    return this.#shutdown(true);
+  }
+}
+
+module.exports = { ThreadPool };
