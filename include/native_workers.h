@@ -140,7 +140,11 @@ typedef const nw_kernel_table_t *(*nw_kernels_fn)(void);
 
 /* Has the task been aborted? Cheap: poll it every few microseconds of work. */
 static inline int nw_cancelled(const nw_kernel_io_t *io) {
+#if defined(__GNUC__)
+  return io->cancel && __atomic_load_n(io->cancel, __ATOMIC_RELAXED) != 0;
+#else
   return io->cancel && *io->cancel != 0;
+#endif
 }
 
 /* Allocate `len` bytes of output (a Buffer result). NULL when out of memory.

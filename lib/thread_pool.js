@@ -38,6 +38,13 @@ const native = binding.pool;
 const CHUNK = native.CHUNK;
 
 const kHandle = Symbol('kHandle');
+
+// One shared promise executor: run() takes the resolve function from here
+// instead of allocating a closure per task.
+let captured;
+function capture(resolve) {
+  captured = resolve;
+}
 const kState = Symbol('kState');
 
 // Completion kinds (src/napi/pool.c).
@@ -51,6 +58,9 @@ const META_SHARED = 1 << 16;
 const META_PRIVATE = 1 << 17;
 const META_SKIP = 1 << 18;
 
+// Bytes of input copied per turn of the event loop (see #flush).
+const COPY_BUDGET = 4 << 20;
+const MORE = 1;
 const EAGAIN = -11;
 const EINVAL = -22;
 const ESHUTDOWN = -108;
@@ -93,31 +103,41 @@ function toInput(input) {
 // still be collected (its finalizer joins its idle threads).
 function makeState() {
   const state = {
-    tasks: new Map(),      // id -> task record
+    // id -> the resolve function of the task's promise. A task fails by
+    // resolving with a rejected promise, so no reject function is kept.
+    tasks: new Map(),
+    watched: new Map(),    // id -> { signal, onAbort, aborted } with a signal
     cbuf: new Float64Array(2 * CHUNK),
     destroyed: false,
     onDrained: null,
     complete: null,
   };
   state.complete = (n, values) => {
-    const { tasks, cbuf } = state;
+    const { tasks, watched, cbuf } = state;
     for (let i = 0; i < n; i++) {
       const id = cbuf[2 * i];
       const kind = cbuf[2 * i + 1];
-      const rec = tasks.get(id);
-      if (rec === undefined) continue;
+      const resolve = tasks.get(id);
+      if (resolve === undefined) continue;
       tasks.delete(id);
-      if (rec.signal !== undefined) rec.signal.removeEventListener('abort', rec.onAbort);
-      if (rec.aborted) {
-        rec.reject(abortError(rec.signal));
-      } else if (kind === KIND_OK) {
-        rec.resolve(values === undefined ? undefined : values[i]);
-      } else if (kind === KIND_FAILED) {
-        rec.reject(values[i]);
-      } else if (kind === KIND_CANCELLED && !state.destroyed) {
-        rec.reject(abortError(rec.signal));
+      let aborted = false, signal;
+      if (watched.size !== 0) {
+        const w = watched.get(id);
+        if (w !== undefined) {
+          watched.delete(id);
+          signal = w.signal;
+          signal.removeEventListener('abort', w.onAbort);
+          aborted = w.aborted;
+        }
+      }
+      if (kind === KIND_OK && !aborted) {
+        resolve(values === undefined ? undefined : values[i]);
       } else {
-        rec.reject(ERR_POOL_CLOSED());
+        resolve(Promise.reject(
+          aborted ? abortError(signal)
+            : kind === KIND_FAILED ? values[i]
+              : kind === KIND_CANCELLED && !state.destroyed ? abortError(signal)
+                : ERR_POOL_CLOSED()));
       }
     }
     if (tasks.size === 0 && state.onDrained !== null) {
@@ -148,6 +168,8 @@ class ThreadPool {
       // The batch being collected for the next flush.
       batchFirst: 0,
       batchN: 0,
+      sent: 0,               // tasks of the batch already submitted
+      resumeScheduled: false,
       meta: new Uint32Array(64),
       inputs: null,
       flushScheduled: false,
@@ -157,6 +179,10 @@ class ThreadPool {
     };
     this.#refreshKernels();
     this[kState].flush = () => this.#flush();
+    this[kState].resume = () => {
+      this[kState].resumeScheduled = false;
+      this.#flush();
+    };
   }
 
   #refreshKernels() {
@@ -180,7 +206,7 @@ class ThreadPool {
     if (st.finalStats !== null) return { ...st.finalStats };
     const s = native.stats(this[kHandle]);
     // Tasks collected for the next flush count as queued.
-    s.queued += st.batchN;
+    s.queued += st.batchN - st.sent;
     return s;
   }
 
@@ -218,27 +244,29 @@ class ThreadPool {
     } else if (st.inputs !== null) {
       st.inputs[i] = undefined;
     }
-    if (!st.flushScheduled) {
+    if (!st.flushScheduled && !st.resumeScheduled) {
       st.flushScheduled = true;
       queueMicrotask(st.flush);
     }
 
-    return new Promise((resolve, reject) => {
-      const rec = { resolve, reject, signal, onAbort: undefined, aborted: false };
-      if (signal !== undefined) {
-        rec.onAbort = () => this.#abort(id, rec);
-        signal.addEventListener('abort', rec.onAbort, { once: true });
-      }
-      st.shared.tasks.set(id, rec);
-    });
+    const promise = new Promise(capture);
+    st.shared.tasks.set(id, captured);
+    captured = undefined;
+    if (signal !== undefined) {
+      const w = { signal, onAbort: undefined, aborted: false };
+      w.onAbort = () => this.#abort(id, w);
+      signal.addEventListener('abort', w.onAbort, { once: true });
+      st.shared.watched.set(id, w);
+    }
+    return promise;
   }
 
-  #abort(id, rec) {
+  #abort(id, w) {
     const st = this[kState];
-    const { tasks } = st.shared;
-    if (tasks.get(id) !== rec) return;
+    const { tasks, watched } = st.shared;
+    if (watched.get(id) !== w) return;
     let now = false;
-    if (st.batchN > 0 && id >= st.batchFirst) {
+    if (id >= st.batchFirst + st.sent && id < st.batchFirst + st.batchN) {
       st.meta[id - st.batchFirst] |= META_SKIP;
       if (st.inputs !== null) st.inputs[id - st.batchFirst] = undefined;
       now = true;
@@ -246,11 +274,13 @@ class ThreadPool {
       now = native.cancel(this[kHandle], id);
     }
     if (now) {
+      const resolve = tasks.get(id);
       tasks.delete(id);
-      rec.reject(abortError(rec.signal));
+      watched.delete(id);
+      resolve(Promise.reject(abortError(w.signal)));
       this.#checkDrained();
     } else {
-      rec.aborted = true;
+      w.aborted = true;
     }
   }
 
@@ -263,30 +293,43 @@ class ThreadPool {
     }
   }
 
-  // Hand the collected run() calls to the native pool.
-  #flush() {
+  // Hand the collected run() calls to the native pool. Inputs that are not
+  // shared memory are copied on this thread; at most COPY_BUDGET bytes are
+  // copied per turn of the event loop, the rest in the next turns.
+  #flush(budget = COPY_BUDGET) {
     const st = this[kState];
     st.flushScheduled = false;
     const n = st.batchN;
-    if (n === 0) return;
+    if (n === st.sent) return;
     const first = st.batchFirst;
     const meta = st.meta;
     const inputs = st.inputs;
-    st.batchN = 0;
-    st.inputs = null;
-    st.meta = new Uint32Array(meta.length);
     const { tasks } = st.shared;
-    let from = 0;
+    let from = st.sent;
+    const fail = (j, error) => {
+      const id = first + j;
+      const resolve = tasks.get(id);
+      if (resolve === undefined || (meta[j] & META_SKIP)) return;
+      tasks.delete(id);
+      const w = st.shared.watched.get(id);
+      if (w !== undefined) {
+        st.shared.watched.delete(id);
+        w.signal.removeEventListener('abort', w.onAbort);
+      }
+      resolve(Promise.reject(error));
+    };
     while (from < n) {
-      const [next, err] = native.submit(this[kHandle], first, from, n, meta, inputs === null ? undefined : inputs);
+      const [next, err] = native.submit(this[kHandle], first, from, n, meta,
+                                        inputs === null ? undefined : inputs, budget);
       if (err === 0) break;
-      const fail = (j, error) => {
-        const rec = tasks.get(first + j);
-        if (rec === undefined || (meta[j] & META_SKIP)) return;
-        tasks.delete(first + j);
-        if (rec.signal !== undefined) rec.signal.removeEventListener('abort', rec.onAbort);
-        rec.reject(error);
-      };
+      if (err === MORE) {
+        st.sent = next;
+        if (!st.resumeScheduled) {
+          st.resumeScheduled = true;
+          setImmediate(st.resume);
+        }
+        return;
+      }
       if (err === EINVAL) {
         fail(next, ERR_INVALID_ARG_VALUE('input', inputs === null ? undefined : inputs[next], 'cannot be read'));
         from = next + 1;
@@ -299,6 +342,9 @@ class ThreadPool {
       }
       break;
     }
+    st.batchN = 0;
+    st.sent = 0;
+    st.inputs = null;
     this.#checkDrained();
   }
 
@@ -336,7 +382,7 @@ class ThreadPool {
     }
     // Collected run() calls are queued work: submit them so that close
     // rejects them like the rest of the queue.
-    this.#flush();
+    this.#flush(0);
     st.closed = true;
     st.shared.destroyed = abort;
     native.close(this[kHandle], abort);

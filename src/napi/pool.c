@@ -505,16 +505,18 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
 }
 
 /*
- * poolSubmit(handle, firstId, from, n, meta Uint32Array, inputs Array|undefined)
- *   -> [next, err]
+ * poolSubmit(handle, firstId, from, n, meta Uint32Array, inputs Array|undefined,
+ *            budget) -> [next, err]
  * Task i (from <= i < n) gets id firstId + i, kernel meta[i] & 0xffff and
  * input inputs[i]; tasks marked META_SKIP are left out. Tasks before `next`
  * were queued (or skipped); err (a negative errno) says why task `next` was
- * not: -EAGAIN queue full, -ESHUTDOWN closed, -EINVAL bad input, -ENOMEM.
+ * not: -EAGAIN queue full, -ESHUTDOWN closed, -EINVAL bad input, -ENOMEM,
+ * or 1 when `budget` (> 0) bytes of input were copied and the caller should
+ * submit the rest later, so that one call never blocks the loop for long.
  */
 static napi_value submit_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   pool_handle_t *h = get_handle(env, argv[0]);
   if (!h) return NULL;
@@ -523,8 +525,11 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_value_double(env, argv[1], &first));
   NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &from));
   NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &n));
+  double budget = 0;
+  NAPI_CALL(env, napi_get_value_double(env, argv[6], &budget));
   argv[3] = argv[4];
   argv[4] = argv[5];
+  size_t copied = 0;
   napi_typedarray_type type;
   size_t mlen;
   void *mdata;
@@ -546,6 +551,10 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
   }
   gtask_t *stack_tasks[256];
   while (accepted < n && !err) {
+    if (budget > 0 && (double)copied >= budget) {
+      err = 1;
+      break;
+    }
     while (accepted < n && (meta[accepted] & META_SKIP)) accepted++;
     uint32_t m = 0;
     while (m < 256 && accepted + m < n && !(meta[accepted + m] & META_SKIP)) m++;
@@ -570,8 +579,13 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
           err = rc;
           break;
         }
+        if (g->copy) copied += g->t.io.len;
       }
       stack_tasks[built] = g;
+      if (budget > 0 && (double)copied >= budget) {
+        built++;
+        break;
+      }
     }
     int why = 0;
     int q = nw_pool_submit_batch(h->pool, (nw_task_t *const *)stack_tasks, (int)built, &why);
