@@ -465,7 +465,9 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
     element_type(g->ta_type, &et);
     g->t.io.elem_type = et;
     g->view = 1;
-    napi_is_buffer(env, v, &g->is_buffer);
+    /* napi_is_buffer accepts any view; what matters for the result's
+     * shape is whether the bytes were a plain Uint8Array/Buffer. */
+    g->is_buffer = g->ta_type == napi_uint8_array;
     size_t es = 1;
     switch (g->ta_type) {
       case napi_int16_array: case napi_uint16_array: es = 2; break;
