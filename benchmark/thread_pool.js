@@ -77,8 +77,25 @@ async function noopBench() {
     gc();
     b.push(await theirs());
   }
+  // One task at a time: the round trip, wakeups included.
+  const M = 2000;
+  const seqOurs = async () => {
+    const t0 = now();
+    for (let i = 0; i < M; i++) await pool.run('noop');
+    return ((now() - t0) * 1000) / M; // us
+  };
+  const seqTheirs = async () => {
+    const t0 = now();
+    for (let i = 0; i < M; i++) await binding._testing.asyncWorkNoop();
+    return ((now() - t0) * 1000) / M;
+  };
+  const c = [], d = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    c.push(await seqOurs());
+    d.push(await seqTheirs());
+  }
   await pool.close();
-  return { ours: median(a), theirs: median(b), a, b };
+  return { ours: median(a), theirs: median(b), a, b, seqOurs: median(c), seqTheirs: median(d) };
 }
 
 async function shaBench() {
@@ -112,6 +129,7 @@ async function shaBench() {
     main: mainThread,
     pool1: () => viaPool(1, bufs),
     pool2: () => viaPool(2, bufs),
+    pool1shared: () => viaPool(1, shared),
     pool2shared: () => viaPool(2, shared),
   };
   const res = Object.fromEntries(Object.keys(cases).map((k) => [k, { ms: [], stall: [] }]));
@@ -164,7 +182,14 @@ async function gzipBench() {
     const ms = now() - t0;
     stop = true;
     await reader;
-    return { ms, readMedian: median(lat), readMax: Math.max(...lat), reads: lat.length };
+    const sorted = lat.sort((x, y) => x - y);
+    return {
+      ms,
+      readMedian: median(lat),
+      readP99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))],
+      readMax: sorted[sorted.length - 1],
+      readsPerSec: lat.length / (ms / 1000),
+    };
   };
   const cases = {
     idle: () => withReads(() => new Promise((r) => setTimeout(r, 200))),
@@ -186,7 +211,8 @@ async function gzipBench() {
   fs.unlinkSync(file);
   const pick = (k, f) => median(res[k].map((o) => o[f]));
   return Object.fromEntries(Object.keys(cases).map((k) => [k, {
-    ms: pick(k, 'ms'), readMedian: pick(k, 'readMedian'), readMax: pick(k, 'readMax'),
+    ms: pick(k, 'ms'), readMedian: pick(k, 'readMedian'), readP99: pick(k, 'readP99'),
+    readMax: pick(k, 'readMax'), readsPerSec: pick(k, 'readsPerSec'),
   }]));
 }
 
@@ -198,6 +224,7 @@ async function gzipBench() {
   printTable([
     ['what', 'ThreadPool (2 threads)', 'napi_create_async_work', 'ratio'],
     ['tasks/s', `${fmt(noop.ours / 1e6)} M`, `${fmt(noop.theirs / 1e6)} M`, `${fmt(noop.ours / noop.theirs)}x`],
+    ['one at a time, us per round trip', fmt(noop.seqOurs), fmt(noop.seqTheirs), `${fmt(noop.seqTheirs / noop.seqOurs)}x`],
   ]);
   console.log(`  rounds ours: ${noop.a.map((x) => fmt(x / 1e6)).join(' ')} M/s; theirs: ${noop.b.map((x) => fmt(x / 1e6)).join(' ')} M/s`);
 
@@ -209,19 +236,23 @@ async function gzipBench() {
     ['crypto.createHash, main thread', fmt(m('main', 'ms')), fmt(64000 / m('main', 'ms')), '1.00x', fmt(m('main', 'stall'))],
     ['ThreadPool, 1 thread', fmt(m('pool1', 'ms')), fmt(64000 / m('pool1', 'ms')), `${fmt(m('main', 'ms') / m('pool1', 'ms'))}x`, fmt(m('pool1', 'stall'))],
     ['ThreadPool, 2 threads', fmt(m('pool2', 'ms')), fmt(64000 / m('pool2', 'ms')), `${fmt(m('main', 'ms') / m('pool2', 'ms'))}x`, fmt(m('pool2', 'stall'))],
+    ['ThreadPool, 1 thread, SAB input', fmt(m('pool1shared', 'ms')), fmt(64000 / m('pool1shared', 'ms')), `${fmt(m('main', 'ms') / m('pool1shared', 'ms'))}x`, fmt(m('pool1shared', 'stall'))],
     ['ThreadPool, 2 threads, SAB input', fmt(m('pool2shared', 'ms')), fmt(64000 / m('pool2shared', 'ms')), `${fmt(m('main', 'ms') / m('pool2shared', 'ms'))}x`, fmt(m('pool2shared', 'stall'))],
   ]);
-  console.log(`  2 threads vs 1 thread: ${fmt(m('pool1', 'ms') / m('pool2', 'ms'))}x`);
+  console.log(`  2 threads vs 1 thread: ${fmt(m('pool1', 'ms') / m('pool2', 'ms'))}x with Buffer input (copied on submit), ` +
+              `${fmt(m('pool1shared', 'ms') / m('pool2shared', 'ms'))}x with SharedArrayBuffer input (zero copy)`);
 
   const gz = await gzipBench();
   console.log('\ngzip of 64 x 1 MiB while fs.readFile(4 KiB) runs in a loop');
+  const row = (name, o, ms) => [name, ms, fmt(o.readsPerSec), fmt(o.readMedian, 3), fmt(o.readP99), fmt(o.readMax)];
   printTable([
-    ['contender', 'gzip wall ms', 'readFile median ms', 'readFile max ms'],
-    ['no compression (reads alone)', '-', fmt(gz.idle.readMedian, 3), fmt(gz.idle.readMax)],
-    ['ThreadPool gzip (2 threads)', fmt(gz.pool.ms), fmt(gz.pool.readMedian, 3), fmt(gz.pool.readMax)],
-    ['zlib.gzip (libuv pool)', fmt(gz.zlib.ms), fmt(gz.zlib.readMedian, 3), fmt(gz.zlib.readMax)],
+    ['contender', 'gzip wall ms', 'readFile/s', 'readFile p50 ms', 'p99 ms', 'max ms'],
+    row('no compression (reads alone)', gz.idle, '-'),
+    row('ThreadPool gzip (2 threads)', gz.pool, fmt(gz.pool.ms)),
+    row('zlib.gzip (libuv pool, 4 threads)', gz.zlib, fmt(gz.zlib.ms)),
   ]);
-  console.log(`  readFile median delay, zlib.gzip / ThreadPool: ${fmt(gz.zlib.readMedian / gz.pool.readMedian)}x`);
+  console.log(`  longest readFile while compressing, zlib.gzip / ThreadPool: ${fmt(gz.zlib.readMax / gz.pool.readMax)}x; ` +
+              `readFile calls per second: ThreadPool ${fmt(gz.pool.readsPerSec)} vs zlib.gzip ${fmt(gz.zlib.readsPerSec)}`);
 })().catch((err) => {
   console.error(err && err.stack ? err.stack : err);
   process.exitCode = 1;
