@@ -46,10 +46,26 @@ static const napi_type_tag pool_tag = {0x6e77706f6f6c6861ULL,
 
 typedef struct pool_handle pool_handle_t;
 
+/* Large input copies are recycled: a fresh 1 MiB malloc is a fresh mmap,
+ * and touching its pages costs more than the copy itself. Up to
+ * COPY_CACHE_BYTES of freed copies are kept per pool, for reuse by inputs
+ * of at least half their size. JS thread only. */
+#define COPY_CACHE_MIN (64u * 1024)
+#define COPY_CACHE_BYTES ((size_t)32 << 20)
+#define COPY_CACHE_SLOTS 64
+typedef struct copy_cache {
+  void *mem[COPY_CACHE_SLOTS];
+  size_t cap[COPY_CACHE_SLOTS];
+  int n;
+  size_t bytes;
+} copy_cache_t;
+
 typedef struct gtask {
   nw_task_t t;            /* first: the core hands back nw_task_t pointers */
+  pool_handle_t *h;
   napi_ref input;         /* the input view, when used in place */
   uint8_t *copy;          /* private copy of the input (owned), or NULL */
+  size_t copy_cap;        /* its allocated size */
   int view;               /* 0 none, 1 typed array, 2 DataView, 3 ArrayBuffer */
   napi_typedarray_type ta_type;
   bool is_buffer;         /* the input was a Node Buffer */
@@ -63,6 +79,7 @@ struct pool_handle {
   napi_ref cbuf_ref;          /* the completion Float64Array */
   double *cbuf;
   uint64_t in_flight;         /* JS thread: submitted, not delivered */
+  copy_cache_t cache;         /* JS thread */
   bool refed;
   bool delivering;
   bool free_requested;
@@ -71,10 +88,53 @@ struct pool_handle {
 
 /* ---- task memory ----------------------------------------------------------- */
 
+/* JS thread. A buffer of at least `len` bytes, from the cache if one fits;
+ * *cap receives its size. */
+static void *copy_alloc(pool_handle_t *h, size_t len, size_t *cap) {
+  if (len >= COPY_CACHE_MIN) {
+    int best = -1;
+    for (int i = 0; i < h->cache.n; i++)
+      if (h->cache.cap[i] >= len && h->cache.cap[i] / 2 <= len &&
+          (best < 0 || h->cache.cap[i] < h->cache.cap[best]))
+        best = i;
+    if (best >= 0) {
+      void *m = h->cache.mem[best];
+      *cap = h->cache.cap[best];
+      h->cache.bytes -= *cap;
+      h->cache.n--;
+      h->cache.mem[best] = h->cache.mem[h->cache.n];
+      h->cache.cap[best] = h->cache.cap[h->cache.n];
+      return m;
+    }
+  }
+  *cap = len;
+  return malloc(len);
+}
+
+/* JS thread. Keep a freed copy for reuse, or free it. */
+static void copy_release(pool_handle_t *h, void *m, size_t cap) {
+  if (!m) return;
+  if (h && h->pool && cap >= COPY_CACHE_MIN && h->cache.n < COPY_CACHE_SLOTS &&
+      h->cache.bytes + cap <= COPY_CACHE_BYTES) {
+    h->cache.mem[h->cache.n] = m;
+    h->cache.cap[h->cache.n] = cap;
+    h->cache.n++;
+    h->cache.bytes += cap;
+    return;
+  }
+  free(m);
+}
+
+static void copy_cache_clear(pool_handle_t *h) {
+  for (int i = 0; i < h->cache.n; i++) free(h->cache.mem[i]);
+  h->cache.n = 0;
+  h->cache.bytes = 0;
+}
+
 /* JS thread. Frees a task and whatever it still owns. */
 static void task_free(napi_env env, gtask_t *g) {
   if (g->input && env) napi_delete_reference(env, g->input);
-  free(g->copy);
+  copy_release(g->h, g->copy, g->copy_cap);
   free(g->t.io.out);
   free(g);
 }
@@ -110,6 +170,7 @@ static void shutdown_pool(pool_handle_t *h, napi_env env) {
   nw_pool_free(h->pool);
   h->pool = NULL;
   h->in_flight = 0;
+  copy_cache_clear(h);
 }
 
 static void maybe_free_handle(pool_handle_t *h) {
@@ -499,7 +560,7 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
     return 0;
   }
   /* Memory JavaScript may detach or reuse while the kernel runs: copy. */
-  g->copy = malloc(len);
+  g->copy = copy_alloc(g->h, len, &g->copy_cap);
   if (!g->copy) return -ENOMEM;
   memcpy(g->copy, data, len);
   g->t.io.data = g->copy;
@@ -569,6 +630,7 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
         err = -ENOMEM;
         break;
       }
+      g->h = h;
       g->t.kernel = meta[i] & META_KERNEL_MASK;
       g->t.id = (uint64_t)first + i;
       if (has_inputs) {
