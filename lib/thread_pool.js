@@ -98,6 +98,82 @@ function toInput(input) {
     ['string', 'number', 'Buffer', 'TypedArray', 'DataView', 'ArrayBuffer', 'SharedArrayBuffer'], input);
 }
 
+// The resolve functions of the tasks in flight, by task id. Ids are
+// consecutive, so a table indexed by the low bits of the id holds them
+// without hashing: every id in flight has its own slot (the table doubles on
+// a collision, which keeps ids distinct modulo the size). Past MAX_SLOTS, a
+// collision (a task that stays in flight while many newer ones pass) goes
+// to a Map instead, so one stuck task cannot make the table grow unbounded.
+const MAX_SLOTS = 1 << 16;
+class TaskTable {
+  constructor() {
+    this.mask = 1023;
+    this.fns = new Array(1024).fill(undefined);
+    this.ids = new Float64Array(1024);
+    this.overflow = new Map();
+    this.size = 0;
+  }
+
+  set(id, fn) {
+    let j = id & this.mask;
+    while (this.fns[j] !== undefined) {
+      if (this.mask + 1 >= MAX_SLOTS) {
+        this.overflow.set(id, fn);
+        this.size++;
+        return;
+      }
+      this.#grow();
+      j = id & this.mask;
+    }
+    this.fns[j] = fn;
+    this.ids[j] = id;
+    this.size++;
+  }
+
+  // The resolve function of task `id`, removed from the table; undefined
+  // when it is not in flight.
+  take(id) {
+    const j = id & this.mask;
+    const fn = this.fns[j];
+    if (fn !== undefined && this.ids[j] === id) {
+      this.fns[j] = undefined;
+      this.size--;
+      return fn;
+    }
+    if (this.overflow.size !== 0) {
+      const f = this.overflow.get(id);
+      if (f !== undefined) {
+        this.overflow.delete(id);
+        this.size--;
+      }
+      return f;
+    }
+    return undefined;
+  }
+
+  has(id) {
+    const j = id & this.mask;
+    return (this.fns[j] !== undefined && this.ids[j] === id) || this.overflow.has(id);
+  }
+
+  #grow() {
+    const n = (this.mask + 1) * 2;
+    const fns = new Array(n).fill(undefined);
+    const ids = new Float64Array(n);
+    const mask = n - 1;
+    for (let j = 0; j <= this.mask; j++) {
+      if (this.fns[j] !== undefined) {
+        const k = this.ids[j] & mask;
+        fns[k] = this.fns[j];
+        ids[k] = this.ids[j];
+      }
+    }
+    this.fns = fns;
+    this.ids = ids;
+    this.mask = mask;
+  }
+}
+
 // What the completion callback needs, and nothing that keeps the pool's
 // native handle alive: a ThreadPool that is dropped without close() can
 // still be collected (its finalizer joins its idle threads).
@@ -105,7 +181,7 @@ function makeState() {
   const state = {
     // id -> the resolve function of the task's promise. A task fails by
     // resolving with a rejected promise, so no reject function is kept.
-    tasks: new Map(),
+    tasks: new TaskTable(),
     watched: new Map(),    // id -> { signal, onAbort, aborted } with a signal
     cbuf: new Float64Array(2 * CHUNK),
     destroyed: false,
@@ -117,9 +193,8 @@ function makeState() {
     for (let i = 0; i < n; i++) {
       const id = cbuf[2 * i];
       const kind = cbuf[2 * i + 1];
-      const resolve = tasks.get(id);
+      const resolve = tasks.take(id);
       if (resolve === undefined) continue;
-      tasks.delete(id);
       let aborted = false, signal;
       if (watched.size !== 0) {
         const w = watched.get(id);
@@ -229,6 +304,10 @@ class ThreadPool {
     if (st.closed) return Promise.reject(ERR_POOL_CLOSED());
     if (signal !== undefined && signal.aborted) return Promise.reject(abortError(signal));
 
+    // Ids are consecutive within a batch (the native side numbers a batch
+    // from its first id) and stay below 2^31 (the task table indexes by
+    // their low bits): they start over between batches once past 2^30.
+    if (st.batchN === 0 && st.nextId >= 0x40000000) st.nextId = 1;
     const id = st.nextId++;
     if (st.batchN === 0) st.batchFirst = id;
     const i = st.batchN++;
@@ -264,7 +343,7 @@ class ThreadPool {
   #abort(id, w) {
     const st = this[kState];
     const { tasks, watched } = st.shared;
-    if (watched.get(id) !== w) return;
+    if (watched.get(id) !== w || !tasks.has(id)) return;
     let now = false;
     if (id >= st.batchFirst + st.sent && id < st.batchFirst + st.batchN) {
       st.meta[id - st.batchFirst] |= META_SKIP;
@@ -274,8 +353,7 @@ class ThreadPool {
       now = native.cancel(this[kHandle], id);
     }
     if (now) {
-      const resolve = tasks.get(id);
-      tasks.delete(id);
+      const resolve = tasks.take(id);
       watched.delete(id);
       resolve(Promise.reject(abortError(w.signal)));
       this.#checkDrained();
@@ -308,9 +386,9 @@ class ThreadPool {
     let from = st.sent;
     const fail = (j, error) => {
       const id = first + j;
-      const resolve = tasks.get(id);
-      if (resolve === undefined || (meta[j] & META_SKIP)) return;
-      tasks.delete(id);
+      if (meta[j] & META_SKIP) return;
+      const resolve = tasks.take(id);
+      if (resolve === undefined) return;
       const w = st.shared.watched.get(id);
       if (w !== undefined) {
         st.shared.watched.delete(id);

@@ -91,6 +91,24 @@ describe('ThreadPool concurrency', function () {
     await pool.close();
   });
 
+  it('keeps track of a long task while a hundred thousand short ones pass it', async () => {
+    const pool = new ThreadPool({ threads: 2 });
+    const ac = new AbortController();
+    const long = pool.run('sleep', 60000, { signal: ac.signal });
+    const early = pool.run('sleep', 200);
+    let sum = 0;
+    for (let round = 0; round < 4; round++) {
+      const ps = [];
+      for (let i = 0; i < 30000; i++) ps.push(pool.run(i % 2 ? 'noop' : 'crc32', i % 2 ? undefined : 'x'));
+      for (const v of await Promise.all(ps)) sum += v === undefined ? 0 : 1;
+    }
+    assert.strictEqual(sum, 60000);
+    assert.strictEqual(await early, undefined);
+    ac.abort();
+    await assert.rejects(long, { name: 'AbortError' });
+    await pool.close();
+  });
+
   it('settles every task exactly once when aborts race completions', async () => {
     const pool = new ThreadPool({ threads: 2, maxQueue: 100000 });
     const rand = rng(7);

@@ -209,6 +209,12 @@ describe('ThreadPool kernels match Node byte for byte', function () {
 describe('ThreadPool API', function () {
   this.timeout(60000);
 
+  it('is exported by the CommonJS and the ESM entry points', async () => {
+    const esm = await import('../lib/index.mjs');
+    assert.strictEqual(esm.ThreadPool, ThreadPool);
+    assert.strictEqual(esm.default.ThreadPool, ThreadPool);
+  });
+
   it('validates its options', () => {
     for (const [opts, code] of [
       [null, 'ERR_INVALID_ARG_TYPE'],
