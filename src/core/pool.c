@@ -4,9 +4,13 @@
  *
  * One mutex guards the queue, the finished list, the counters and the
  * histograms. A pool thread holds it only to take a task and to hand one
- * back, never while a kernel runs. Idle threads sleep on one condition
- * variable; a submission signals only when a thread is idle and not already
- * being woken, so a burst of submissions costs one wakeup per idle thread.
+ * back, never while a kernel runs. Each idle thread sleeps on a condition
+ * variable of its own, and the idle threads form a stack: a submission wakes
+ * the thread that went idle last (its cache and CPU are the warmest), and
+ * only as many threads as there are queued tasks no woken thread will take,
+ * so a burst of submissions costs one wakeup per idle thread. (One shared
+ * condition variable with several waiters makes glibc's signal slower, and
+ * wakes threads in no useful order.)
  */
 #include "core/pool.h"
 
@@ -25,6 +29,11 @@ typedef struct kernel_entry {
   char name[NW_POOL_NAME_MAX + 1];
   nw_kernel_fn fn;
 } kernel_entry_t;
+
+typedef struct worker {
+  pthread_cond_t cond;      /* this thread sleeps here when idle */
+  bool wake;                /* under the pool lock: set by the waker */
+} worker_t;
 
 typedef struct library {
   void *handle;
@@ -50,15 +59,17 @@ struct nw_pool {
 
   /* Everything below is under `lock`. */
   pthread_mutex_t lock;
-  pthread_cond_t cond;      /* idle threads wait here */
+  worker_t *workers;        /* one per thread */
+  uint32_t *idle_stack;     /* indices of idle threads, last idle on top */
   nw_task_t *q_head, *q_tail;
   uint64_t nqueued;
   nw_task_t **current;      /* the task each thread runs, or NULL */
   uint64_t nrunning;
   nw_task_t *d_head, *d_tail; /* finished, waiting for nw_pool_drain */
   uint64_t in_flight;       /* submitted and not yet handed back */
-  uint32_t idle;            /* threads waiting on cond */
-  uint32_t waking;          /* signals sent and not yet consumed */
+  uint32_t idle;            /* entries in idle_stack */
+  uint32_t waking;          /* threads woken that have not yet looked at
+                               the queue */
   uint32_t live;            /* threads not yet exited */
   bool closed;
   bool notify_pending;      /* notify called, drain not yet done */
@@ -162,6 +173,16 @@ static bool d_push(nw_pool_t *p, nw_task_t *t) {
 
 /* ---- pool threads -------------------------------------------------------- */
 
+/* Under the lock: wake up to n idle threads, the last to go idle first. */
+static void wake_idle(nw_pool_t *p, uint32_t n) {
+  while (n-- > 0 && p->idle > 0) {
+    worker_t *w = &p->workers[p->idle_stack[--p->idle]];
+    w->wake = true;
+    p->waking++;
+    pthread_cond_signal(&w->cond);
+  }
+}
+
 typedef struct {
   nw_pool_t *pool;
   uint32_t index;
@@ -174,10 +195,11 @@ static void *pool_thread(void *arg) {
   pthread_mutex_lock(&p->lock);
   for (;;) {
     while (!p->q_head && !p->closed) {
-      p->idle++;
-      pthread_cond_wait(&p->cond, &p->lock);
-      p->idle--;
-      if (p->waking) p->waking--;
+      worker_t *me = &p->workers[self];
+      me->wake = false;
+      p->idle_stack[p->idle++] = self;
+      while (!me->wake) pthread_cond_wait(&me->cond, &p->lock);
+      p->waking--;
     }
     nw_task_t *t = p->q_head;
     if (!t) break; /* closed and nothing queued */
@@ -235,8 +257,11 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   p->threads = calloc(opt->threads, sizeof *p->threads);
   p->current = calloc(opt->threads, sizeof *p->current);
   p->kernels = calloc(NW_POOL_MAX_KERNELS, sizeof *p->kernels);
+  p->workers = calloc(opt->threads, sizeof *p->workers);
+  p->idle_stack = calloc(opt->threads, sizeof *p->idle_stack);
   int rc = 0;
-  if (!p->threads || !p->current || !p->kernels) {
+  uint32_t conds = 0;
+  if (!p->threads || !p->current || !p->kernels || !p->workers || !p->idle_stack) {
     rc = -ENOMEM;
     goto fail_alloc;
   }
@@ -244,10 +269,11 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
     rc = -ENOMEM;
     goto fail_alloc;
   }
-  if (pthread_cond_init(&p->cond, NULL)) {
-    rc = -ENOMEM;
-    pthread_mutex_destroy(&p->lock);
-    goto fail_alloc;
+  for (; conds < opt->threads; conds++) {
+    if (pthread_cond_init(&p->workers[conds].cond, NULL)) {
+      rc = -ENOMEM;
+      goto fail_sync;
+    }
   }
 
   pthread_attr_t attr;
@@ -279,17 +305,20 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   if (rc) {
     pthread_mutex_lock(&p->lock);
     p->closed = true;
-    pthread_cond_broadcast(&p->cond);
+    wake_idle(p, p->nthreads);
     pthread_mutex_unlock(&p->lock);
     for (uint32_t i = 0; i < started; i++) pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->cond);
-    pthread_mutex_destroy(&p->lock);
-    goto fail_alloc;
+    goto fail_sync;
   }
   *out = p;
   return 0;
 
+fail_sync:
+  for (uint32_t i = 0; i < conds; i++) pthread_cond_destroy(&p->workers[i].cond);
+  pthread_mutex_destroy(&p->lock);
 fail_alloc:
+  free(p->workers);
+  free(p->idle_stack);
   free(p->kernels);
   free(p->threads);
   free(p->current);
@@ -310,7 +339,7 @@ void nw_pool_close(nw_pool_t *p) {
       t->t_start = t->t_end = nw_pool_now_ns();
       if (d_push(p, t)) notify = true;
     }
-    pthread_cond_broadcast(&p->cond);
+    wake_idle(p, p->nthreads);
   }
   pthread_mutex_unlock(&p->lock);
   if (notify) p->notify(p->notify_arg);
@@ -344,7 +373,7 @@ bool nw_pool_threads_done(nw_pool_t *p) {
 void nw_pool_free(nw_pool_t *p) {
   if (!p) return;
   if (!p->joined) nw_pool_destroy(p);
-  pthread_cond_destroy(&p->cond);
+  for (uint32_t i = 0; i < p->nthreads; i++) pthread_cond_destroy(&p->workers[i].cond);
   pthread_mutex_destroy(&p->lock);
   for (library_t *l = p->libraries, *n; l; l = n) {
     n = l->next;
@@ -354,6 +383,8 @@ void nw_pool_free(nw_pool_t *p) {
   free(p->kernels);
   free(p->threads);
   free(p->current);
+  free(p->workers);
+  free(p->idle_stack);
   free(p);
 }
 
@@ -527,11 +558,10 @@ int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
     q_push(p, t);
     p->in_flight++;
   }
-  /* Wake one idle thread per queued task not already spoken for. */
-  uint32_t want = (uint32_t)(p->nqueued < p->idle ? p->nqueued : p->idle);
-  while (p->waking < want) {
-    pthread_cond_signal(&p->cond);
-    p->waking++;
+  /* Wake one idle thread per queued task that no woken thread will take. */
+  if (p->nqueued > p->waking) {
+    uint64_t want = p->nqueued - p->waking;
+    wake_idle(p, want > p->idle ? p->idle : (uint32_t)want);
   }
   pthread_mutex_unlock(&p->lock);
   if (err) *err = why;
