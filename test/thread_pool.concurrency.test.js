@@ -188,6 +188,10 @@ describe('ThreadPool concurrency', function () {
       for (const p of pools) {
         for (let i = 0; i < 4; i++) p.run('sleep', 60000).catch(() => {});
         for (let i = 0; i < 200; i++) p.run('gzip', Buffer.alloc(100000, i)).catch(() => {});
+        for (let i = 0; i < 50; i++) {
+          const a = new Float64Array(new SharedArrayBuffer(8 * 50000)).map(() => Math.random());
+          p.run('sort', a).catch(() => {});
+        }
       }
       // An idle pool that is never closed, too.
       new ThreadPool({ threads: 2 });

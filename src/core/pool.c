@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct nw_pool {
   void *notify_arg;
   pthread_t *threads;
   int64_t t_created;
+  int64_t spin_ns;
 
   /* Owner thread only. The registry grows by appending into an array that
    * never moves; a pool thread reads an entry only for a task queued after
@@ -71,6 +73,8 @@ struct nw_pool {
   uint32_t waking;          /* threads woken that have not yet looked at
                                the queue */
   uint32_t live;            /* threads not yet exited */
+  uint32_t spinning;        /* threads looking at the queue before sleeping */
+  uint32_t has_work;        /* atomic mirror of q_head || closed, for them */
   bool closed;
   bool notify_pending;      /* notify called, drain not yet done */
   uint64_t completed, failed, cancelled;
@@ -149,6 +153,7 @@ static void q_push(nw_pool_t *p, nw_task_t *t) {
   if (p->q_tail) p->q_tail->next = t; else p->q_head = t;
   p->q_tail = t;
   p->nqueued++;
+  __atomic_store_n(&p->has_work, 1, __ATOMIC_RELEASE);
 }
 
 static void q_unlink(nw_pool_t *p, nw_task_t *t) {
@@ -156,6 +161,7 @@ static void q_unlink(nw_pool_t *p, nw_task_t *t) {
   if (t->next) t->next->prev = t->prev; else p->q_tail = t->prev;
   t->prev = t->next = NULL;
   p->nqueued--;
+  if (!p->q_head && !p->closed) __atomic_store_n(&p->has_work, 0, __ATOMIC_RELAXED);
 }
 
 /* Append to the finished list. Returns true when the owner must be
@@ -194,6 +200,17 @@ static void *pool_thread(void *arg) {
   free(arg);
   pthread_mutex_lock(&p->lock);
   for (;;) {
+    if (!p->q_head && !p->closed && p->spin_ns > 0) {
+      /* Look at the queue for a while before sleeping. Submitters do not
+       * wake threads for tasks a spinning thread will take. */
+      p->spinning++;
+      pthread_mutex_unlock(&p->lock);
+      int64_t end = nw_pool_now_ns() + p->spin_ns;
+      while (!__atomic_load_n(&p->has_work, __ATOMIC_ACQUIRE) && nw_pool_now_ns() < end)
+        sched_yield();
+      pthread_mutex_lock(&p->lock);
+      p->spinning--;
+    }
     while (!p->q_head && !p->closed) {
       worker_t *me = &p->workers[self];
       me->wake = false;
@@ -254,6 +271,7 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   p->notify = opt->notify;
   p->notify_arg = opt->notify_arg;
   p->t_created = nw_pool_now_ns();
+  p->spin_ns = opt->spin_ns > 0 ? opt->spin_ns : 0;
   p->threads = calloc(opt->threads, sizeof *p->threads);
   p->current = calloc(opt->threads, sizeof *p->current);
   p->kernels = calloc(NW_POOL_MAX_KERNELS, sizeof *p->kernels);
@@ -332,6 +350,7 @@ void nw_pool_close(nw_pool_t *p) {
   bool notify = false;
   if (!p->closed) {
     p->closed = true;
+    __atomic_store_n(&p->has_work, 1, __ATOMIC_RELEASE);
     while (p->q_head) {
       nw_task_t *t = p->q_head;
       q_unlink(p, t);
@@ -558,9 +577,10 @@ int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
     q_push(p, t);
     p->in_flight++;
   }
-  /* Wake one idle thread per queued task that no woken thread will take. */
-  if (p->nqueued > p->waking) {
-    uint64_t want = p->nqueued - p->waking;
+  /* Wake one idle thread per queued task that no woken or spinning thread
+   * will take. */
+  if (p->nqueued > (uint64_t)p->waking + p->spinning) {
+    uint64_t want = p->nqueued - p->waking - p->spinning;
     wake_idle(p, want > p->idle ? p->idle : (uint32_t)want);
   }
   pthread_mutex_unlock(&p->lock);

@@ -32,6 +32,9 @@
 #include "napi/common.h"
 
 #define CHUNK 4096
+/* How long an idle pool thread keeps looking for work before it sleeps
+ * (see nw_pool_options_t.spin_ns). */
+#define SPIN_NS (50 * 1000)
 
 enum { KIND_OK = 0, KIND_FAILED = 1, KIND_CANCELLED = 2, KIND_REJECTED = 3 };
 
@@ -449,6 +452,7 @@ static napi_value create_fn(napi_env env, napi_callback_info info) {
       .max_queue = max_queue >= 1 && max_queue < 1.8e19 ? (uint64_t)max_queue : 0,
       .notify = pool_notify,
       .notify_arg = h,
+      .spin_ns = SPIN_NS,
   };
   int rc = nw_pool_create(&h->pool, &opt);
   if (rc) {

@@ -104,9 +104,12 @@ static bool owner_wait(owner_t *o) {
   return ok;
 }
 
+static int64_t spin_ns; /* spin_ns of the pools the tests make */
+
 static nw_pool_t *make_pool(owner_t *o, uint32_t threads, uint64_t max_queue) {
   nw_pool_options_t opt = {.threads = threads, .max_queue = max_queue,
-                           .notify = on_notify, .notify_arg = o};
+                           .notify = on_notify, .notify_arg = o,
+                           .spin_ns = spin_ns};
   nw_pool_t *p = NULL;
   if (nw_pool_create(&p, &opt) != 0) return NULL;
   if (nw_pool_add_kernels(p, &test_table, NULL) != 0) {
@@ -405,6 +408,18 @@ static void test_destroy_busy(void) {
   owner_fini(&o);
 }
 
+/* The same tests with threads that spin before they sleep. */
+static void test_spinning_threads(void) {
+  spin_ns = 200000;
+  test_results();
+  test_many();
+  test_queue_full_and_cancel();
+  test_cancel_running();
+  test_close();
+  test_destroy_busy();
+  spin_ns = 0;
+}
+
 static void test_histogram(void) {
   nw_hist_t h;
   memset(&h, 0, sizeof h);
@@ -419,4 +434,4 @@ static void test_histogram(void) {
 
 TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_many),
           T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
-          T(test_destroy_busy), T(test_histogram))
+          T(test_destroy_busy), T(test_spinning_threads), T(test_histogram))
