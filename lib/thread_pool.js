@@ -59,7 +59,7 @@ const META_PRIVATE = 1 << 17;
 const META_SKIP = 1 << 18;
 
 // Bytes of input copied per turn of the event loop (see #flush).
-const COPY_BUDGET = 4 << 20;
+const COPY_BUDGET = 2 << 20;
 const MORE = 1;
 const EAGAIN = -11;
 const EINVAL = -22;
