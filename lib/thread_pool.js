@@ -174,6 +174,13 @@ class TaskTable {
   }
 }
 
+// The error a failed task rejects with (the addon always sends one; this
+// guards against a value that could not be made).
+function failure(values, i) {
+  const v = values === undefined ? undefined : values[i];
+  return v !== undefined ? v : new Error('The kernel failed');
+}
+
 // What the completion callback needs, and nothing that keeps the pool's
 // native handle alive: a ThreadPool that is dropped without close() can
 // still be collected (its finalizer joins its idle threads).
@@ -210,7 +217,7 @@ function makeState() {
       } else {
         resolve(Promise.reject(
           aborted ? abortError(signal)
-            : kind === KIND_FAILED ? values[i]
+            : kind === KIND_FAILED ? failure(values, i)
               : kind === KIND_CANCELLED && !state.destroyed ? abortError(signal)
                 : ERR_POOL_CLOSED()));
       }
@@ -227,7 +234,7 @@ function makeState() {
 class ThreadPool {
   constructor(options = undefined) {
     if (options !== undefined) validateObject(options, 'options');
-    const { threads = os.availableParallelism(), maxQueue = Infinity } = options || {};
+    const { threads = Math.min(os.availableParallelism(), 256), maxQueue = Infinity } = options || {};
     validateInteger(threads, 'options.threads', 1, 256);
     if (maxQueue !== Infinity) validateInteger(maxQueue, 'options.maxQueue', 1);
 
