@@ -3,8 +3,11 @@
     {
       "target_name": "native_workers",
       "sources": [
+        "src/core/kernels.c",
+        "src/core/pool.c",
         "src/core/ring.c",
         "src/napi/addon.c",
+        "src/napi/pool.c",
         "src/napi/ring.c",
         "src/napi/testing.c"
       ],
@@ -12,7 +15,7 @@
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread", "-ldl"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 'use strict';
 
 const { RingBuffer } = require('./ring');
+const { ThreadPool } = require('./thread_pool');
 
-module.exports = { RingBuffer };
+module.exports = { RingBuffer, ThreadPool };

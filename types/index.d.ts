@@ -1,3 +1,4 @@
 /// <reference types="node" />
 
 export { RingBuffer, RingBufferOptions, RingWaitOptions, RingAsyncOptions, RingData } from './ring';
+export { ThreadPool, ThreadPoolOptions, ThreadPoolStats, ThreadPoolTimes, RunOptions, KernelInput } from './thread_pool';

@@ -83,6 +83,15 @@ const codes = {
   ERR_UNKNOWN_KERNEL(name) {
     return makeNodeError(Error, 'ERR_UNKNOWN_KERNEL', `Unknown kernel: '${name}'`);
   },
+  ERR_DLOPEN_FAILED(message) {
+    return makeNodeError(Error, 'ERR_DLOPEN_FAILED', message);
+  },
+  ERR_INVALID_KERNEL_LIBRARY(message) {
+    return makeNodeError(Error, 'ERR_INVALID_KERNEL_LIBRARY', `Not a usable kernel library: ${message}`);
+  },
+  ERR_KERNEL_EXISTS(message) {
+    return makeNodeError(Error, 'ERR_KERNEL_EXISTS', message);
+  },
 };
 
 class AbortError extends Error {

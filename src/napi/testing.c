@@ -303,6 +303,46 @@ static napi_value bench_bare_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ---- napi_create_async_work baseline --------------------------------------- */
+
+/* The round trip every addon that uses napi_create_async_work pays: one
+ * async work item per task, run on libuv's shared pool, completed on the
+ * loop by resolving a promise. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+} async_noop_t;
+
+static void async_noop_execute(napi_env env, void *data) {}
+
+static void async_noop_complete(napi_env env, napi_status status, void *data) {
+  async_noop_t *a = data;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  if (status == napi_ok)
+    napi_resolve_deferred(env, a->deferred, undef);
+  else
+    napi_reject_deferred(env, a->deferred, undef);
+  napi_delete_async_work(env, a->work);
+  free(a);
+}
+
+/* asyncWorkNoop() -> Promise<undefined> */
+static napi_value async_noop_fn(napi_env env, napi_callback_info info) {
+  async_noop_t *a = calloc(1, sizeof *a);
+  if (!a) {
+    nw_napi_throw_errno(env, -ENOMEM, "calloc");
+    return NULL;
+  }
+  napi_value promise, name;
+  NAPI_CALL(env, napi_create_promise(env, &a->deferred, &promise));
+  NAPI_CALL(env, napi_create_string_utf8(env, "asyncWorkNoop", NAPI_AUTO_LENGTH, &name));
+  NAPI_CALL(env, napi_create_async_work(env, NULL, name, async_noop_execute,
+                                        async_noop_complete, a, &a->work));
+  NAPI_CALL(env, napi_queue_async_work(env, a->work));
+  return promise;
+}
+
 napi_value nw_testing_init_napi(napi_env env, napi_value exports) {
   napi_value t;
   NAPI_CALL(env, napi_create_object(env, &t));
@@ -310,6 +350,7 @@ napi_value nw_testing_init_napi(napi_env env, napi_value exports) {
   NAPI_CALL(env, nw_napi_export_fn(env, t, "joinPeer", join_peer_fn, NULL));
   NAPI_CALL(env, nw_napi_export_fn(env, t, "benchRingNative", bench_ring_fn, NULL));
   NAPI_CALL(env, nw_napi_export_fn(env, t, "benchBareSpsc", bench_bare_fn, NULL));
+  NAPI_CALL(env, nw_napi_export_fn(env, t, "asyncWorkNoop", async_noop_fn, NULL));
   NAPI_CALL(env, napi_set_named_property(env, exports, "_testing", t));
   return exports;
 }

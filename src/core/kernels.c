@@ -1,0 +1,494 @@
+/*
+ * kernels.c - ThreadPool's built-in kernels.
+ *
+ * The digest and compression kernels call the OpenSSL, zlib and Brotli that
+ * the node binary itself contains (the addon leaves those symbols undefined
+ * and the dynamic linker resolves them against the executable), with the
+ * parameters Node's crypto and zlib modules use by default, so their output
+ * is byte for byte what Node produces. Every kernel runs on a pool thread
+ * and polls the task's cancel flag between slices of work.
+ */
+#include "core/kernels.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "core/brotli_api.h"
+
+/* Work between two looks at the cancel flag. */
+#define SLICE ((size_t)1 << 20)
+/* Largest output a kernel makes: Node's buffer.constants.MAX_LENGTH. */
+#define MAX_OUTPUT ((size_t)1 << 32)
+
+static int no_memory(nw_kernel_io_t *io) {
+  return nw_fail(io, "ERR_MEMORY_ALLOCATION_FAILED", "Failed to allocate memory");
+}
+
+static int too_large(nw_kernel_io_t *io) {
+  return nw_fail(io, "ERR_BUFFER_TOO_LARGE",
+                 "Cannot create a Buffer larger than 4294967296 bytes");
+}
+
+/* ---- testing --------------------------------------------------------------- */
+
+static int k_noop(nw_kernel_io_t *io) {
+  io->result = NW_RESULT_UNDEFINED;
+  return 0;
+}
+
+/* Input: a float64 of milliseconds (empty: 0). Sleeps in 1 ms slices. */
+static int k_sleep(nw_kernel_io_t *io) {
+  double ms = 0;
+  if (io->len == sizeof ms) memcpy(&ms, io->data, sizeof ms);
+  if (!(ms > 0)) ms = 0;
+  io->result = NW_RESULT_UNDEFINED;
+  struct timespec end;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  int64_t end_ns = (int64_t)end.tv_sec * 1000000000LL + end.tv_nsec +
+                   (int64_t)(ms * 1e6);
+  for (;;) {
+    if (nw_cancelled(io)) return NW_CANCELLED;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t left = end_ns - ((int64_t)now.tv_sec * 1000000000LL + now.tv_nsec);
+    if (left <= 0) return 0;
+    if (left > 1000000) left = 1000000;
+    struct timespec ts = {0, (long)left};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- digests --------------------------------------------------------------- */
+
+static int digest(nw_kernel_io_t *io, const EVP_MD *md) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (!ctx) return no_memory(io);
+  int rc = 0;
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int outlen = 0;
+  if (EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+    rc = nw_fail(io, "ERR_CRYPTO_OPERATION_FAILED", "Digest method not supported");
+    goto out;
+  }
+  for (size_t off = 0; off < io->len || off == 0;) {
+    size_t n = io->len - off < SLICE ? io->len - off : SLICE;
+    if (n && EVP_DigestUpdate(ctx, io->data + off, n) != 1) {
+      rc = nw_fail(io, "ERR_CRYPTO_OPERATION_FAILED", "Digest update failed");
+      goto out;
+    }
+    off += n;
+    if (off >= io->len) break;
+    if (nw_cancelled(io)) {
+      rc = NW_CANCELLED;
+      goto out;
+    }
+  }
+  if (EVP_DigestFinal_ex(ctx, out, &outlen) != 1) {
+    rc = nw_fail(io, "ERR_CRYPTO_OPERATION_FAILED", "Digest final failed");
+    goto out;
+  }
+  if (!nw_output(io, outlen)) {
+    rc = no_memory(io);
+    goto out;
+  }
+  memcpy(io->out, out, outlen);
+out:
+  EVP_MD_CTX_free(ctx);
+  return rc;
+}
+
+static int k_sha256(nw_kernel_io_t *io) { return digest(io, EVP_sha256()); }
+static int k_sha512(nw_kernel_io_t *io) { return digest(io, EVP_sha512()); }
+
+/* ---- zlib ------------------------------------------------------------------ */
+
+static int k_crc32(nw_kernel_io_t *io) {
+  unsigned long crc = crc32_z(0L, Z_NULL, 0);
+  for (size_t off = 0; off < io->len;) {
+    size_t n = io->len - off < SLICE ? io->len - off : SLICE;
+    crc = crc32_z(crc, io->data + off, n);
+    off += n;
+    if (off < io->len && nw_cancelled(io)) return NW_CANCELLED;
+  }
+  io->result = NW_RESULT_NUMBER;
+  io->number = (double)(uint32_t)crc;
+  return 0;
+}
+
+/* Node's names and default messages for zlib's return codes
+ * (src/node_zlib.cc, ZlibContext::ErrorForMessage). */
+static int zlib_fail(nw_kernel_io_t *io, int err, const char *msg) {
+  const char *code = "Z_UNKNOWN";
+  const char *dflt = "Zlib error";
+  switch (err) {
+    case Z_NEED_DICT: code = "Z_NEED_DICT"; dflt = "Missing dictionary"; break;
+    case Z_ERRNO: code = "Z_ERRNO"; break;
+    case Z_STREAM_ERROR: code = "Z_STREAM_ERROR"; break;
+    case Z_DATA_ERROR: code = "Z_DATA_ERROR"; break;
+    case Z_MEM_ERROR: code = "Z_MEM_ERROR"; break;
+    case Z_BUF_ERROR: code = "Z_BUF_ERROR"; break;
+    case Z_VERSION_ERROR: code = "Z_VERSION_ERROR"; break;
+  }
+  nw_fail(io, code, msg ? msg : dflt);
+  io->errnum = err;
+  return NW_FAILED;
+}
+
+/* Make room for at least `more` bytes of output past `used`. */
+static int grow(nw_kernel_io_t *io, size_t used, size_t more) {
+  if (io->out_len - used >= more) return 0;
+  size_t cap = io->out_len ? io->out_len : 64 * 1024;
+  while (cap - used < more) {
+    if (cap >= MAX_OUTPUT) return too_large(io);
+    cap *= 2;
+  }
+  if (cap > MAX_OUTPUT) cap = MAX_OUTPUT;
+  void *p = realloc(io->out, cap);
+  if (!p) return no_memory(io);
+  io->out = p;
+  io->out_len = cap;
+  return 0;
+}
+
+/* Shrink the output to what was written. */
+static void trim(nw_kernel_io_t *io, size_t used) {
+  if (used < io->out_len) {
+    void *p = realloc(io->out, used ? used : 1);
+    if (p) io->out = p;
+  }
+  io->out_len = used;
+  io->result = NW_RESULT_BUFFER;
+}
+
+/* zlib.deflate / zlib.gzip with Node's defaults: level
+ * Z_DEFAULT_COMPRESSION, windowBits 15 (+16 for gzip), memLevel 8,
+ * Z_DEFAULT_STRATEGY; the whole input in one Z_FINISH call sequence. */
+static int compress_zlib(nw_kernel_io_t *io, int window_bits) {
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  int err = deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
+                         Z_DEFAULT_STRATEGY);
+  if (err != Z_OK) return zlib_fail(io, err, s.msg);
+  int rc = 0;
+  size_t used = 0;
+  uLong bound = deflateBound(&s, io->len > 0xffffffffu ? 0xffffffffu : (uLong)io->len);
+  io->out = NULL;
+  io->out_len = 0;
+  if ((rc = grow(io, 0, bound < 64 ? 64 : (size_t)bound)) != 0) goto out;
+  s.next_in = io->data;
+  size_t in_left = io->len;
+  for (;;) {
+    size_t chunk_in = in_left > 0x40000000u ? 0x40000000u : in_left;
+    s.avail_in = (uInt)chunk_in;
+    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
+    size_t room = io->out_len - used;
+    if (room > SLICE) room = SLICE;
+    s.next_out = (Bytef *)io->out + used;
+    s.avail_out = (uInt)room;
+    int flush = in_left == chunk_in ? Z_FINISH : Z_NO_FLUSH;
+    err = deflate(&s, flush);
+    size_t consumed = chunk_in - s.avail_in;
+    in_left -= consumed;
+    used += room - s.avail_out;
+    if (err == Z_STREAM_END) break;
+    if (err != Z_OK && err != Z_BUF_ERROR) {
+      rc = zlib_fail(io, err, s.msg);
+      goto out;
+    }
+    if (nw_cancelled(io)) {
+      rc = NW_CANCELLED;
+      goto out;
+    }
+  }
+  trim(io, used);
+out:
+  deflateEnd(&s);
+  return rc;
+}
+
+/* zlib.inflate / zlib.gunzip as Node runs them: a gzip stream may be
+ * followed by further gzip members (unless the next byte is 0); input that
+ * ends before the stream does is "unexpected end of file". */
+static int decompress_zlib(nw_kernel_io_t *io, int window_bits, bool gzip) {
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  int err = inflateInit2(&s, window_bits);
+  if (err != Z_OK) return zlib_fail(io, err, s.msg);
+  int rc = 0;
+  size_t used = 0;
+  io->out = NULL;
+  io->out_len = 0;
+  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
+  if (guess < 1024) guess = 1024;
+  if (guess > 64u << 20) guess = 64u << 20;
+  if ((rc = grow(io, 0, guess)) != 0) goto out;
+  s.next_in = io->data;
+  size_t in_left = io->len;
+  for (;;) {
+    size_t chunk_in = in_left > 0x40000000u ? 0x40000000u : in_left;
+    s.avail_in = (uInt)chunk_in;
+    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
+    size_t room = io->out_len - used;
+    if (room > SLICE) room = SLICE;
+    if (room > 0xffffffffu) room = 0xffffffffu;
+    s.next_out = (Bytef *)io->out + used;
+    s.avail_out = (uInt)room;
+    err = inflate(&s, Z_FINISH);
+    in_left -= chunk_in - s.avail_in;
+    used += room - s.avail_out;
+    if (err == Z_STREAM_END) {
+      if (gzip && in_left > 0 && *s.next_in != 0) {
+        inflateReset(&s);
+        continue;
+      }
+      break;
+    }
+    if (err == Z_NEED_DICT) {
+      rc = zlib_fail(io, err, "Missing dictionary");
+      goto out;
+    }
+    if (err == Z_BUF_ERROR && in_left == 0 && s.avail_out != 0) {
+      rc = zlib_fail(io, Z_BUF_ERROR, "unexpected end of file");
+      goto out;
+    }
+    if (err != Z_OK && err != Z_BUF_ERROR) {
+      rc = zlib_fail(io, err, s.msg);
+      goto out;
+    }
+    if (nw_cancelled(io)) {
+      rc = NW_CANCELLED;
+      goto out;
+    }
+  }
+  trim(io, used);
+out:
+  inflateEnd(&s);
+  return rc;
+}
+
+static int k_deflate(nw_kernel_io_t *io) { return compress_zlib(io, 15); }
+static int k_gzip(nw_kernel_io_t *io) { return compress_zlib(io, 15 + 16); }
+static int k_inflate(nw_kernel_io_t *io) { return decompress_zlib(io, 15, false); }
+static int k_gunzip(nw_kernel_io_t *io) { return decompress_zlib(io, 15 + 16, true); }
+
+/* ---- brotli ---------------------------------------------------------------- */
+
+/* zlib.brotliCompress with Node's defaults: no parameter set, so quality
+ * 11, lgwin 22, mode generic; all input with BROTLI_OPERATION_FINISH. */
+static int k_brotli_compress(nw_kernel_io_t *io) {
+  BrotliEncoderState *s = BrotliEncoderCreateInstance(NULL, NULL, NULL);
+  if (!s) return no_memory(io);
+  int rc = 0;
+  size_t used = 0, avail_in = io->len;
+  const uint8_t *next_in = io->data;
+  io->out = NULL;
+  io->out_len = 0;
+  for (;;) {
+    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
+    size_t room = io->out_len - used;
+    size_t avail_out = room;
+    uint8_t *next_out = (uint8_t *)io->out + used;
+    if (!BrotliEncoderCompressStream(s, NW_BROTLI_OPERATION_FINISH, &avail_in,
+                                     &next_in, &avail_out, &next_out, NULL)) {
+      rc = nw_fail(io, "ERR_BROTLI_COMPRESSION_FAILED", "Compression failed");
+      goto out;
+    }
+    used += room - avail_out;
+    if (BrotliEncoderIsFinished(s)) break;
+    if (nw_cancelled(io)) {
+      rc = NW_CANCELLED;
+      goto out;
+    }
+  }
+  trim(io, used);
+out:
+  BrotliEncoderDestroyInstance(s);
+  return rc;
+}
+
+/* Errors as Node reports them: "Decompression failed" with code
+ * "ERR_" + BrotliDecoderErrorString(code) and errno the (negative) code. */
+static int k_brotli_decompress(nw_kernel_io_t *io) {
+  BrotliDecoderState *s = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+  if (!s) return no_memory(io);
+  int rc = 0;
+  size_t used = 0, avail_in = io->len;
+  const uint8_t *next_in = io->data;
+  io->out = NULL;
+  io->out_len = 0;
+  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
+  if (guess < 1024) guess = 1024;
+  if (guess > 64u << 20) guess = 64u << 20;
+  if ((rc = grow(io, 0, guess)) != 0) goto out;
+  for (;;) {
+    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
+    size_t room = io->out_len - used;
+    if (room > SLICE) room = SLICE;
+    size_t avail_out = room;
+    uint8_t *next_out = (uint8_t *)io->out + used;
+    nw_brotli_decoder_result r = BrotliDecoderDecompressStream(
+        s, &avail_in, &next_in, &avail_out, &next_out, NULL);
+    used += room - avail_out;
+    if (r == NW_BROTLI_DECODER_RESULT_SUCCESS) break;
+    if (r == NW_BROTLI_DECODER_RESULT_ERROR) {
+      int code = BrotliDecoderGetErrorCode(s);
+      const char *name = BrotliDecoderErrorString(code);
+      char buf[sizeof io->code];
+      size_t i = 0;
+      const char *pre = "ERR_";
+      for (; pre[i]; i++) buf[i] = pre[i];
+      for (size_t j = 0; name && name[j] && i + 1 < sizeof buf; j++) buf[i++] = name[j];
+      buf[i] = 0;
+      nw_fail(io, buf, "Decompression failed");
+      io->errnum = code;
+      rc = NW_FAILED;
+      goto out;
+    }
+    if (r == NW_BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
+      nw_fail(io, "Z_BUF_ERROR", "unexpected end of file");
+      io->errnum = Z_BUF_ERROR;
+      rc = NW_FAILED;
+      goto out;
+    }
+    if (nw_cancelled(io)) {
+      rc = NW_CANCELLED;
+      goto out;
+    }
+  }
+  trim(io, used);
+out:
+  BrotliDecoderDestroyInstance(s);
+  return rc;
+}
+
+/* ---- typed arrays ---------------------------------------------------------- */
+
+static size_t elem_size(uint32_t t) {
+  switch (t) {
+    case NW_INT16: case NW_UINT16: return 2;
+    case NW_INT32: case NW_UINT32: case NW_FLOAT32: return 4;
+    case NW_FLOAT64: case NW_BIGINT64: case NW_BIGUINT64: return 8;
+    default: return 1;
+  }
+}
+
+#define CMP_INT(name, type)                                                   \
+  static int name(const void *a, const void *b) {                             \
+    type x = *(const type *)a, y = *(const type *)b;                          \
+    return (x > y) - (x < y);                                                 \
+  }
+CMP_INT(cmp_i8, int8_t)
+CMP_INT(cmp_u8, uint8_t)
+CMP_INT(cmp_i16, int16_t)
+CMP_INT(cmp_u16, uint16_t)
+CMP_INT(cmp_i32, int32_t)
+CMP_INT(cmp_u32, uint32_t)
+CMP_INT(cmp_i64, int64_t)
+CMP_INT(cmp_u64, uint64_t)
+
+/* TypedArray.prototype.sort order for floats: numbers ascending, -0 before
+ * +0, NaN last. */
+#define CMP_FLOAT(name, type)                                                 \
+  static int name(const void *a, const void *b) {                             \
+    type x = *(const type *)a, y = *(const type *)b;                          \
+    bool xn = isnan(x), yn = isnan(y);                                        \
+    if (xn || yn) return xn - yn;                                             \
+    if (x < y) return -1;                                                     \
+    if (x > y) return 1;                                                      \
+    return (int)(signbit(y) != 0) - (int)(signbit(x) != 0);                   \
+  }
+CMP_FLOAT(cmp_f32, float)
+CMP_FLOAT(cmp_f64, double)
+
+/* Sorts the input in place; the result is the input view. */
+static int k_sort(nw_kernel_io_t *io) {
+  int (*cmp)(const void *, const void *);
+  switch (io->elem_type) {
+    case NW_INT8: cmp = cmp_i8; break;
+    case NW_UINT8: case NW_UINT8_CLAMPED: case NW_BYTES: cmp = cmp_u8; break;
+    case NW_INT16: cmp = cmp_i16; break;
+    case NW_UINT16: cmp = cmp_u16; break;
+    case NW_INT32: cmp = cmp_i32; break;
+    case NW_UINT32: cmp = cmp_u32; break;
+    case NW_FLOAT32: cmp = cmp_f32; break;
+    case NW_FLOAT64: cmp = cmp_f64; break;
+    case NW_BIGINT64: cmp = cmp_i64; break;
+    case NW_BIGUINT64: cmp = cmp_u64; break;
+    default: return -EINVAL;
+  }
+  size_t es = elem_size(io->elem_type);
+  if (nw_cancelled(io)) return NW_CANCELLED;
+  qsort(io->data, io->len / es, es, cmp);
+  io->result = NW_RESULT_INPUT;
+  return 0;
+}
+
+/* Sum left to right in float64, as Array.prototype.reduce((a, b) => a + b)
+ * does; BigInt arrays sum exactly into a BigInt. */
+static int k_sum(nw_kernel_io_t *io) {
+  size_t es = elem_size(io->elem_type), n = io->len / es;
+  const uint8_t *p = io->data;
+  if (io->elem_type == NW_BIGINT64 || io->elem_type == NW_BIGUINT64) {
+    __int128 acc = 0;
+    for (size_t i = 0; i < n; i++) {
+      if ((i & 0xfffff) == 0xfffff && nw_cancelled(io)) return NW_CANCELLED;
+      if (io->elem_type == NW_BIGINT64) {
+        int64_t v;
+        memcpy(&v, p + i * 8, 8);
+        acc += v;
+      } else {
+        uint64_t v;
+        memcpy(&v, p + i * 8, 8);
+        acc += (__int128)v;
+      }
+    }
+    io->result = NW_RESULT_BIGINT;
+    io->bigint_lo = (uint64_t)acc;
+    io->bigint_hi = (int64_t)(acc >> 64);
+    return 0;
+  }
+  double acc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((i & 0xfffff) == 0xfffff && nw_cancelled(io)) return NW_CANCELLED;
+    switch (io->elem_type) {
+      case NW_INT8: acc += ((const int8_t *)p)[i]; break;
+      case NW_INT16: { int16_t v; memcpy(&v, p + i * 2, 2); acc += v; break; }
+      case NW_UINT16: { uint16_t v; memcpy(&v, p + i * 2, 2); acc += v; break; }
+      case NW_INT32: { int32_t v; memcpy(&v, p + i * 4, 4); acc += v; break; }
+      case NW_UINT32: { uint32_t v; memcpy(&v, p + i * 4, 4); acc += v; break; }
+      case NW_FLOAT32: { float v; memcpy(&v, p + i * 4, 4); acc += (double)v; break; }
+      case NW_FLOAT64: { double v; memcpy(&v, p + i * 8, 8); acc += v; break; }
+      default: acc += p[i]; break;
+    }
+  }
+  io->result = NW_RESULT_NUMBER;
+  io->number = acc;
+  return 0;
+}
+
+static const nw_kernel_def_t builtin_defs[] = {
+    {"noop", k_noop, 0},
+    {"sleep", k_sleep, 0},
+    {"sha256", k_sha256, 0},
+    {"sha512", k_sha512, 0},
+    {"crc32", k_crc32, 0},
+    {"deflate", k_deflate, 0},
+    {"inflate", k_inflate, 0},
+    {"gzip", k_gzip, 0},
+    {"gunzip", k_gunzip, 0},
+    {"brotliCompress", k_brotli_compress, 0},
+    {"brotliDecompress", k_brotli_decompress, 0},
+    {"sort", k_sort, 0},
+    {"sum", k_sum, 0},
+};
+
+static const nw_kernel_table_t builtin_table = NW_KERNEL_TABLE(builtin_defs);
+
+const nw_kernel_table_t *nw_builtin_kernels(void) { return &builtin_table; }
