@@ -4,6 +4,7 @@
       "target_name": "native_workers",
       "sources": [
         "src/core/ring.c",
+        "src/core/spawn.c",
         "src/napi/addon.c",
         "src/napi/ring.c",
         "src/napi/testing.c"
@@ -13,6 +14,14 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "nw_exec_helper",
+      "type": "executable",
+      "sources": ["src/core/exec_helper.c"],
+      "include_dirs": ["src"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     }
   ]
 }
