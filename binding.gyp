@@ -7,6 +7,7 @@
         "src/core/spawn.c",
         "src/napi/addon.c",
         "src/napi/ring.c",
+        "src/napi/spawn.c",
         "src/napi/testing.c"
       ],
       "include_dirs": ["include", "src"],

@@ -452,28 +452,30 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
         while (w < 0 && errno == EINTR);
         if (w > 0) in_off += (size_t)w;
         if ((w < 0 && errno != EAGAIN) || in_off == so->input_len) {
-          if (w < 0 && errno != EAGAIN && errno != EPIPE && !res->error)
-            res->error = -errno;
+          /* Node's spawnSync reports input the child did not take (EPIPE)
+           * as the run's error, while still giving its exit status. */
+          if (w < 0 && errno != EAGAIN && !res->error) res->error = -errno;
           close(pfds[0]);
           pfds[0] = -1;
         }
         continue;
       }
+      size_t before = res->out[i].len;
       ssize_t r = read_into(pfds[i], &res->out[i], &caps[i]);
       if (r == -EAGAIN) continue;
+      /* After an overflow kill, drain without keeping (as Node does, the
+       * chunk that overflowed is kept whole). */
+      if (r > 0 && killed && so->max_buffer) res->out[i].len = before;
       if (r <= 0) {
         if (r < 0 && !res->error) res->error = (int)r;
         close(pfds[i]);
         pfds[i] = -1;
         continue;
       }
-      if (so->max_buffer && res->out[i].len > so->max_buffer) {
-        res->out[i].len = so->max_buffer;
-        if (!killed) {
-          if (!res->error) res->error = -ENOBUFS;
-          nw_spawn_kill(&child, so->kill_signal);
-          killed = 1;
-        }
+      if (so->max_buffer && res->out[i].len > so->max_buffer && !killed) {
+        if (!res->error) res->error = -ENOBUFS;
+        nw_spawn_kill(&child, so->kill_signal);
+        killed = 1;
       }
     }
   }

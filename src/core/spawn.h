@@ -154,8 +154,10 @@ typedef struct nw_spawn_sync_result {
   pid_t pid;              /* 0 when the spawn failed */
   int exit_code;          /* -1 when killed by a signal or not started */
   int term_signal;        /* 0 unless killed */
-  int error;              /* 0, the spawn error, -ETIMEDOUT, or -ENOBUFS
-                             (an output went over max_buffer) */
+  int error;              /* 0, the spawn error, -ETIMEDOUT, -ENOBUFS (an
+                             output went over max_buffer: it keeps the
+                             chunk that overflowed, at most 64 KiB more),
+                             or -EPIPE (the child did not take all input) */
   nw_spawn_output_t *out; /* nfds entries; data NULL where fds[i] was not a
                              pipe (fd 0 never has output) */
   int nfds;
