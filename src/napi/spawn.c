@@ -139,7 +139,7 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn = NULL, recv, argv[2], result;
   if (p->onexit && napi_get_reference_value(env, p->onexit, &fn) == napi_ok && fn &&
-      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_get_global(env, &recv) == napi_ok &&
       napi_create_int32(env, r == 0 ? code : r, &argv[0]) == napi_ok &&
       napi_create_int32(env, sig, &argv[1]) == napi_ok) {
     napi_async_context actx = p->actx;
