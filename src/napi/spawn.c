@@ -140,7 +140,9 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   napi_value fn = NULL, recv, argv[2], result;
   if (p->onexit && napi_get_reference_value(env, p->onexit, &fn) == napi_ok && fn &&
       napi_get_global(env, &recv) == napi_ok &&
-      napi_create_int32(env, r == 0 ? code : r, &argv[0]) == napi_ok &&
+      /* libuv's convention, which Node's onexit expects: the exit status
+       * is 0 when a signal ended the child, negative only for an error. */
+      napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
       napi_create_int32(env, sig, &argv[1]) == napi_ok) {
     napi_async_context actx = p->actx;
     napi_status st = napi_make_callback(env, actx, recv, fn, 2, argv, &result);
