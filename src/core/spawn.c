@@ -278,11 +278,21 @@ int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
   if (!child || child->pidfd < 0) return -EINVAL;
   siginfo_t si;
   int r;
-  do {
+  for (;;) {
     memset(&si, 0, sizeof si);
     r = waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si,
                WEXITED | (block ? 0 : WNOHANG));
-  } while (r < 0 && errno == EINTR);
+    if (r == 0 || errno == EINTR) {
+      if (r == 0) break;
+      continue;
+    }
+    /* A pidfd in O_NONBLOCK mode (libuv's poll sets it) answers EAGAIN
+     * while the child runs, even without WNOHANG. */
+    if (errno != EAGAIN) break;
+    if (!block) return -EAGAIN;
+    struct pollfd pf = {.fd = child->pidfd, .events = POLLIN};
+    while (poll(&pf, 1, -1) < 0 && errno == EINTR) {}
+  }
   if (r < 0) return -errno;
   if (si.si_pid == 0) return -EAGAIN;
   int code = -1, sig = 0;

@@ -110,7 +110,7 @@ int nw_spawn(const nw_spawn_options_t *opts, nw_child_t *out);
 
 /*
  * Reap the child if it has exited. Any thread (one at a time per child).
- * `block` != 0 waits for the exit. Returns 0 and sets *exit_code (0..255,
+ * `block` != 0 waits for the exit (also when the pidfd is O_NONBLOCK). Returns 0 and sets *exit_code (0..255,
  * or -1 when killed) and *term_signal (the signal number, or 0) once the
  * child is reaped; -EAGAIN if it is still running and block == 0; another
  * negative errno on error (-ECHILD if already reaped).

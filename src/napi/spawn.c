@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,11 +65,22 @@ static void *orphan_reaper(void *arg) {
   return NULL;
 }
 
+/* Node unloads an addon with the last environment that loaded it (a worker
+ * thread ending), but a reaper thread may outlive that environment: keep
+ * this library mapped for the life of the process before starting one. */
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)&nw_spawn_init_napi, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
 static void hand_to_reaper(nw_child_t *child) {
   nw_child_t *c = malloc(sizeof *c);
   pthread_t t;
   pthread_attr_t a;
   if (!c) return;
+  pthread_once(&pin_once, pin_library);
   *c = *child;
   child->pidfd = -1;
   pthread_attr_init(&a);

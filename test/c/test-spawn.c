@@ -296,6 +296,21 @@ static void test_kill_and_reap(void) {
   no_zombies();
 }
 
+/* libuv's poll makes the pidfd O_NONBLOCK; a blocking reap still waits. */
+static void test_blocking_reap_on_nonblocking_pidfd(void) {
+  char *argv[] = {"sh", "-c", "sleep 0.1; exit 5", NULL};
+  nw_spawn_options_t o = {.file = "/bin/sh", .argv = argv};
+  nw_child_t c;
+  REQUIRE(nw_spawn(&o, &c) == 0);
+  fcntl(c.pidfd, F_SETFL, fcntl(c.pidfd, F_GETFL) | O_NONBLOCK);
+  int code = 0, sig = 0;
+  CHECK_EQ(nw_spawn_reap(&c, 0, &code, &sig), -EAGAIN);
+  CHECK_EQ(nw_spawn_reap(&c, 1, &code, &sig), 0);
+  CHECK_EQ(code, 5);
+  nw_spawn_close(&c);
+  no_zombies();
+}
+
 /* Reaping our child never consumes the status of another child. */
 static void test_does_not_steal_other_children(void) {
   pid_t other;
@@ -449,6 +464,7 @@ static void test_sync_timeout_and_maxbuffer(void) {
 TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_bad_arguments),
           T(test_fd_permutation), T(test_closefrom_and_inherit),
           T(test_cwd_env_argv0), T(test_session_and_group), T(test_signals_reset),
-          T(test_kill_and_reap), T(test_does_not_steal_other_children),
+          T(test_kill_and_reap), T(test_blocking_reap_on_nonblocking_pidfd),
+          T(test_does_not_steal_other_children),
           T(test_credentials_helper), T(test_no_fd_leak), T(test_sync_basic),
           T(test_sync_timeout_and_maxbuffer))
