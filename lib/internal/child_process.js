@@ -6,12 +6,24 @@
 // src/core/spawn.c (posix_spawn, so the cost does not grow with the size of
 // this process) and watched through a pidfd on the event loop.
 //
-// IPC: an 'ipc' entry in stdio is handed to the provider registered with
-// setIpcProvider() (the fork() channel registers one). The provider's
-// prepare() returns the parent-side descriptor to place at that child
-// descriptor number, extra environment entries, and attach(child), called
-// once the child runs, which installs send()/disconnect()/channel on it and
-// calls maybeClose(child) when the channel has closed.
+// IPC hook. An 'ipc' entry in spawn's stdio is handed to the provider
+// registered with setIpcProvider(provider) (the fork() channel registers
+// one; without a provider 'ipc' throws ERR_IPC_UNAVAILABLE). Contract:
+//   provider.prepare({ index, serialization }) -> channel, where
+//     channel.childFd     a descriptor of this process that becomes
+//                         descriptor `index` in the child,
+//     channel.env         optional array of 'KEY=value' added to the
+//                         child's environment (e.g. NODE_CHANNEL_FD),
+//     channel.afterSpawn(err)  optional; called right after the spawn
+//                         attempt (err: 0 or a negative errno). The
+//                         provider closes its copy of childFd here, and
+//                         everything else too when err != 0.
+//     channel.attach(child)    called when the child runs, after its stdio
+//                         is set up: install send()/disconnect()/channel/
+//                         connected on it, and call maybeClose(child) once
+//                         the channel has closed, since 'close' waits for
+//                         it as Node's does.
+//   prepare() may throw; spawn() then closes its own pipes and rethrows.
 
 const EventEmitter = require('events');
 const net = require('net');
@@ -289,7 +301,15 @@ class ChildProcess extends EventEmitter {
     this.spawnfile = options.file;
     this.spawnargs = options.args === undefined ? [] : options.args;
 
-    const err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+    let err;
+    try {
+      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+    } catch (e) {
+      closePipes(stdio.filter((s) => !s.ipc), 'childFd');
+      closePipes(stdio, 'parentFd');
+      if (channel && channel.afterSpawn) channel.afterSpawn(UV_EINVAL);
+      throw e;
+    }
     closePipes(stdio.filter((s) => !s.ipc), 'childFd');
     if (channel && channel.afterSpawn) channel.afterSpawn(err);
 
@@ -315,7 +335,7 @@ class ChildProcess extends EventEmitter {
       const stream = stdio[i];
       if (stream.type === 'ignore') continue;
       if (stream.ipc) {
-        this._closesNeeded++;
+        if (!err) this._closesNeeded++; // attach() owes a maybeClose()
         continue;
       }
       if (stream.type === 'wrap') {
