@@ -145,6 +145,16 @@ describe('child_process spawn (differential)', function () {
     healthy();
   });
 
+  it('an executable script without #! runs with /bin/sh, as execvp does', async () => {
+    const f = tmpFile('noshebang', 'echo "script $# $1"\n', 0o755);
+    try {
+      const r = await same((cp) => run(cp, f, ['arg one']));
+      assert.strictEqual(r.stdout, 'script 1 arg one\n');
+    } finally {
+      fs.unlinkSync(f);
+    }
+  });
+
   it('a bad cwd is reported, not lost', async () => {
     const r = await same((cp) => run(cp, 'true', [], { cwd: '/nonexistent-nw-dir' }));
     assert.strictEqual(r.events[0][0], 'error');

@@ -233,7 +233,20 @@ int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
   }
 
   pid_t pid;
-  rc = posix_spawn(&pid, exe, &fa, &attr, argv, o->envp ? o->envp : environ);
+  char *const *envp = o->envp ? o->envp : environ;
+  rc = posix_spawn(&pid, exe, &fa, &attr, argv, envp);
+  if (rc == ENOEXEC && !creds) {
+    /* A file without a #! line: run it with /bin/sh, as execvp (and so
+     * libuv) does. The child sees argv {"/bin/sh", path, argv[1]...}. */
+    size_t argc = 0;
+    while (o->argv[argc]) argc++;
+    hargv = calloc(argc + 2, sizeof *hargv);
+    if (!hargv) { rc = -ENOMEM; goto out; }
+    hargv[0] = (char *)"/bin/sh";
+    hargv[1] = (char *)path;
+    for (size_t i = 1; i < argc; i++) hargv[i + 1] = o->argv[i];
+    rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, hargv, envp);
+  }
   if (rc != 0) { rc = -rc; goto out; }
 
   if (creds) {

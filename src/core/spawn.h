@@ -28,6 +28,10 @@
  * channel) passes nfds = 5 with fds = {in, out, err, chan_a, chan_b}, sets
  * NW_SPAWN_CLOSEFROM and tells the child "3" and "4" through its env.
  *
+ * Scripts. A file the kernel refuses with ENOEXEC (no #! line) is run
+ * with /bin/sh instead, argv {"/bin/sh", path, argv[1], ...}, as execvp and
+ * libuv do.
+ *
  * Signals. The child starts with an empty signal mask and every signal at
  * its default disposition (Node ignores SIGPIPE; the child must not inherit
  * that), as libuv's children do.

@@ -120,6 +120,27 @@ static void test_exec_errors(void) {
   no_zombies();
 }
 
+static void test_script_without_shebang(void) {
+  char tmpl[] = "/tmp/nw-spawn-script-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  const char *body = "echo \"script $1 $2\"\n";
+  CHECK(write(fd, body, strlen(body)) == (ssize_t)strlen(body));
+  close(fd);
+  chmod(tmpl, 0755);
+  char *argv[] = {"x", "one", "two", NULL};
+  nw_spawn_options_t o = {.file = tmpl, .argv = argv};
+  int code, sig;
+  REQUIRE(run_capture(&o, &code, &sig) == 0);
+  CHECK(strcmp(outbuf, "script one two\n") == 0);
+  /* The same through the uid/gid helper. */
+  nw_spawn_options_t o2 = {.file = tmpl, .argv = argv, .helper = helper_path(),
+                           .flags = NW_SPAWN_SETGID, .gid = getegid()};
+  REQUIRE(run_capture(&o2, &code, &sig) == 0);
+  CHECK(strcmp(outbuf, "script one two\n") == 0);
+  unlink(tmpl);
+}
+
 static void test_bad_arguments(void) {
   nw_child_t c;
   char *argv[] = {"x", NULL};
@@ -461,7 +482,8 @@ static void test_sync_timeout_and_maxbuffer(void) {
   no_zombies();
 }
 
-TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_bad_arguments),
+TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_script_without_shebang),
+          T(test_bad_arguments),
           T(test_fd_permutation), T(test_closefrom_and_inherit),
           T(test_cwd_env_argv0), T(test_session_and_group), T(test_signals_reset),
           T(test_kill_and_reap), T(test_blocking_reap_on_nonblocking_pidfd),
