@@ -102,6 +102,17 @@ describe('child_process spawn (differential)', function () {
     assert.deepStrictEqual(r.stdioShape, [[false, true], [true, true], [true, true]]);
   });
 
+  it('ChildProcess: same own properties and methods as Node\'s', async () => {
+    const r = await same((cp) => new Promise((resolve) => {
+      const c = cp.spawn('true');
+      const keys = Object.keys(c);
+      const methods = ['kill', 'ref', 'unref', Symbol.dispose].map((m) => typeof c[m]);
+      c.on('close', () => resolve({ keys, methods, isEmitter: c instanceof require('events'),
+        isClass: c instanceof cp.ChildProcess, after: Object.keys(c) }));
+    }));
+    assert.ok(r.keys.includes('stdio'));
+  });
+
   it('setEncoding and unicode output', async () => {
     const r = await same((cp) => run(cp, 'printf', ['h\u00e9llo \u2603 \ud83d\ude00'], {}, { encoding: 'utf8' }));
     assert.strictEqual(r.stdout, 'h\u00e9llo \u2603 \ud83d\ude00');

@@ -394,6 +394,13 @@ class ChildProcess extends EventEmitter {
   unref() { if (this._handle) this._handle.unref(); }
 }
 
+if (typeof Symbol.dispose === 'symbol') {
+  // Node 20.5+: `using child = spawn(...)` kills the child at scope exit.
+  ChildProcess.prototype[Symbol.dispose] = function dispose() {
+    if (!this.killed) this.kill();
+  };
+}
+
 // Validators Node's child_process uses that the shared module may lack.
 const validatorsLocal = (() => {
   const v = require('./validators');
