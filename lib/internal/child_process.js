@@ -9,7 +9,9 @@
 // IPC hook. An 'ipc' entry in spawn's stdio is handed to the provider
 // registered with setIpcProvider(provider) (the fork() channel registers
 // one; without a provider 'ipc' throws ERR_IPC_UNAVAILABLE). Contract:
-//   provider.prepare({ index, serialization }) -> channel, where
+//   provider.prepare({ index, serialization, options }) -> channel, where
+//     (`options` are the normalised spawn options, so a provider can tell
+//     its own fork() spawns from a user's 'ipc' entry),
 //     channel.childFd     a descriptor of this process that becomes
 //                         descriptor `index` in the child,
 //     channel.env         optional array of 'KEY=value' added to the
@@ -289,7 +291,7 @@ class ChildProcess extends EventEmitter {
         if (!ipcProvider) throw ERR_IPC_UNAVAILABLE();
         if (options.envPairs === undefined) options.envPairs = [];
         else validateArray(options.envPairs, 'options.envPairs');
-        channel = ipcProvider.prepare({ index: ipcFd, serialization });
+        channel = ipcProvider.prepare({ index: ipcFd, serialization, options });
         stdio[ipcFd].childFd = channel.childFd;
         options.envPairs.push(...(channel.env || []));
       }

@@ -592,10 +592,19 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
     if (!r.out[i].data) {
       st = napi_get_null(env, &val);
     } else {
-      /* Hand the malloc'ed block to a Buffer without copying. */
-      st = napi_create_external_buffer(env, r.out[i].len, r.out[i].data,
-                                       free_output, NULL, &val);
-      if (st == napi_ok) r.out[i].data = NULL;
+      /* Small outputs are copied into a V8 buffer; large ones go over
+       * without a copy, trimmed first (the runner grows in 64 KiB steps). */
+      size_t len = r.out[i].len;
+      if (len <= 65536) {
+        void *unused;
+        st = napi_create_buffer_copy(env, len, r.out[i].data, &unused, &val);
+      } else {
+        char *trim = realloc(r.out[i].data, len);
+        if (trim) r.out[i].data = trim;
+        st = napi_create_external_buffer(env, len, r.out[i].data, free_output,
+                                         NULL, &val);
+        if (st == napi_ok) r.out[i].data = NULL;
+      }
     }
     if (st == napi_ok) st = napi_set_element(env, arr, (uint32_t)i, val);
   }
