@@ -492,6 +492,10 @@ describe('child_process Sync forms (differential)', function () {
     const m = await both((cp) => shape(cp.spawnSync('yes', { maxBuffer: 1000 })));
     assert.strictEqual(m.ours.error.code, 'ENOBUFS');
     assert.deepStrictEqual([m.ours.error, m.ours.signal, m.ours.status], [m.node.error, m.node.signal, m.node.status]);
+    // maxBuffer counts stdout and stderr together.
+    const m2 = await same((cp) => shape(cp.spawnSync('sh', ['-c', 'head -c 600 /dev/zero; head -c 600 /dev/zero >&2; sleep 30'],
+      { maxBuffer: 1000 })));
+    assert.strictEqual(m2.error.code, 'ENOBUFS');
     const e = await same((cp) => shape(cp.spawnSync('true', { input: 'x'.repeat(4 * 1024 * 1024) })));
     assert.strictEqual(e.error.code, 'EPIPE');
     assert.strictEqual(e.status, 0);

@@ -421,6 +421,7 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
 
   int64_t deadline = so->timeout_ms > 0 ? now_ms() + so->timeout_ms : -1;
   int reaped = 0, killed = 0;
+  size_t total_out = 0; /* bytes kept over all outputs, as Node counts */
   for (;;) {
     int n = 0, open_pipes = 0;
     int wait_exit = !reaped;
@@ -489,13 +490,14 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
       /* After an overflow kill, drain without keeping (as Node does, the
        * chunk that overflowed is kept whole). */
       if (r > 0 && killed && so->max_buffer) res->out[i].len = before;
+      else if (r > 0) total_out += (size_t)r;
       if (r <= 0) {
         if (r < 0 && !res->error) res->error = (int)r;
         close(pfds[i]);
         pfds[i] = -1;
         continue;
       }
-      if (so->max_buffer && res->out[i].len > so->max_buffer && !killed) {
+      if (so->max_buffer && total_out > so->max_buffer && !killed) {
         if (!res->error) res->error = -ENOBUFS;
         nw_spawn_kill(&child, so->kill_signal);
         killed = 1;

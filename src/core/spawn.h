@@ -151,15 +151,16 @@ typedef struct nw_spawn_sync_options {
   size_t input_len;
   int64_t timeout_ms;       /* <= 0: none */
   int kill_signal;          /* sent on timeout or maxBuffer overflow */
-  size_t max_buffer;        /* per output; 0: unlimited */
+  size_t max_buffer;        /* over all outputs together (as Node's
+                               spawnSync counts); 0: unlimited */
 } nw_spawn_sync_options_t;
 
 typedef struct nw_spawn_sync_result {
   pid_t pid;              /* 0 when the spawn failed */
   int exit_code;          /* -1 when killed by a signal or not started */
   int term_signal;        /* 0 unless killed */
-  int error;              /* 0, the spawn error, -ETIMEDOUT, -ENOBUFS (an
-                             output went over max_buffer: it keeps the
+  int error;              /* 0, the spawn error, -ETIMEDOUT, -ENOBUFS (the
+                             outputs went over max_buffer: it keeps the
                              chunk that overflowed, at most 64 KiB more),
                              or -EPIPE (the child did not take all input) */
   nw_spawn_output_t *out; /* nfds entries; data NULL where fds[i] was not a

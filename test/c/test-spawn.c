@@ -476,6 +476,16 @@ static void test_sync_timeout_and_maxbuffer(void) {
   CHECK(r.out[1].len > 1000 && r.out[1].len <= 1000 + 65536);
   nw_spawn_sync_free(&r);
 
+  /* The limit counts stdout and stderr together. */
+  char *argv3[] = {"sh", "-c", "head -c 600 /dev/zero; head -c 600 /dev/zero >&2; sleep 30", NULL};
+  so = sync_opts(argv3, fds);
+  so.max_buffer = 1000;
+  REQUIRE(nw_spawn_sync(&so, &r) == 0);
+  CHECK_EQ(r.error, -ENOBUFS);
+  CHECK_EQ(r.term_signal, SIGTERM);
+  CHECK_EQ(r.out[1].len + r.out[2].len, 1200);
+  nw_spawn_sync_free(&r);
+
   so.kill_signal = -1;
   CHECK_EQ(nw_spawn_sync(&so, &r), -EINVAL);
   nw_spawn_sync_free(&r);
