@@ -263,6 +263,18 @@ describe('child_process spawn (differential)', function () {
     assert.strictEqual(viaSocket.node, viaSocket.ours);
   });
 
+  it("stdio 'inherit' shares the parent's descriptors", async () => {
+    const r = await both((cp) => {
+      const mod = cp === nodeCp ? 'child_process' : require.resolve('../lib/child_process');
+      const script = `require(${JSON.stringify(mod)}).spawn('sh', ['-c', 'echo inherited; echo to-err >&2'], { stdio: 'inherit' })` +
+        ".on('close', (c) => console.log('closed', c))";
+      const x = nodeCp.spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', input: '' });
+      return [x.status, x.stdout, x.stderr];
+    });
+    assert.deepStrictEqual(r.ours, r.node);
+    assert.deepStrictEqual(r.ours, [0, 'inherited\nclosed 0\n', 'to-err\n']);
+  });
+
   it('close waits for every stdio stream, after exit', async () => {
     // The grandchild keeps stdout open after the child exits; Node's own
     // 'close' listener on the stream runs before the user's.
