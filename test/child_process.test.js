@@ -113,6 +113,14 @@ describe('child_process spawn (differential)', function () {
     assert.ok(r.keys.includes('stdio'));
   });
 
+  it('arguments that are not strings are stringified, as Node does', async () => {
+    const r = await same((cp) => run(cp, 'echo', [1, null, undefined, {}, true, 2n]));
+    assert.strictEqual(r.stdout, '1 null undefined [object Object] true 2\n');
+    const r2 = await same((cp) => run(cp, 'echo', [Symbol('s')]));
+    assert.strictEqual(r2.thrown.name, 'TypeError');
+    healthy();
+  });
+
   it('setEncoding and unicode output', async () => {
     const r = await same((cp) => run(cp, 'printf', ['h\u00e9llo \u2603 \ud83d\ude00'], {}, { encoding: 'utf8' }));
     assert.strictEqual(r.stdout, 'h\u00e9llo \u2603 \ud83d\ude00');

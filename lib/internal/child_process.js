@@ -205,7 +205,9 @@ function nativeFds(stdio, sync) {
 function nativeOptions(options, fds) {
   return {
     file: options.file,
-    args: options.args,
+    // Node's native side stringifies every argument (a Symbol throws the
+    // usual TypeError here).
+    args: options.args.map((a) => (typeof a === 'string' ? a : `${a}`)),
     envPairs: options.envPairs,
     cwd: options.cwd == null ? undefined : options.cwd,
     fds,
