@@ -41,6 +41,19 @@ const {
   },
 } = require('./errors');
 
+// Validators Node's child_process uses that the shared module may lack.
+const validatorsLocal = (() => {
+  const v = require('./validators');
+  return {
+    validateObject: v.validateObject,
+    validateOneOf: v.validateOneOf,
+    validateString: v.validateString,
+    validateArray(value, name) {
+      if (!Array.isArray(value)) throw ERR_INVALID_ARG_TYPE(name, 'Array', value);
+    },
+  };
+})();
+
 const { FD_CLOSE, FD_DEVNULL, FD_PIPE } = binding.spawnConstants;
 const signals = os.constants.signals;
 const signalNames = Object.create(null);
@@ -405,18 +418,6 @@ if (typeof Symbol.dispose === 'symbol') {
   };
 }
 
-// Validators Node's child_process uses that the shared module may lack.
-const validatorsLocal = (() => {
-  const v = require('./validators');
-  return {
-    validateObject: v.validateObject,
-    validateOneOf: v.validateOneOf,
-    validateString: v.validateString,
-    validateArray(value, name) {
-      if (!Array.isArray(value)) throw ERR_INVALID_ARG_TYPE(name, 'Array', value);
-    },
-  };
-})();
 
 // The blocking form (Node's internal spawnSync): `options` normalised and
 // validated by lib/child_process.js.
