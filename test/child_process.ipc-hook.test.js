@@ -83,3 +83,41 @@ describe('child_process IPC provider hook', () => {
     assert.strictEqual(after, -2);
   });
 });
+
+describe('spawn binding: garbage from JavaScript never crashes', () => {
+  it('rejects malformed native options and handles with errors', () => {
+    const cases = [
+      () => binding.spawn(),
+      () => binding.spawn({}, () => {}),
+      () => binding.spawn({ file: 'true', args: [], fds: [] }, () => {}),
+      () => binding.spawn({ file: 'true', args: ['true'], fds: [-99] }, () => {}),
+      () => binding.spawn({ file: 'true', args: ['true'], fds: new Array(5000).fill(0) }, () => {}),
+      () => binding.spawn({ file: 'true', args: ['true'], fds: [], uid: -1, helper: '/x' }, () => {}),
+      () => binding.spawn({ file: 5, args: ['true'], fds: [] }, () => {}),
+      () => binding.spawn({ file: 'true', args: ['true'], fds: [] }, 'not a function'),
+      () => binding.spawnSync(5),
+      () => binding.spawnSync({ file: 'true', args: ['true'], fds: [], killSignal: 999 }),
+      () => binding.spawnSync({ file: 'true', args: ['true'], fds: [binding.spawnConstants.FD_PIPE], input: 5 }),
+      () => binding.processKill({}, 1),
+      () => binding.processKill(),
+      () => binding.processPid(null),
+      () => binding.processRef(5),
+      () => binding.closeFd(-1),
+    ];
+    for (const f of cases) assert.throws(f, (e) => typeof e.code === 'string', String(f));
+    // A valid handle with a bad signal answers EINVAL, not a crash.
+    let exited;
+    const h = binding.spawn({ file: '/bin/sleep', args: ['sleep', '5'], fds: [] }, (c, s) => { exited = [c, s]; });
+    assert.strictEqual(binding.processKill(h, 99999), -22);
+    assert.strictEqual(binding.processKill(h, 9), 0);
+    return new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (!exited) return;
+        clearInterval(t);
+        assert.deepStrictEqual(exited, [0, 9]);
+        assert.strictEqual(binding.processKill(h, 9), -3);
+        resolve();
+      }, 5);
+    });
+  });
+});

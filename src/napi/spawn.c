@@ -175,7 +175,10 @@ static void proc_finalize(napi_env env, void *data, void *hint) {
 static proc_t *get_proc(napi_env env, napi_value v) {
   bool ok = false;
   void *data = NULL;
-  if (napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
+  napi_valuetype t;
+  /* Check the type first: tagging checks throw on null/undefined. */
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
       napi_get_value_external(env, v, &data) != napi_ok) {
     nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
                        "expected a process handle");
