@@ -288,7 +288,7 @@ describe('child_process spawn (differential)', function () {
     // 'close' listener on the stream runs before the user's.
     const r = await same((cp) => new Promise((resolve) => {
       const events = [];
-      const c = cp.spawn('sh', ['-c', '(sleep 0.3; echo late) & echo early'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const c = cp.spawn('sh', ['-c', '(sleep 1; echo late) & echo early'], { stdio: ['ignore', 'pipe', 'ignore'] });
       let out = '';
       c.stdout.on('data', (d) => { out += d; });
       c.stdout.on('close', () => events.push('stdout-close'));
