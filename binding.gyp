@@ -6,9 +6,11 @@
         "src/core/kernels.c",
         "src/core/pool.c",
         "src/core/ring.c",
+        "src/core/spawn.c",
         "src/napi/addon.c",
         "src/napi/pool.c",
         "src/napi/ring.c",
+        "src/napi/spawn.c",
         "src/napi/testing.c"
       ],
       "include_dirs": ["include", "src"],
@@ -16,6 +18,14 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread", "-ldl"]
+    },
+    {
+      "target_name": "nw_exec_helper",
+      "type": "executable",
+      "sources": ["src/core/exec_helper.c"],
+      "include_dirs": ["src"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     }
   ]
 }

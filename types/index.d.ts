@@ -2,3 +2,4 @@
 
 export { RingBuffer, RingBufferOptions, RingWaitOptions, RingAsyncOptions, RingData } from './ring';
 export { ThreadPool, ThreadPoolOptions, ThreadPoolStats, ThreadPoolTimes, RunOptions, KernelInput } from './thread_pool';
+export * as child_process from './child_process';
