@@ -254,12 +254,12 @@ static void test_fd_passing(void) {
     /* The descriptor first, then the message that refers to it. */
     CHECK_EQ(nw_channel_send_fd(&ch, pipes[i][1]), 0);
     close(pipes[i][1]);
-    char m[8];
+    char m[16];
     int n = snprintf(m, sizeof m, "fd%d", i);
     CHECK_EQ(send_one(&ch, m, (uint32_t)n), 0);
   }
   for (int i = 0; i < 3; i++) {
-    char got[8] = {0}, want[8];
+    char got[16] = {0}, want[16];
     snprintf(want, sizeof want, "fd%d", i);
     CHECK(read(pipes[i][0], got, sizeof got) == 3);
     CHECK(strcmp(got, want) == 0);
