@@ -3,8 +3,10 @@
     {
       "target_name": "native_workers",
       "sources": [
+        "src/core/channel.c",
         "src/core/ring.c",
         "src/napi/addon.c",
+        "src/napi/channel.c",
         "src/napi/ring.c",
         "src/napi/testing.c"
       ],
