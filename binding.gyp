@@ -5,9 +5,11 @@
       "sources": [
         "src/core/channel.c",
         "src/core/ring.c",
+        "src/core/spawn.c",
         "src/napi/addon.c",
         "src/napi/channel.c",
         "src/napi/ring.c",
+        "src/napi/spawn.c",
         "src/napi/testing.c"
       ],
       "include_dirs": ["include", "src"],
@@ -15,6 +17,14 @@
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread"]
+    },
+    {
+      "target_name": "nw_exec_helper",
+      "type": "executable",
+      "sources": ["src/core/exec_helper.c"],
+      "include_dirs": ["src"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -1,5 +1,6 @@
 'use strict';
 
 const { RingBuffer } = require('./ring');
+const child_process = require('./child_process');
 
-module.exports = { RingBuffer };
+module.exports = { RingBuffer, child_process };

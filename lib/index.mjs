@@ -1,4 +1,4 @@
 import cjs from './index.js';
 
-export const { RingBuffer } = cjs;
+export const { RingBuffer, child_process } = cjs;
 export default cjs;

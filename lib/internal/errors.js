@@ -75,6 +75,21 @@ const codes = {
   ERR_POOL_QUEUE_FULL(max) {
     return makeNodeError(Error, 'ERR_POOL_QUEUE_FULL', `The thread pool's task queue is full (maxQueue ${max})`);
   },
+  ERR_CHILD_PROCESS_STDIO_MAXBUFFER(name) {
+    return makeNodeError(RangeError, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${name} maxBuffer length exceeded`);
+  },
+  ERR_IPC_ONE_PIPE() {
+    return makeNodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
+  },
+  ERR_IPC_SYNC_FORK() {
+    return makeNodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
+  },
+  ERR_IPC_UNAVAILABLE() {
+    return makeNodeError(Error, 'ERR_IPC_UNAVAILABLE', "'ipc' in stdio needs the fork channel, which is not available in this build");
+  },
+  ERR_UNKNOWN_SIGNAL(signal) {
+    return makeNodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
+  },
   ERR_UNKNOWN_KERNEL(name) {
     return makeNodeError(Error, 'ERR_UNKNOWN_KERNEL', `Unknown kernel: '${name}'`);
   },

@@ -1,0 +1,12 @@
+import cjs from './child_process.js';
+
+export const {
+  ChildProcess,
+  exec,
+  execFile,
+  execFileSync,
+  execSync,
+  spawn,
+  spawnSync,
+} = cjs;
+export default cjs;
