@@ -154,11 +154,8 @@ NAPI_MODULE_INIT() {
       nw_napi_export_fn(env, exports, "yieldThread", yield_fn, NULL) != napi_ok)
     return NULL;
   if (!nw_ring_init_napi(env, exports)) return NULL;
-<<<<<<< HEAD
   if (!nw_channel_init_napi(env, exports)) return NULL;
-=======
   if (!nw_spawn_init_napi(env, exports)) return NULL;
->>>>>>> spawn
   if (!nw_testing_init_napi(env, exports)) return NULL;
   return exports;
 }
