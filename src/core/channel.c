@@ -269,6 +269,49 @@ int nw_channel_send_fd(nw_channel_t *ch, int fd) {
   }
 }
 
+int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
+  char b;
+  struct iovec iov = {&b, 1};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int) * 4)];
+  } cbuf;
+  for (;;) {
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf.space;
+    mh.msg_controllen = sizeof cbuf.space;
+    ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {sock, POLLIN, 0};
+      int r = poll(&p, 1, timeout_ms);
+      if (r == 0) return -ETIMEDOUT;
+      if (r < 0 && errno != EINTR) return -errno;
+      continue;
+    }
+    if (n < 0) return -errno;
+    if (n == 0) return -EPIPE;
+    int fd = -1, extra = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < count; i++) {
+        int got;
+        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+        if (fd < 0) fd = got;
+        else { close(got); extra++; }
+      }
+    }
+    if (fd < 0 || b != NW_CHANNEL_BYTE_FD) {
+      if (fd >= 0) close(fd);
+      return -EBADMSG;
+    }
+    return fd;
+  }
+}
+
 int nw_channel_take_fd(nw_channel_t *ch) {
   if (ch->nfds == 0) nw_channel_drain_socket(ch);
   if (ch->nfds == 0) return (ch->eof || ch->sock < 0) ? -EPIPE : -EAGAIN;

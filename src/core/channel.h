@@ -161,6 +161,17 @@ int nw_channel_drain_socket(nw_channel_t *ch);
 int nw_channel_send_fd(nw_channel_t *ch, int fd);
 
 /*
+ * Before attaching: receive exactly one byte and the descriptor it carries
+ * from socket `sock`, waiting up to `timeout_ms` (negative: no limit). The
+ * creator of a channel sends the memfd this way first (nw_channel_send_fd
+ * on its own end right after nw_channel_create), so that only the socket
+ * needs to be inherited. Returns the descriptor (O_CLOEXEC) or a negative
+ * errno (-EPIPE: the socket closed first, -EBADMSG: a byte without a
+ * descriptor, -ETIMEDOUT).
+ */
+int nw_channel_recv_fd_raw(int sock, int timeout_ms);
+
+/*
  * The oldest received descriptor (reading the socket first if none is
  * queued), now owned by the caller; -EAGAIN when none has arrived, -EPIPE
  * when none can arrive any more.

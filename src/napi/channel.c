@@ -37,6 +37,7 @@ typedef struct channel_handle {
   bool closed;         /* channelClose ran (or the env is going away) */
   int refs;            /* wrapper + ArrayBuffers + open poll handle */
   napi_ref callback;   /* JS function(eof) called on wakeups */
+  napi_async_context actx; /* for napi_make_callback, from channelStart */
   napi_async_cleanup_hook_handle cleanup;
 } channel_handle_t;
 
@@ -64,6 +65,10 @@ static void handle_close(channel_handle_t *h) {
   if (h->callback) {
     napi_delete_reference(h->env, h->callback);
     h->callback = NULL;
+  }
+  if (h->actx) {
+    napi_async_destroy(h->env, h->actx);
+    h->actx = NULL;
   }
   if (h->poll_init) {
     h->poll_init = false;
@@ -111,21 +116,14 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, arg;
   if (h->callback && napi_get_reference_value(env, h->callback, &cb) == napi_ok &&
-      cb && napi_get_undefined(env, &recv) == napi_ok &&
+      cb && napi_get_global(env, &recv) == napi_ok &&
       napi_get_boolean(env, eof, &arg) == napi_ok) {
-    napi_async_context ctx;
-    napi_value name;
-    if (napi_create_string_utf8(env, "native-workers.channel", NAPI_AUTO_LENGTH,
-                                &name) == napi_ok &&
-        napi_async_init(env, NULL, name, &ctx) == napi_ok) {
-      napi_value result;
-      napi_status st = napi_make_callback(env, ctx, recv, cb, 1, &arg, &result);
-      if (st == napi_pending_exception) {
-        napi_value exc;
-        napi_get_and_clear_last_exception(env, &exc);
-        napi_fatal_exception(env, exc);
-      }
-      napi_async_destroy(env, ctx);
+    napi_value result;
+    napi_status st = napi_make_callback(env, h->actx, recv, cb, 1, &arg, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
     }
   }
   napi_close_handle_scope(env, scope);
@@ -178,8 +176,9 @@ static int32_t arg_int(napi_env env, napi_value v, bool *ok) {
   return out;
 }
 
-/* channelCreate(capacity) -> { handle, memfd, sock }. The two descriptors
- * are for the child; the caller closes them once it is started. */
+/* channelCreate(capacity) -> { handle, sock }. `sock` is the child's end
+ * of the socketpair (the memfd is already queued on it); the caller closes
+ * it once the child is started. */
 static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -199,17 +198,26 @@ static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, rc, "memfd_create");
     return NULL;
   }
+  /* The child receives the memfd on the socket, so that it inherits only
+   * its end of the socketpair. */
+  rc = nw_channel_send_fd(&h->ch, memfd);
+  close(memfd);
+  if (rc) {
+    close(sock);
+    nw_channel_close(&h->ch);
+    nw_channel_unmap(&h->ch);
+    free(h);
+    nw_napi_throw_errno(env, rc, "sendmsg");
+    return NULL;
+  }
   napi_value obj = wrap(env, h);
   if (!obj) {
-    close(memfd);
     close(sock);
     return NULL;
   }
   napi_value out, v;
   NAPI_CALL(env, napi_create_object(env, &out));
   NAPI_CALL(env, napi_set_named_property(env, out, "handle", obj));
-  NAPI_CALL(env, napi_create_int32(env, memfd, &v));
-  NAPI_CALL(env, napi_set_named_property(env, out, "memfd", v));
   NAPI_CALL(env, napi_create_int32(env, sock, &v));
   NAPI_CALL(env, napi_set_named_property(env, out, "sock", v));
   return out;
@@ -298,6 +306,9 @@ static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, rc, "uv_poll_init");
     return NULL;
   }
+  napi_value name;
+  NAPI_CALL(env, napi_create_string_utf8(env, "native-workers.channel", NAPI_AUTO_LENGTH, &name));
+  NAPI_CALL(env, napi_async_init(env, argv[0], name, &h->actx));
   NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &h->callback));
   h->poll.data = h;
   h->poll_init = true;
@@ -374,6 +385,24 @@ static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* channelRecvFd(sock, timeoutMs) -> the descriptor the channel's creator
+ * sent first on `sock` (the memfd), or a negative errno. */
+static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool ok = argc >= 2;
+  int32_t sock = ok ? arg_int(env, argv[0], &ok) : -1;
+  int32_t timeout = ok ? arg_int(env, argv[1], &ok) : -1;
+  if (!ok) {
+    if (argc < 2) nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "channelRecvFd needs 2 arguments");
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, sock < 0 ? -EBADF : nw_channel_recv_fd_raw(sock, timeout), &out));
+  return out;
+}
+
 /* channelClose(handle): stop polling; the peer reads end-of-file. */
 static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -394,7 +423,7 @@ napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
       {"channelInfo", channel_info_fn},     {"channelStart", channel_start_fn},
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
-      {"channelClose", channel_close_fn},
+      {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
     NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
