@@ -44,6 +44,12 @@ const T_MORE = 0x80;
 
 // Messages handled per turn of the loop before yielding to other events.
 const BATCH = 4096;
+// After the last message seen or sent, keep looking (one check per turn of
+// the event loop) this long before asking the peer for a wakeup: a reply
+// that comes back within it costs no system call on either side.
+const SPIN_MS = 0.05;
+
+const { performance } = require('perf_hooks');
 
 function ERR_IPC_CHANNEL_CLOSED() {
   return makeNodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
@@ -107,13 +113,16 @@ class Channel {
     this.peerRd = side === 0 ? binding.CHANNEL_SLEEP1_RD : binding.CHANNEL_SLEEP0_RD;
     this.peerWr = side === 0 ? binding.CHANNEL_SLEEP1_WR : binding.CHANNEL_SLEEP0_WR;
     this.maxChunk = (this.out.cap >>> 2) - 8;
-    this.queue = []; // messages waiting for room: { type, bytes, off, cb }
+    this.queue = []; // messages waiting for room: { type, str, bytes, off, cb }
+    this.qhead = 0; // index of the oldest entry still waiting
     this.fragments = null; // chunks of an incoming fragmented message
     this.fragType = 0;
     this.blocked = false; // a received handle is being set up
     this.scheduled = null; // pending setImmediate drain
     this.eof = false;
     this.closed = false;
+    this.asleep = false; // our rd flag is up
+    this.lastActive = 0; // performance.now() of the last traffic
     this.refs = 0; // 'message'/'disconnect' listeners, as Node counts
     this.explicitRef = true;
     this.refed = false;
@@ -139,6 +148,7 @@ class Channel {
     r.pos = (start + recordSize(len)) | 0;
     r.i32[r.h + W_PROD_HEAD] = r.pos;
     Atomics.store(r.i32, r.h + W_PROD_TAIL, r.pos);
+    if (this.asleep) this.wakeSelf();
     if (Atomics.load(this.hdr, this.peerRd) !== 0 &&
         Atomics.compareExchange(this.hdr, this.peerRd, 1, 0) === 1) {
       binding.channelKick(this.handle);
@@ -194,18 +204,31 @@ class Channel {
   // Send pending messages in order; returns true when the queue is empty.
   flush() {
     const q = this.queue;
-    while (q.length !== 0) {
-      const e = q[0];
-      if (!this.writeEntry(e)) {
+    while (this.qhead < q.length) {
+      const e = q[this.qhead];
+      if (e.bytes === null) {
+        // A JSON string not encoded yet: straight into the ring if it fits.
+        if (!this.tryWriteString(e.str)) {
+          e.bytes = Buffer.from(e.str, 'utf8');
+          e.str = null;
+          continue;
+        }
+      } else if (!this.writeEntry(e)) {
         this.waitWritable();
         return false;
       }
-      q.shift();
+      q[this.qhead++] = undefined;
       if (e.cb) process.nextTick(e.cb, null);
     }
+    this.queue = [];
+    this.qhead = 0;
     this.updateRef();
     if (this.disconnectPending) this.doDisconnect();
     return true;
+  }
+
+  pending() {
+    return this.queue.length - this.qhead;
   }
 
   // Ask the peer to wake us when it frees room in the out ring.
@@ -222,13 +245,13 @@ class Channel {
 
   // Returns false when the message had to be queued (backpressure).
   write(type, payload, cb) {
+    const isStr = typeof payload === 'string';
     if (this.queue.length === 0) {
-      if (type === T_JSON && typeof payload === 'string' && this.tryWriteString(payload)) {
+      if (isStr && type === T_JSON && this.tryWriteString(payload)) {
         if (cb) process.nextTick(cb, null);
         return true;
       }
-      const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-      const e = { type, bytes, off: 0, cb };
+      const e = { type, str: null, bytes: isStr ? Buffer.from(payload, 'utf8') : payload, off: 0, cb };
       if (this.writeEntry(e)) {
         if (cb) process.nextTick(cb, null);
         return true;
@@ -237,8 +260,9 @@ class Channel {
       this.waitWritable();
       return false;
     }
-    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-    this.queue.push({ type, bytes, off: 0, cb });
+    // Behind others: keep the order; encode JSON text only when it is sent.
+    if (isStr && type === T_JSON) this.queue.push({ type, str: payload, bytes: null, off: 0, cb });
+    else this.queue.push({ type, str: null, bytes: isStr ? Buffer.from(payload, 'utf8') : payload, off: 0, cb });
     return false;
   }
 
@@ -380,6 +404,10 @@ class Channel {
   onWake(eof) {
     if (this.closed) return;
     if (eof) this.eof = true;
+    if (this.asleep) {
+      this.asleep = false;
+      Atomics.store(this.hdr, this.myRd, 0);
+    }
     this.run();
   }
 
@@ -394,7 +422,7 @@ class Channel {
 
   run() {
     if (this.closed) return;
-    if (this.queue.length !== 0) this.flush();
+    if (this.pending() !== 0) this.flush();
     if (this.closed) return;
     let more;
     try {
@@ -406,32 +434,44 @@ class Channel {
     }
     if (this.closed) return;
     if (more || this.blocked) {
-      if (more) this.schedule();
+      if (more) {
+        this.lastActive = performance.now();
+        this.schedule();
+      }
       return;
     }
     if (this.eof) {
       this.peerGone();
       return;
     }
-    this.sleep();
+    if (performance.now() - this.lastActive < SPIN_MS) this.schedule();
+    else this.sleep();
   }
 
   // Tell the peer to wake us, then look once more (see channel.h).
   sleep() {
     Atomics.store(this.hdr, this.myRd, 1);
-    if (this.readable()) {
-      Atomics.store(this.hdr, this.myRd, 0);
-      this.schedule();
-    }
+    this.asleep = true;
+    if (this.readable()) this.wakeSelf();
+  }
+
+  // We sent something (a reply may follow soon) or found data: stay awake.
+  wakeSelf() {
+    this.asleep = false;
+    Atomics.store(this.hdr, this.myRd, 0);
+    this.lastActive = performance.now();
+    this.schedule();
   }
 
   peerGone() {
     // Everything the peer published before it went is read by now.
     if (this.closed) return;
-    for (const e of this.queue) {
+    for (let i = this.qhead; i < this.queue.length; i++) {
+      const e = this.queue[i];
       if (e.cb) process.nextTick(e.cb, ERR_IPC_CHANNEL_CLOSED());
     }
     this.queue = [];
+    this.qhead = 0;
     this.finish();
   }
 
@@ -459,7 +499,7 @@ class Channel {
   }
 
   updateRef() {
-    const want = !this.closed && ((this.explicitRef && this.refs > 0) || this.queue.length !== 0);
+    const want = !this.closed && ((this.explicitRef && this.refs > 0) || this.pending() !== 0);
     if (want === this.refed) return;
     this.refed = want;
     binding.channelRef(this.handle, want);
@@ -521,7 +561,7 @@ function setupChannel(target, handle, serialization) {
     }
     // Messages already accepted still go out before the channel closes.
     this.connected = false;
-    if (ch.queue.length !== 0) ch.disconnectPending = true;
+    if (ch.pending() !== 0) ch.disconnectPending = true;
     else ch.finish();
   };
   target._channel = ch;
