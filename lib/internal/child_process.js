@@ -6,12 +6,26 @@
 // src/core/spawn.c (posix_spawn, so the cost does not grow with the size of
 // this process) and watched through a pidfd on the event loop.
 //
-// IPC: an 'ipc' entry in stdio is handed to the provider registered with
-// setIpcProvider() (the fork() channel registers one). The provider's
-// prepare() returns the parent-side descriptor to place at that child
-// descriptor number, extra environment entries, and attach(child), called
-// once the child runs, which installs send()/disconnect()/channel on it and
-// calls maybeClose(child) when the channel has closed.
+// IPC hook. An 'ipc' entry in spawn's stdio is handed to the provider
+// registered with setIpcProvider(provider) (the fork() channel registers
+// one; without a provider 'ipc' throws ERR_IPC_UNAVAILABLE). Contract:
+//   provider.prepare({ index, serialization, options }) -> channel, where
+//     (`options` are the normalised spawn options, so a provider can tell
+//     its own fork() spawns from a user's 'ipc' entry),
+//     channel.childFd     a descriptor of this process that becomes
+//                         descriptor `index` in the child,
+//     channel.env         optional array of 'KEY=value' added to the
+//                         child's environment (e.g. NODE_CHANNEL_FD),
+//     channel.afterSpawn(err)  optional; called right after the spawn
+//                         attempt (err: 0 or a negative errno). The
+//                         provider closes its copy of childFd here, and
+//                         everything else too when err != 0.
+//     channel.attach(child)    called when the child runs, after its stdio
+//                         is set up: install send()/disconnect()/channel/
+//                         connected on it, and call maybeClose(child) once
+//                         the channel has closed, since 'close' waits for
+//                         it as Node's does.
+//   prepare() may throw; spawn() then closes its own pipes and rethrows.
 
 const EventEmitter = require('events');
 const net = require('net');
@@ -26,6 +40,19 @@ const {
     ERR_IPC_UNAVAILABLE, ERR_UNKNOWN_SIGNAL,
   },
 } = require('./errors');
+
+// Validators Node's child_process uses that the shared module may lack.
+const validatorsLocal = (() => {
+  const v = require('./validators');
+  return {
+    validateObject: v.validateObject,
+    validateOneOf: v.validateOneOf,
+    validateString: v.validateString,
+    validateArray(value, name) {
+      if (!Array.isArray(value)) throw ERR_INVALID_ARG_TYPE(name, 'Array', value);
+    },
+  };
+})();
 
 const { FD_CLOSE, FD_DEVNULL, FD_PIPE } = binding.spawnConstants;
 const signals = os.constants.signals;
@@ -191,7 +218,9 @@ function nativeFds(stdio, sync) {
 function nativeOptions(options, fds) {
   return {
     file: options.file,
-    args: options.args,
+    // Node's native side stringifies every argument (a Symbol throws the
+    // usual TypeError here).
+    args: options.args.map((a) => (typeof a === 'string' ? a : `${a}`)),
     envPairs: options.envPairs,
     cwd: options.cwd == null ? undefined : options.cwd,
     fds,
@@ -277,7 +306,7 @@ class ChildProcess extends EventEmitter {
         if (!ipcProvider) throw ERR_IPC_UNAVAILABLE();
         if (options.envPairs === undefined) options.envPairs = [];
         else validateArray(options.envPairs, 'options.envPairs');
-        channel = ipcProvider.prepare({ index: ipcFd, serialization });
+        channel = ipcProvider.prepare({ index: ipcFd, serialization, options });
         stdio[ipcFd].childFd = channel.childFd;
         options.envPairs.push(...(channel.env || []));
       }
@@ -289,7 +318,15 @@ class ChildProcess extends EventEmitter {
     this.spawnfile = options.file;
     this.spawnargs = options.args === undefined ? [] : options.args;
 
-    const err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+    let err;
+    try {
+      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+    } catch (e) {
+      closePipes(stdio.filter((s) => !s.ipc), 'childFd');
+      closePipes(stdio, 'parentFd');
+      if (channel && channel.afterSpawn) channel.afterSpawn(UV_EINVAL);
+      throw e;
+    }
     closePipes(stdio.filter((s) => !s.ipc), 'childFd');
     if (channel && channel.afterSpawn) channel.afterSpawn(err);
 
@@ -315,7 +352,7 @@ class ChildProcess extends EventEmitter {
       const stream = stdio[i];
       if (stream.type === 'ignore') continue;
       if (stream.ipc) {
-        this._closesNeeded++;
+        if (!err) this._closesNeeded++; // attach() owes a maybeClose()
         continue;
       }
       if (stream.type === 'wrap') {
@@ -374,18 +411,13 @@ class ChildProcess extends EventEmitter {
   unref() { if (this._handle) this._handle.unref(); }
 }
 
-// Validators Node's child_process uses that the shared module may lack.
-const validatorsLocal = (() => {
-  const v = require('./validators');
-  return {
-    validateObject: v.validateObject,
-    validateOneOf: v.validateOneOf,
-    validateString: v.validateString,
-    validateArray(value, name) {
-      if (!Array.isArray(value)) throw ERR_INVALID_ARG_TYPE(name, 'Array', value);
-    },
+if (typeof Symbol.dispose === 'symbol') {
+  // Node 20.5+: `using child = spawn(...)` kills the child at scope exit.
+  ChildProcess.prototype[Symbol.dispose] = function dispose() {
+    if (!this.killed) this.kill();
   };
-})();
+}
+
 
 // The blocking form (Node's internal spawnSync): `options` normalised and
 // validated by lib/child_process.js.

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/spawn.h"
@@ -42,6 +43,15 @@ int main(int argc, char **argv) {
   if ((flags & NW_SPAWN_SETGID) && setgid(gid) != 0) fail(fd, errno);
   if ((flags & NW_SPAWN_SETUID) && setuid(uid) != 0) fail(fd, errno);
   execve(argv[5], argv + 6, environ);
+  if (errno == ENOEXEC) {
+    /* No #! line: run it with /bin/sh, as execvp does. argv[5] is the
+     * path and argv[6] the program's argv[0]; reuse argv[5..] in place. */
+    char **sh = argv + 4;
+    sh[0] = "/bin/sh";
+    sh[1] = argv[5];
+    memmove(sh + 2, argv + 7, (size_t)(argc - 7 + 1) * sizeof *argv);
+    execve("/bin/sh", sh, environ);
+  }
   fail(fd, errno);
   return 127;
 }

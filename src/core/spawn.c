@@ -233,7 +233,20 @@ int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
   }
 
   pid_t pid;
-  rc = posix_spawn(&pid, exe, &fa, &attr, argv, o->envp ? o->envp : environ);
+  char *const *envp = o->envp ? o->envp : environ;
+  rc = posix_spawn(&pid, exe, &fa, &attr, argv, envp);
+  if (rc == ENOEXEC && !creds) {
+    /* A file without a #! line: run it with /bin/sh, as execvp (and so
+     * libuv) does. The child sees argv {"/bin/sh", path, argv[1]...}. */
+    size_t argc = 0;
+    while (o->argv[argc]) argc++;
+    hargv = calloc(argc + 2, sizeof *hargv);
+    if (!hargv) { rc = -ENOMEM; goto out; }
+    hargv[0] = (char *)"/bin/sh";
+    hargv[1] = (char *)path;
+    for (size_t i = 1; i < argc; i++) hargv[i + 1] = o->argv[i];
+    rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, hargv, envp);
+  }
   if (rc != 0) { rc = -rc; goto out; }
 
   if (creds) {
@@ -278,11 +291,21 @@ int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
   if (!child || child->pidfd < 0) return -EINVAL;
   siginfo_t si;
   int r;
-  do {
+  for (;;) {
     memset(&si, 0, sizeof si);
     r = waitid((idtype_t)P_PIDFD, (id_t)child->pidfd, &si,
                WEXITED | (block ? 0 : WNOHANG));
-  } while (r < 0 && errno == EINTR);
+    if (r == 0 || errno == EINTR) {
+      if (r == 0) break;
+      continue;
+    }
+    /* A pidfd in O_NONBLOCK mode (libuv's poll sets it) answers EAGAIN
+     * while the child runs, even without WNOHANG. */
+    if (errno != EAGAIN) break;
+    if (!block) return -EAGAIN;
+    struct pollfd pf = {.fd = child->pidfd, .events = POLLIN};
+    while (poll(&pf, 1, -1) < 0 && errno == EINTR) {}
+  }
   if (r < 0) return -errno;
   if (si.si_pid == 0) return -EAGAIN;
   int code = -1, sig = 0;
@@ -398,6 +421,7 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
 
   int64_t deadline = so->timeout_ms > 0 ? now_ms() + so->timeout_ms : -1;
   int reaped = 0, killed = 0;
+  size_t total_out = 0; /* bytes kept over all outputs, as Node counts */
   for (;;) {
     int n = 0, open_pipes = 0;
     int wait_exit = !reaped;
@@ -466,13 +490,14 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
       /* After an overflow kill, drain without keeping (as Node does, the
        * chunk that overflowed is kept whole). */
       if (r > 0 && killed && so->max_buffer) res->out[i].len = before;
+      else if (r > 0) total_out += (size_t)r;
       if (r <= 0) {
         if (r < 0 && !res->error) res->error = (int)r;
         close(pfds[i]);
         pfds[i] = -1;
         continue;
       }
-      if (so->max_buffer && res->out[i].len > so->max_buffer && !killed) {
+      if (so->max_buffer && total_out > so->max_buffer && !killed) {
         if (!res->error) res->error = -ENOBUFS;
         nw_spawn_kill(&child, so->kill_signal);
         killed = 1;

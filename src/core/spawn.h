@@ -28,6 +28,10 @@
  * channel) passes nfds = 5 with fds = {in, out, err, chan_a, chan_b}, sets
  * NW_SPAWN_CLOSEFROM and tells the child "3" and "4" through its env.
  *
+ * Scripts. A file the kernel refuses with ENOEXEC (no #! line) is run
+ * with /bin/sh instead, argv {"/bin/sh", path, argv[1], ...}, as execvp and
+ * libuv do.
+ *
  * Signals. The child starts with an empty signal mask and every signal at
  * its default disposition (Node ignores SIGPIPE; the child must not inherit
  * that), as libuv's children do.
@@ -110,7 +114,7 @@ int nw_spawn(const nw_spawn_options_t *opts, nw_child_t *out);
 
 /*
  * Reap the child if it has exited. Any thread (one at a time per child).
- * `block` != 0 waits for the exit. Returns 0 and sets *exit_code (0..255,
+ * `block` != 0 waits for the exit (also when the pidfd is O_NONBLOCK). Returns 0 and sets *exit_code (0..255,
  * or -1 when killed) and *term_signal (the signal number, or 0) once the
  * child is reaped; -EAGAIN if it is still running and block == 0; another
  * negative errno on error (-ECHILD if already reaped).
@@ -147,15 +151,16 @@ typedef struct nw_spawn_sync_options {
   size_t input_len;
   int64_t timeout_ms;       /* <= 0: none */
   int kill_signal;          /* sent on timeout or maxBuffer overflow */
-  size_t max_buffer;        /* per output; 0: unlimited */
+  size_t max_buffer;        /* over all outputs together (as Node's
+                               spawnSync counts); 0: unlimited */
 } nw_spawn_sync_options_t;
 
 typedef struct nw_spawn_sync_result {
   pid_t pid;              /* 0 when the spawn failed */
   int exit_code;          /* -1 when killed by a signal or not started */
   int term_signal;        /* 0 unless killed */
-  int error;              /* 0, the spawn error, -ETIMEDOUT, -ENOBUFS (an
-                             output went over max_buffer: it keeps the
+  int error;              /* 0, the spawn error, -ETIMEDOUT, -ENOBUFS (the
+                             outputs went over max_buffer: it keeps the
                              chunk that overflowed, at most 64 KiB more),
                              or -EPIPE (the child did not take all input) */
   nw_spawn_output_t *out; /* nfds entries; data NULL where fds[i] was not a

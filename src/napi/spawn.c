@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,11 +65,22 @@ static void *orphan_reaper(void *arg) {
   return NULL;
 }
 
+/* Node unloads an addon with the last environment that loaded it (a worker
+ * thread ending), but a reaper thread may outlive that environment: keep
+ * this library mapped for the life of the process before starting one. */
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)&nw_spawn_init_napi, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
 static void hand_to_reaper(nw_child_t *child) {
   nw_child_t *c = malloc(sizeof *c);
   pthread_t t;
   pthread_attr_t a;
   if (!c) return;
+  pthread_once(&pin_once, pin_library);
   *c = *child;
   child->pidfd = -1;
   pthread_attr_init(&a);
@@ -140,7 +152,9 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   napi_value fn = NULL, recv, argv[2], result;
   if (p->onexit && napi_get_reference_value(env, p->onexit, &fn) == napi_ok && fn &&
       napi_get_global(env, &recv) == napi_ok &&
-      napi_create_int32(env, r == 0 ? code : r, &argv[0]) == napi_ok &&
+      /* libuv's convention, which Node's onexit expects: the exit status
+       * is 0 when a signal ended the child, negative only for an error. */
+      napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
       napi_create_int32(env, sig, &argv[1]) == napi_ok) {
     napi_async_context actx = p->actx;
     napi_status st = napi_make_callback(env, actx, recv, fn, 2, argv, &result);
@@ -161,7 +175,10 @@ static void proc_finalize(napi_env env, void *data, void *hint) {
 static proc_t *get_proc(napi_env env, napi_value v) {
   bool ok = false;
   void *data = NULL;
-  if (napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
+  napi_valuetype t;
+  /* Check the type first: tagging checks throw on null/undefined. */
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
+      napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
       napi_get_value_external(env, v, &data) != napi_ok) {
     nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
                        "expected a process handle");
@@ -578,10 +595,19 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
     if (!r.out[i].data) {
       st = napi_get_null(env, &val);
     } else {
-      /* Hand the malloc'ed block to a Buffer without copying. */
-      st = napi_create_external_buffer(env, r.out[i].len, r.out[i].data,
-                                       free_output, NULL, &val);
-      if (st == napi_ok) r.out[i].data = NULL;
+      /* Small outputs are copied into a V8 buffer; large ones go over
+       * without a copy, trimmed first (the runner grows in 64 KiB steps). */
+      size_t len = r.out[i].len;
+      if (len <= 65536) {
+        void *unused;
+        st = napi_create_buffer_copy(env, len, r.out[i].data, &unused, &val);
+      } else {
+        char *trim = realloc(r.out[i].data, len);
+        if (trim) r.out[i].data = trim;
+        st = napi_create_external_buffer(env, len, r.out[i].data, free_output,
+                                         NULL, &val);
+        if (st == napi_ok) r.out[i].data = NULL;
+      }
     }
     if (st == napi_ok) st = napi_set_element(env, arr, (uint32_t)i, val);
   }

@@ -120,6 +120,27 @@ static void test_exec_errors(void) {
   no_zombies();
 }
 
+static void test_script_without_shebang(void) {
+  char tmpl[] = "/tmp/nw-spawn-script-XXXXXX";
+  int fd = mkstemp(tmpl);
+  REQUIRE(fd >= 0);
+  const char *body = "echo \"script $1 $2\"\n";
+  CHECK(write(fd, body, strlen(body)) == (ssize_t)strlen(body));
+  close(fd);
+  chmod(tmpl, 0755);
+  char *argv[] = {"x", "one", "two", NULL};
+  nw_spawn_options_t o = {.file = tmpl, .argv = argv};
+  int code, sig;
+  REQUIRE(run_capture(&o, &code, &sig) == 0);
+  CHECK(strcmp(outbuf, "script one two\n") == 0);
+  /* The same through the uid/gid helper. */
+  nw_spawn_options_t o2 = {.file = tmpl, .argv = argv, .helper = helper_path(),
+                           .flags = NW_SPAWN_SETGID, .gid = getegid()};
+  REQUIRE(run_capture(&o2, &code, &sig) == 0);
+  CHECK(strcmp(outbuf, "script one two\n") == 0);
+  unlink(tmpl);
+}
+
 static void test_bad_arguments(void) {
   nw_child_t c;
   char *argv[] = {"x", NULL};
@@ -296,6 +317,21 @@ static void test_kill_and_reap(void) {
   no_zombies();
 }
 
+/* libuv's poll makes the pidfd O_NONBLOCK; a blocking reap still waits. */
+static void test_blocking_reap_on_nonblocking_pidfd(void) {
+  char *argv[] = {"sh", "-c", "sleep 0.1; exit 5", NULL};
+  nw_spawn_options_t o = {.file = "/bin/sh", .argv = argv};
+  nw_child_t c;
+  REQUIRE(nw_spawn(&o, &c) == 0);
+  fcntl(c.pidfd, F_SETFL, fcntl(c.pidfd, F_GETFL) | O_NONBLOCK);
+  int code = 0, sig = 0;
+  CHECK_EQ(nw_spawn_reap(&c, 0, &code, &sig), -EAGAIN);
+  CHECK_EQ(nw_spawn_reap(&c, 1, &code, &sig), 0);
+  CHECK_EQ(code, 5);
+  nw_spawn_close(&c);
+  no_zombies();
+}
+
 /* Reaping our child never consumes the status of another child. */
 static void test_does_not_steal_other_children(void) {
   pid_t other;
@@ -440,15 +476,27 @@ static void test_sync_timeout_and_maxbuffer(void) {
   CHECK(r.out[1].len > 1000 && r.out[1].len <= 1000 + 65536);
   nw_spawn_sync_free(&r);
 
+  /* The limit counts stdout and stderr together. */
+  char *argv3[] = {"sh", "-c", "head -c 600 /dev/zero; head -c 600 /dev/zero >&2; sleep 30", NULL};
+  so = sync_opts(argv3, fds);
+  so.max_buffer = 1000;
+  REQUIRE(nw_spawn_sync(&so, &r) == 0);
+  CHECK_EQ(r.error, -ENOBUFS);
+  CHECK_EQ(r.term_signal, SIGTERM);
+  CHECK_EQ(r.out[1].len + r.out[2].len, 1200);
+  nw_spawn_sync_free(&r);
+
   so.kill_signal = -1;
   CHECK_EQ(nw_spawn_sync(&so, &r), -EINVAL);
   nw_spawn_sync_free(&r);
   no_zombies();
 }
 
-TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_bad_arguments),
+TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_script_without_shebang),
+          T(test_bad_arguments),
           T(test_fd_permutation), T(test_closefrom_and_inherit),
           T(test_cwd_env_argv0), T(test_session_and_group), T(test_signals_reset),
-          T(test_kill_and_reap), T(test_does_not_steal_other_children),
+          T(test_kill_and_reap), T(test_blocking_reap_on_nonblocking_pidfd),
+          T(test_does_not_steal_other_children),
           T(test_credentials_helper), T(test_no_fd_leak), T(test_sync_basic),
           T(test_sync_timeout_and_maxbuffer))

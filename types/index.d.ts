@@ -1,0 +1,1 @@
+export * as child_process from './child_process';
