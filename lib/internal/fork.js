@@ -55,7 +55,6 @@ const provider = {
     };
   },
 };
-setIpcProvider(provider);
 
 function validateArgumentsNullCheck(args, name) {
   for (let i = 0; i < args.length; i++) {
@@ -124,7 +123,14 @@ function makeFork(spawn) {
     } else if (!options.stdio.includes('ipc')) {
       throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
     }
-    return spawn(options.execPath, args, options);
+    // The channel serves fork() only: a plain spawn() with 'ipc' in stdio
+    // gets no provider (the child would have no preload to attach it).
+    setIpcProvider(provider);
+    try {
+      return spawn(options.execPath, args, options);
+    } finally {
+      setIpcProvider(null);
+    }
   };
 }
 
