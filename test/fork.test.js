@@ -321,3 +321,36 @@ describe('fork(): bad input has Node\'s error codes and leaves the process healt
     assert.ok(out.ours.includes('ERR_INVALID_ARG_TYPE') && out.ours.includes('ERR_MISSING_ARGS'));
   });
 });
+
+describe('fork(): from a worker thread that terminates', function () {
+  this.timeout(60000);
+
+  it('the channel is torn down with the worker and the child sees disconnect', async () => {
+    const { Worker } = require('worker_threads');
+    const code = `
+      const { parentPort } = require('worker_threads');
+      const { fork } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'child_process'))});
+      const cp = fork(${JSON.stringify(ECHO)}, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      cp.on('message', (m) => parentPort.postMessage({ pid: cp.pid, m }));
+      cp.send('from worker');
+      setInterval(() => {}, 1000);
+    `;
+    const w = new Worker(code, { eval: true });
+    const { pid, m } = await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    assert.strictEqual(m, 'from worker');
+    assert.strictEqual(await w.terminate(), 1);
+    // The child lost its peer: it gets 'disconnect', which drops its
+    // 'message' listener's hold on the loop, and exits.
+    const gone = () => { try { process.kill(pid, 0); return false; } catch { return true; } };
+    for (let i = 0; i < 200 && !gone(); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    assert.ok(gone(), 'child still running');
+    // This process is healthy: fork still works here.
+    const cp = ours.fork(ECHO);
+    const back = await new Promise((resolve) => { cp.once('message', resolve); cp.send('after'); });
+    assert.strictEqual(back, 'after');
+    cp.kill();
+  });
+});
