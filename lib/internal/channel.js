@@ -322,10 +322,10 @@ class Channel {
           }
         }
         r.pos = (r.pos + need) | 0;
-        r.i32[r.h + W_CONS_HEAD] = r.pos;
-        Atomics.store(r.i32, r.h + W_CONS_TAIL, r.pos);
         released = true;
-        n++;
+        // Hand the space back to the writer every so often, not per record
+        // (the bytes of this record are already copied out).
+        if ((++n & 63) === 0) this.release();
         if (type === 0) continue;
         if (type & T_MORE) {
           if (this.fragments === null) {
@@ -344,12 +344,19 @@ class Channel {
         this.dispatch(type, str, body);
       }
     } finally {
+      if (released) this.release();
       if (released && Atomics.load(this.hdr, this.peerWr) !== 0 &&
           Atomics.compareExchange(this.hdr, this.peerWr, 1, 0) === 1) {
         binding.channelKick(this.handle);
       }
     }
     return n !== 0;
+  }
+
+  release() {
+    const r = this.in;
+    r.i32[r.h + W_CONS_HEAD] = r.pos;
+    Atomics.store(r.i32, r.h + W_CONS_TAIL, r.pos);
   }
 
   dispatch(type, str, body) {
