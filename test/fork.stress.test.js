@@ -246,6 +246,30 @@ describe('fork(): passing handles', function () {
     });
   }
 
+  for (const [name, impl] of [['node', nodeCp], ['ours', ours]]) {
+    it(`${name}: keepOpen leaves the parent's socket open, both ends can use it`, async () => {
+      const cp = impl.fork(ECHO);
+      let parentSide;
+      const server = net.createServer((sock) => {
+        parentSide = sock;
+        cp.send({ cmd: 'echo-later' }, sock, { keepOpen: true });
+      });
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const client = net.connect(server.address().port, '127.0.0.1');
+      const ack = await new Promise((resolve) => cp.once('message', resolve));
+      assert.deepStrictEqual(ack, { unknown: 'echo-later' });
+      assert.strictEqual(parentSide.destroyed, false);
+      // The parent still owns a working descriptor for the connection.
+      const data = new Promise((resolve) => client.once('data', resolve));
+      parentSide.write('from parent');
+      assert.strictEqual(String(await data), 'from parent');
+      client.destroy();
+      parentSide.destroy();
+      server.close();
+      cp.kill();
+    });
+  }
+
   it('an object that is no handle: ERR_INVALID_HANDLE_TYPE, and the channel still works', async () => {
     const cp = ours.fork(ECHO);
     assert.throws(() => cp.send('x', { fd: 1 }), { code: 'ERR_INVALID_HANDLE_TYPE' });

@@ -309,5 +309,31 @@ static void test_peer_death(void) {
   nw_channel_unmap(&ch);
 }
 
-TEST_MAIN(T(test_create_attach_local), T(test_bad_input),
+/* The memfd travels on the socket first, so only the socket is inherited. */
+static void test_memfd_on_socket(void) {
+  nw_channel_t a, b;
+  int memfd, peer;
+  REQUIRE(nw_channel_create(&a, 4096, &memfd, &peer) == 0);
+  CHECK_EQ(nw_channel_recv_fd_raw(peer, 10), -ETIMEDOUT);
+  CHECK_EQ(nw_channel_send_fd(&a, memfd), 0);
+  close(memfd);
+  int got = nw_channel_recv_fd_raw(peer, 1000);
+  REQUIRE(got >= 0);
+  CHECK(fcntl(got, F_GETFD) & FD_CLOEXEC);
+  REQUIRE(nw_channel_attach(&b, got, peer, 1) == 0);
+  close(got);
+  CHECK_EQ(nw_channel_try_send(&a, "m", 1), 0);
+  CHECK(nw_ring_readable(&b.in));
+  /* A plain byte where a descriptor was expected, then end-of-file. */
+  CHECK_EQ(nw_channel_kick(&a), 0);
+  CHECK_EQ(nw_channel_recv_fd_raw(b.sock, 1000), -EBADMSG);
+  nw_channel_close(&a);
+  CHECK_EQ(nw_channel_recv_fd_raw(b.sock, 1000), -EPIPE);
+  CHECK_EQ(nw_channel_recv_fd_raw(-1, 0), -EBADF);
+  nw_channel_close(&b);
+  nw_channel_unmap(&a);
+  nw_channel_unmap(&b);
+}
+
+TEST_MAIN(T(test_memfd_on_socket), T(test_create_attach_local), T(test_bad_input),
           T(test_two_processes_echo), T(test_fd_passing), T(test_peer_death))
