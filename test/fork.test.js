@@ -72,10 +72,16 @@ describe('fork(): differential against node:child_process', function () {
       cp.send(true);
       cp.send(null);
       cp.send([1, [2, { three: 3 }]]);
+      // Small and large texts, ASCII and not, interleaved: order is kept.
+      for (let i = 0; i < 20; i++) {
+        cp.send({ big: 'y'.repeat(i * 300), i });
+        cp.send(`ünïcödé ${i} \u{1f600}`);
+        cp.send('');
+      }
       cp.send({ cmd: 'disconnect' });
     });
     assert.deepStrictEqual(r.ours, r.node);
-    assert.strictEqual(r.ours.filter((e) => e[0] === 'message').length, 55);
+    assert.strictEqual(r.ours.filter((e) => e[0] === 'message').length, 115);
   });
 
   it('exit codes', async () => {
@@ -227,6 +233,18 @@ describe('fork(): differential against node:child_process', function () {
     assert.deepStrictEqual(out.ours, out.node);
     assert.deepStrictEqual(out.ours, [['cb', null], ['late', 'ERR_IPC_CHANNEL_CLOSED'],
       ['errors', ['ERR_IPC_DISCONNECTED', 'ERR_IPC_CHANNEL_CLOSED']]]);
+  });
+
+  it('a listener that throws loses no message', async () => {
+    const out = {};
+    for (const [name, impl] of impls) {
+      const cp = impl.fork(path.join(__dirname, 'fixtures', 'fork-throw.js'));
+      for (const m of ['a', 'boom', 'b', 'boom', 'c', 'report']) cp.send(m);
+      out[name] = await new Promise((resolve) => cp.once('message', resolve));
+      cp.kill();
+    }
+    assert.deepStrictEqual(out.ours, out.node);
+    assert.deepStrictEqual(out.ours, ['a', 'boom', 'caught boom', 'b', 'boom', 'caught boom', 'c']);
   });
 
   it('an idle child without a message listener exits on its own', async () => {

@@ -44,6 +44,9 @@ const T_MORE = 0x80;
 
 // Messages handled per turn of the loop before yielding to other events.
 const BATCH = 4096;
+// JSON records up to this size are gathered and parsed together.
+const SMALL_JSON = 1024;
+const GATHER_SIZE = 64 * 1024;
 // After the last message seen or sent, keep looking (one check per turn of
 // the event loop) this long before asking the peer for a wakeup: a reply
 // that comes back within it costs no system call on either side.
@@ -117,6 +120,11 @@ class Channel {
     this.qhead = 0; // index of the oldest entry still waiting
     this.fragments = null; // chunks of an incoming fragmented message
     this.fragType = 0;
+    this.gathered = Buffer.allocUnsafe(GATHER_SIZE);
+    this.gathered[0] = 0x5b; // '['
+    this.glen = 1;
+    this.parsed = null; // parsed messages not emitted yet
+    this.parsedAt = 0;
     this.blocked = false; // a received handle is being set up
     this.scheduled = null; // pending setImmediate drain
     this.eof = false;
@@ -178,8 +186,23 @@ class Channel {
     if (start < 0) return false;
     const o = (start + 4) & r.mask;
     if (o + max > r.cap) return false;
-    r.u8[r.data + o] = T_JSON;
-    const n = r.u8.utf8Write(str, r.data + o + 1);
+    const u8 = r.u8;
+    const at = r.data + o + 1;
+    u8[at - 1] = T_JSON;
+    let n = str.length;
+    if (n <= 64) {
+      // Short ASCII text: a plain loop beats a call into the encoder.
+      for (let i = 0; i < n; i++) {
+        const c = str.charCodeAt(i);
+        if (c >= 0x80) {
+          n = u8.utf8Write(str, at);
+          break;
+        }
+        u8[at + i] = c;
+      }
+    } else {
+      n = u8.utf8Write(str, at);
+    }
     this.publish(start, n + 1);
     return true;
   }
@@ -287,11 +310,55 @@ class Channel {
     return out;
   }
 
+  // Small JSON records are copied into one buffer as the elements of a JSON
+  // array and parsed with one JSON.parse: per message, that costs about half
+  // of decoding and parsing each text on its own.
+  gather(src, start, len) {
+    let g = this.gathered;
+    if (this.glen + len + 2 > g.length) {
+      this.flushGathered();
+      g = this.gathered;
+    }
+    let at = this.glen;
+    if (at !== 1) g[at++] = 0x2c; // ','
+    if (len < 64) {
+      for (let i = 0; i < len; i++) g[at + i] = src[start + i];
+    } else {
+      src.copy(g, at, start, start + len);
+    }
+    this.glen = at + len;
+  }
+
+  // Parse what was gathered and emit it, in order.
+  flushGathered() {
+    if (this.glen === 1) return;
+    const g = this.gathered;
+    g[this.glen] = 0x5d; // ']'
+    const list = JSON.parse(g.utf8Slice(0, this.glen + 1));
+    this.glen = 1;
+    this.parsed = list;
+    this.parsedAt = 0;
+    this.emitParsed();
+  }
+
+  emitParsed() {
+    const list = this.parsed;
+    const target = this.target;
+    while (this.parsedAt < list.length) {
+      const message = list[this.parsedAt++];
+      if (isInternal(message)) target.emit('internalMessage', message);
+      else target.emit('message', message);
+    }
+    this.parsed = null;
+  }
+
   // Read and dispatch up to BATCH messages; true if the ring may hold more.
   drain() {
     const r = this.in;
     let n = 0;
     let released = false;
+    // Messages parsed before a listener threw go first.
+    if (this.parsed !== null) this.emitParsed();
     try {
       while (!this.blocked && n < BATCH) {
         if (r.pos === r.cached) {
@@ -314,9 +381,14 @@ class Channel {
           const o = (r.pos + 4) & r.mask;
           type = r.u8[r.data + o];
           const bo = (o + 1) & r.mask;
-          if ((type & ~T_MORE) === T_JSON && this.fragments === null && (type & T_MORE) === 0 &&
-              bo + len - 1 <= r.cap && bo !== 0) {
-            str = r.u8.utf8Slice(r.data + bo, r.data + bo + len - 1);
+          if (type === T_JSON && this.fragments === null && bo + len - 1 <= r.cap && bo !== 0) {
+            if (len <= SMALL_JSON) {
+              // Gather small JSON texts; they are parsed together below.
+              this.gather(r.u8, r.data + bo, len - 1);
+              type = -1;
+            } else {
+              str = r.u8.utf8Slice(r.data + bo, r.data + bo + len - 1);
+            }
           } else {
             body = this.copyOut(r.pos + 5, len - 1);
           }
@@ -326,7 +398,8 @@ class Channel {
         // Hand the space back to the writer every so often, not per record
         // (the bytes of this record are already copied out).
         if ((++n & 63) === 0) this.release();
-        if (type === 0) continue;
+        if (type <= 0) continue;
+        this.flushGathered();
         if (type & T_MORE) {
           if (this.fragments === null) {
             this.fragments = [];
@@ -343,6 +416,7 @@ class Channel {
         }
         this.dispatch(type, str, body);
       }
+      this.flushGathered();
     } finally {
       if (released) this.release();
       if (released && Atomics.load(this.hdr, this.peerWr) !== 0 &&
@@ -543,6 +617,11 @@ function setupChannel(target, handle, serialization) {
   ch.updateRef();
 
   target.send = function send(message, sendHandle, options, callback) {
+    if (sendHandle === undefined && options === undefined && callback === undefined &&
+        this.connected) {
+      // The common call, without the option handling below.
+      return sendMessage(this, ch, message, undefined, undefined, null);
+    }
     if (typeof sendHandle === 'function') {
       callback = sendHandle;
       sendHandle = undefined;
