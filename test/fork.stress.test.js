@@ -156,6 +156,32 @@ describe('fork(): failures', function () {
     assert.deepStrictEqual(callbacks, ['ERR_IPC_CHANNEL_CLOSED']);
   });
 
+  it('corrupt shared memory: ERR_IPC_CHANNEL_CORRUPT and disconnect, no crash', async () => {
+    const cp = ours.fork(ECHO);
+    const back = await new Promise((resolve) => { cp.once('message', resolve); cp.send('x'); });
+    assert.strictEqual(back, 'x');
+    // Forge an impossible record in the ring this side reads, as a broken
+    // or hostile peer could.
+    const r = cp._channel.in;
+    r.i32[(r.data + (r.pos & r.mask)) >> 2] = 0x7ffffff0;
+    Atomics.store(r.i32, r.h + 17, (r.pos + 8) | 0);
+    const events = [];
+    const done = new Promise((resolve) => cp.on('disconnect', resolve));
+    cp.on('error', (e) => events.push(e.code));
+    cp._channel.run();
+    await done;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepStrictEqual(events, ['ERR_IPC_CHANNEL_CORRUPT']);
+    assert.strictEqual(cp.connected, false);
+    const exited = new Promise((resolve) => cp.on('exit', resolve));
+    cp.kill();
+    await exited;
+    // Still healthy: a new channel works.
+    const cp2 = ours.fork(ECHO);
+    assert.strictEqual(await new Promise((resolve) => { cp2.once('message', resolve); cp2.send('y'); }), 'y');
+    cp2.kill();
+  });
+
   it('no leaked descriptors or zombies after many forks', async function () {
     const n = STRESS ? 1000 : 40;
     const fs = require('fs');

@@ -17,15 +17,16 @@
 //   A type byte with 0x80 set is a fragment: more of the same message
 //   follows. Messages larger than a quarter of the ring are fragmented.
 
-const EventEmitter = require('events');
 const net = require('net');
 const dgram = require('dgram');
 const v8 = require('v8');
 
 const binding = require('./binding');
 const {
-  codes: { ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS },
-  makeNodeError,
+  codes: {
+    ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT,
+    ERR_IPC_DISCONNECTED, ERR_INVALID_HANDLE_TYPE,
+  },
 } = require('./errors');
 const { validateObject } = require('./validators');
 
@@ -53,16 +54,6 @@ const GATHER_SIZE = 64 * 1024;
 const SPIN_MS = 0.05;
 
 const { performance } = require('perf_hooks');
-
-function ERR_IPC_CHANNEL_CLOSED() {
-  return makeNodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
-}
-function ERR_IPC_DISCONNECTED() {
-  return makeNodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected');
-}
-function ERR_INVALID_HANDLE_TYPE() {
-  return makeNodeError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent');
-}
 
 let dgramState;
 function dgramHandle(sock) {
@@ -370,8 +361,7 @@ class Channel {
         const need = recordSize(len);
         if (len > r.cap - 4 || need > ((r.cached - r.pos) >>> 0)) {
           // Impossible record: the peer corrupted the shared memory.
-          this.fail(makeNodeError(Error, 'ERR_IPC_CHANNEL_CORRUPT',
-            'The channel\'s shared memory holds an impossible record'));
+          this.fail(ERR_IPC_CHANNEL_CORRUPT());
           return false;
         }
         let type = 0;
@@ -706,4 +696,4 @@ function sendHandle(target, ch, message, handle, options, cb) {
   return ok;
 }
 
-module.exports = { setupChannel, Channel, ERR_IPC_CHANNEL_CLOSED };
+module.exports = { setupChannel, Channel };

@@ -17,17 +17,12 @@ const binding = require('./binding');
 const { setIpcProvider, maybeClose } = require('./child_process');
 const { setupChannel } = require('./channel');
 const {
-  codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE },
+  codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_CHILD_PROCESS_IPC_REQUIRED },
   makeNodeError,
 } = require('./errors');
 const { validateObject } = require('./validators');
 
 const PRELOAD = path.join(__dirname, 'fork_child.js');
-
-function ERR_CHILD_PROCESS_IPC_REQUIRED(name) {
-  return makeNodeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
-    `Forked processes must have an IPC channel, missing value 'ipc' in ${name}`);
-}
 
 const provider = {
   // Called by ChildProcess.spawn for the 'ipc' slot `index`.
