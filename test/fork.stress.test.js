@@ -179,13 +179,23 @@ describe('fork(): failures', function () {
     // Still healthy: a new channel works.
     const cp2 = ours.fork(ECHO);
     assert.strictEqual(await new Promise((resolve) => { cp2.once('message', resolve); cp2.send('y'); }), 'y');
+    const closed = new Promise((resolve) => cp2.on('close', resolve));
     cp2.kill();
+    await closed;
   });
 
   it('no leaked descriptors or zombies after many forks', async function () {
     const n = STRESS ? 1000 : 40;
     const fs = require('fs');
-    const before = fs.readdirSync('/proc/self/fd').length;
+    // Let descriptors that earlier tests are still closing settle first.
+    const count = () => fs.readdirSync('/proc/self/fd').length;
+    let before = count();
+    for (let i = 0; i < 50; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const now = count();
+      if (now === before) break;
+      before = now;
+    }
     for (let i = 0; i < n; i += 4) {
       await Promise.all([0, 1, 2, 3].map(() => new Promise((resolve) => {
         const cp = ours.fork(ECHO);
@@ -196,7 +206,7 @@ describe('fork(): failures', function () {
     }
     // Give closed handles a turn of the loop.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.strictEqual(fs.readdirSync('/proc/self/fd').length, before);
+    assert.strictEqual(count(), before);
     const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim();
     for (const pid of children.split(/\s+/).filter(Boolean)) {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
