@@ -132,7 +132,11 @@ static void on_poll(uv_poll_t *p, int status, int events) {
 static channel_handle_t *get_handle(napi_env env, napi_value v, bool open) {
   bool ok = false;
   void *p = NULL;
-  if (napi_check_object_type_tag(env, v, &channel_tag, &ok) != napi_ok || !ok ||
+  napi_valuetype t = napi_undefined;
+  /* The type first: checking the tag of null or undefined would throw a
+   * TypeError of V8's own. */
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object ||
+      napi_check_object_type_tag(env, v, &channel_tag, &ok) != napi_ok || !ok ||
       napi_unwrap(env, v, &p) != napi_ok || !p) {
     nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
                        "Expected a channel handle");
