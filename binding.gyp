@@ -3,11 +3,13 @@
     {
       "target_name": "native_workers",
       "sources": [
+        "src/core/channel.c",
         "src/core/kernels.c",
         "src/core/pool.c",
         "src/core/ring.c",
         "src/core/spawn.c",
         "src/napi/addon.c",
+        "src/napi/channel.c",
         "src/napi/pool.c",
         "src/napi/ring.c",
         "src/napi/spawn.c",

@@ -470,6 +470,7 @@ module.exports = {
   execFile,
   execFileSync,
   execSync,
+  fork: require('./internal/fork').makeFork(spawn),
   spawn,
   spawnSync,
   // Shared with fork() (lib/internal/child_process.js holds the class).

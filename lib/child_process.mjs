@@ -6,6 +6,7 @@ export const {
   execFile,
   execFileSync,
   execSync,
+  fork,
   spawn,
   spawnSync,
 } = cjs;

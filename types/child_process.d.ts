@@ -1,8 +1,9 @@
 // native-workers/child_process mirrors node:child_process (Node 20): the
 // same signatures, options, events and error objects, so it reuses Node's
-// own declarations. fork() comes with the fork channel.
+// own declarations. fork() runs its IPC over the shared-memory channel.
 export {
   ChildProcess,
+  fork,
   spawn,
   exec,
   execFile,
@@ -29,4 +30,6 @@ export type {
   StdioOptions,
   Serializable,
   SendHandle,
+  ForkOptions,
+  MessageOptions,
 } from 'child_process';

@@ -83,6 +83,22 @@ const codes = {
   ERR_CHILD_PROCESS_STDIO_MAXBUFFER(name) {
     return makeNodeError(RangeError, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${name} maxBuffer length exceeded`);
   },
+  ERR_IPC_CHANNEL_CLOSED() {
+    return makeNodeError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
+  },
+  ERR_IPC_CHANNEL_CORRUPT() {
+    return makeNodeError(Error, 'ERR_IPC_CHANNEL_CORRUPT', "The channel's shared memory holds an impossible record");
+  },
+  ERR_IPC_DISCONNECTED() {
+    return makeNodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected');
+  },
+  ERR_INVALID_HANDLE_TYPE() {
+    return makeNodeError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent');
+  },
+  ERR_CHILD_PROCESS_IPC_REQUIRED(name) {
+    return makeNodeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
+      `Forked processes must have an IPC channel, missing value 'ipc' in ${name}`);
+  },
   ERR_IPC_ONE_PIPE() {
     return makeNodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
   },

@@ -155,6 +155,7 @@ NAPI_MODULE_INIT() {
     return NULL;
   if (!nw_ring_init_napi(env, exports)) return NULL;
   if (!nw_pool_init_napi(env, exports)) return NULL;
+  if (!nw_channel_init_napi(env, exports)) return NULL;
   if (!nw_spawn_init_napi(env, exports)) return NULL;
   if (!nw_testing_init_napi(env, exports)) return NULL;
   return exports;

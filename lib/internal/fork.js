@@ -1,0 +1,132 @@
+'use strict';
+
+// fork(modulePath[, args][, options]) of native-workers/child_process:
+// Node 20's argument handling (lib/child_process.js fork) on the
+// posix_spawn-based spawn, with the shared-memory channel of
+// lib/internal/channel.js in place of Node's pipe.
+//
+// The channel is registered as the IPC provider of the ChildProcess: the
+// 'ipc' stdio slot gets the child's end of the channel's socketpair (the
+// memfd travels on it), NW_CHANNEL names the slot to the child, and the
+// child's preload (fork_child.js, loaded with --require) attaches it.
+
+const path = require('path');
+const { fileURLToPath } = require('url');
+
+const binding = require('./binding');
+const { setIpcProvider, maybeClose } = require('./child_process');
+const { setupChannel } = require('./channel');
+const {
+  codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_CHILD_PROCESS_IPC_REQUIRED },
+  makeNodeError,
+} = require('./errors');
+const { validateObject } = require('./validators');
+
+const PRELOAD = path.join(__dirname, 'fork_child.js');
+
+const provider = {
+  // Called by ChildProcess.spawn for the 'ipc' slot `index`.
+  prepare({ index, serialization }) {
+    const { handle, sock } = binding.channelCreate(binding.CHANNEL_DEFAULT_CAPACITY);
+    let sockOpen = true;
+    const closeSock = () => {
+      if (sockOpen) {
+        sockOpen = false;
+        require('fs').closeSync(sock);
+      }
+    };
+    return {
+      childFd: sock,
+      env: [`NW_CHANNEL=${index}:${serialization}`],
+      afterSpawn(err) {
+        closeSock();
+        if (err) binding.channelClose(handle);
+      },
+      attach(child) {
+        closeSock();
+        child.once('disconnect', () => maybeClose(child));
+        setupChannel(child, handle, serialization);
+      },
+    };
+  },
+};
+
+function validateArgumentsNullCheck(args, name) {
+  for (let i = 0; i < args.length; i++) {
+    if (typeof args[i] === 'string' && args[i].includes('\u0000')) {
+      throw ERR_INVALID_ARG_VALUE(`${name}[${i}]`, args[i], 'must be a string without null bytes');
+    }
+  }
+}
+
+function getValidatedPath(p, name) {
+  if (p instanceof URL || (p && typeof p === 'object' && p.href && p.protocol)) {
+    if (p.protocol !== 'file:') throw makeNodeError(TypeError, 'ERR_INVALID_URL_SCHEME', 'The URL must be of scheme file');
+    p = fileURLToPath(p);
+  } else if (Buffer.isBuffer(p) || p instanceof Uint8Array) {
+    p = Buffer.from(p).toString();
+  } else if (typeof p !== 'string') {
+    throw ERR_INVALID_ARG_TYPE(name, ['string', 'Buffer', 'URL'], p);
+  }
+  if (p.includes('\u0000')) {
+    throw ERR_INVALID_ARG_VALUE(name, p, 'must be a string, Uint8Array, or URL without null bytes');
+  }
+  return p;
+}
+
+function stdioStringToArray(stdio) {
+  switch (stdio) {
+    case 'ignore':
+    case 'overlapped':
+    case 'pipe': return [stdio, stdio, stdio, 'ipc'];
+    case 'inherit': return [0, 1, 2, 'ipc'];
+    default: throw ERR_INVALID_ARG_VALUE('stdio', stdio);
+  }
+}
+
+function makeFork(spawn) {
+  return function fork(modulePath, args, options) {
+    modulePath = getValidatedPath(modulePath, 'modulePath');
+    if (args == null) {
+      args = [];
+    } else if (typeof args === 'object' && !Array.isArray(args)) {
+      options = args;
+      args = [];
+    } else if (!Array.isArray(args)) {
+      throw ERR_INVALID_ARG_TYPE('args', 'Array', args);
+    }
+    if (options != null) validateObject(options, 'options');
+    options = { __proto__: null, ...options, shell: false };
+    options.execPath = options.execPath || process.execPath;
+    if (typeof options.execPath === 'string' && options.execPath.includes('\u0000')) {
+      throw ERR_INVALID_ARG_VALUE('options.execPath', options.execPath, 'must be a string without null bytes');
+    }
+    let execArgv = options.execArgv || process.execArgv;
+    validateArgumentsNullCheck(execArgv, 'options.execArgv');
+    if (execArgv === process.execArgv && process._eval != null) {
+      const index = execArgv.lastIndexOf(process._eval);
+      if (index > 0) {
+        execArgv = execArgv.slice();
+        execArgv.splice(index - 1, 2);
+      }
+    }
+    args = [...execArgv, '--require', PRELOAD, modulePath, ...args];
+    if (typeof options.stdio === 'string') {
+      options.stdio = stdioStringToArray(options.stdio);
+    } else if (!Array.isArray(options.stdio)) {
+      options.stdio = stdioStringToArray(options.silent ? 'pipe' : 'inherit');
+    } else if (!options.stdio.includes('ipc')) {
+      throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
+    }
+    // The channel serves fork() only: a plain spawn() with 'ipc' in stdio
+    // gets no provider (the child would have no preload to attach it).
+    setIpcProvider(provider);
+    try {
+      return spawn(options.execPath, args, options);
+    } finally {
+      setIpcProvider(null);
+    }
+  };
+}
+
+module.exports = { makeFork, PRELOAD };

@@ -1,0 +1,379 @@
+/*
+ * channel.c - the process channel: a sealed memfd with two rings, and a
+ * socketpair for wakeups, descriptors and the peer's death (channel.h).
+ */
+#include "core/channel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+
+#define PAGE 4096u
+#define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+static size_t ring_bytes(uint32_t capacity) {
+  uint32_t cap = nw_ring_round_capacity(capacity);
+  if (cap == 0) return 0;
+  size_t n = nw_ring_required_size(cap);
+  return (n + PAGE - 1) & ~(size_t)(PAGE - 1);
+}
+
+size_t nw_channel_region_size(uint32_t capacity) {
+  size_t rb = ring_bytes(capacity);
+  return rb ? NW_CHANNEL_HEADER_SIZE + 2 * rb : 0;
+}
+
+static void bind_rings(nw_channel_t *ch, int side) {
+  uint32_t *h = ch->hdr;
+  size_t rs = h[NW_CW_RING_SIZE];
+  uint8_t *r0 = ch->mem + h[NW_CW_RING0], *r1 = ch->mem + h[NW_CW_RING1];
+  (void)rs;
+  ch->side = side;
+  /* Attach cannot fail here: both callers validated or formatted. */
+  nw_ring_attach(side == 0 ? &ch->out : &ch->in, r0, h[NW_CW_RING_SIZE]);
+  nw_ring_attach(side == 0 ? &ch->in : &ch->out, r1, h[NW_CW_RING_SIZE]);
+}
+
+static void reset(nw_channel_t *ch) {
+  memset(ch, 0, sizeof *ch);
+  ch->sock = -1;
+}
+
+/*
+ * Any thread. On failure nothing is left open or mapped.
+ */
+int nw_channel_create(nw_channel_t *ch, uint32_t capacity, int *memfd,
+                      int *peer_sock) {
+  if (!ch || !memfd || !peer_sock) return -EINVAL;
+  reset(ch);
+  size_t rb = ring_bytes(capacity);
+  if (rb == 0 || capacity < NW_RING_MIN_CAPACITY) return -EINVAL;
+  size_t size = NW_CHANNEL_HEADER_SIZE + 2 * rb;
+  int rc, fd = -1, sv[2] = {-1, -1};
+  void *mem = MAP_FAILED;
+
+  fd = memfd_create("native-workers-channel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -errno;
+  if (ftruncate(fd, (off_t)size) != 0 ||
+      fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS) != 0) {
+    rc = -errno;
+    goto fail;
+  }
+  mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mem == MAP_FAILED) {
+    rc = -errno;
+    goto fail;
+  }
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    rc = -errno;
+    goto fail;
+  }
+  if (fcntl(sv[0], F_SETFL, O_NONBLOCK) != 0) {
+    rc = -errno;
+    goto fail;
+  }
+  uint32_t *h = mem;
+  uint32_t cap = nw_ring_round_capacity(capacity);
+  nw_ring_t tmp;
+  rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_CHANNEL_HEADER_SIZE, rb, cap, 0);
+  if (rc == 0)
+    rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_CHANNEL_HEADER_SIZE + rb, rb,
+                      cap, 0);
+  if (rc) goto fail;
+  h[NW_CW_VERSION] = NW_CHANNEL_VERSION;
+  h[NW_CW_RING_SIZE] = (uint32_t)rb;
+  h[NW_CW_RING0] = NW_CHANNEL_HEADER_SIZE;
+  h[NW_CW_RING1] = (uint32_t)(NW_CHANNEL_HEADER_SIZE + rb);
+  h[NW_CW_SIZE] = (uint32_t)size;
+  STORE_SC(&h[NW_CW_MAGIC], NW_CHANNEL_MAGIC);
+
+  ch->mem = mem;
+  ch->size = size;
+  ch->hdr = h;
+  ch->sock = sv[0];
+  bind_rings(ch, 0);
+  *memfd = fd;
+  *peer_sock = sv[1];
+  return 0;
+
+fail:
+  if (mem != MAP_FAILED) munmap(mem, size);
+  if (fd >= 0) close(fd);
+  if (sv[0] >= 0) close(sv[0]);
+  if (sv[1] >= 0) close(sv[1]);
+  return rc;
+}
+
+/*
+ * Any thread. Trusts nothing in the region: every offset is checked
+ * against the sealed size before a ring is attached.
+ */
+int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side) {
+  if (!ch || memfd < 0 || sock < 0 || (side != 0 && side != 1)) return -EINVAL;
+  reset(ch);
+  int seals = fcntl(memfd, F_GET_SEALS);
+  if (seals < 0) return errno == EINVAL ? -EINVAL : -errno;
+  if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+    return -EINVAL;
+  struct stat st;
+  if (fstat(memfd, &st) != 0) return -errno;
+  if (st.st_size < (off_t)(NW_CHANNEL_HEADER_SIZE + 2 * PAGE) ||
+      st.st_size > (off_t)(NW_CHANNEL_HEADER_SIZE + 2 * (size_t)NW_RING_MAX_CAPACITY +
+                           2 * PAGE))
+    return -EINVAL;
+  size_t size = (size_t)st.st_size;
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) != 0)
+    return errno == ENOTSOCK ? -EINVAL : -errno;
+  if (type != SOCK_STREAM) return -EINVAL;
+  void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  if (mem == MAP_FAILED) return -errno;
+  uint32_t *h = mem;
+  uint32_t rs = h[NW_CW_RING_SIZE], r0 = h[NW_CW_RING0], r1 = h[NW_CW_RING1];
+  nw_ring_t tmp;
+  if (LOAD_SC(&h[NW_CW_MAGIC]) != NW_CHANNEL_MAGIC ||
+      h[NW_CW_VERSION] != NW_CHANNEL_VERSION || h[NW_CW_SIZE] != size ||
+      r0 != NW_CHANNEL_HEADER_SIZE || r1 != r0 + rs ||
+      (size_t)r1 + rs > size || rs % PAGE != 0 ||
+      nw_ring_attach(&tmp, (uint8_t *)mem + r0, rs) != 0 || tmp.flags != 0 ||
+      nw_ring_attach(&tmp, (uint8_t *)mem + r1, rs) != 0 || tmp.flags != 0) {
+    munmap(mem, size);
+    return -EINVAL;
+  }
+  if (fcntl(sock, F_SETFD, FD_CLOEXEC) != 0 ||
+      fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) != 0) {
+    int rc = -errno;
+    munmap(mem, size);
+    return rc;
+  }
+  ch->mem = mem;
+  ch->size = size;
+  ch->hdr = h;
+  ch->sock = sock;
+  bind_rings(ch, side);
+  return 0;
+}
+
+int nw_channel_kick(nw_channel_t *ch) {
+  if (ch->sock < 0) return -EPIPE;
+  char b = NW_CHANNEL_BYTE_WAKE;
+  for (;;) {
+    ssize_t n = send(ch->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n == 1) return 0;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return n < 0 ? -errno : -EIO;
+  }
+}
+
+int nw_channel_notify(nw_channel_t *ch, int flag) {
+  uint32_t *w = &ch->hdr[flag];
+  if (LOAD_SC(w) == 0) return 0;
+  uint32_t one = 1;
+  if (!__atomic_compare_exchange_n(w, &one, 0, false, __ATOMIC_SEQ_CST,
+                                   __ATOMIC_SEQ_CST))
+    return 0;
+  int rc = nw_channel_kick(ch);
+  return rc ? rc : 1;
+}
+
+static void queue_fd(nw_channel_t *ch, int fd, int *rc) {
+  if (ch->nfds < NW_CHANNEL_MAX_FDS) {
+    ch->fds[ch->nfds++] = fd;
+  } else {
+    close(fd);
+    *rc = -EMFILE;
+  }
+}
+
+int nw_channel_drain_socket(nw_channel_t *ch) {
+  int rc = 0;
+  while (ch->sock >= 0 && !ch->eof) {
+    char buf[256];
+    union {
+      struct cmsghdr align;
+      char space[CMSG_SPACE(sizeof(int) * 16)];
+    } cbuf;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf.space;
+    mh.msg_controllen = sizeof cbuf.space;
+    ssize_t n = recvmsg(ch->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ECONNRESET) {
+        ch->eof = true;
+        break;
+      }
+      return -errno;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      const unsigned char *p = CMSG_DATA(c);
+      for (int i = 0; i < count; i++) {
+        int fd;
+        memcpy(&fd, p + i * sizeof(int), sizeof fd);
+        queue_fd(ch, fd, &rc);
+      }
+    }
+    if (n == 0) ch->eof = true;
+  }
+  return rc;
+}
+
+int nw_channel_send_fd(nw_channel_t *ch, int fd) {
+  if (ch->sock < 0) return -EPIPE;
+  if (fd < 0) return -EBADF;
+  char b = NW_CHANNEL_BYTE_FD;
+  struct iovec iov = {&b, 1};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int))];
+  } cbuf;
+  memset(&cbuf, 0, sizeof cbuf);
+  struct msghdr mh = {0};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf.space;
+  mh.msg_controllen = sizeof cbuf.space;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  for (;;) {
+    /* Blocking in effect: a descriptor must not be dropped because the
+     * socket buffer is momentarily full of wakeup bytes. */
+    ssize_t n = sendmsg(ch->sock, &mh, MSG_NOSIGNAL);
+    if (n == 1) return 0;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {ch->sock, POLLOUT, 0};
+      poll(&p, 1, 100);
+      continue;
+    }
+    return n < 0 ? -errno : -EIO;
+  }
+}
+
+int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
+  char b;
+  struct iovec iov = {&b, 1};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int) * 4)];
+  } cbuf;
+  for (;;) {
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf.space;
+    mh.msg_controllen = sizeof cbuf.space;
+    ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd p = {sock, POLLIN, 0};
+      int r = poll(&p, 1, timeout_ms);
+      if (r == 0) return -ETIMEDOUT;
+      if (r < 0 && errno != EINTR) return -errno;
+      continue;
+    }
+    if (n < 0) return -errno;
+    if (n == 0) return -EPIPE;
+    int fd = -1, extra = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < count; i++) {
+        int got;
+        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+        if (fd < 0) fd = got;
+        else { close(got); extra++; }
+      }
+    }
+    if (fd < 0 || b != NW_CHANNEL_BYTE_FD) {
+      if (fd >= 0) close(fd);
+      return -EBADMSG;
+    }
+    return fd;
+  }
+}
+
+int nw_channel_take_fd(nw_channel_t *ch) {
+  if (ch->nfds == 0) nw_channel_drain_socket(ch);
+  if (ch->nfds == 0) return (ch->eof || ch->sock < 0) ? -EPIPE : -EAGAIN;
+  int fd = ch->fds[0];
+  memmove(ch->fds, ch->fds + 1, (size_t)(ch->nfds - 1) * sizeof(int));
+  ch->nfds--;
+  return fd;
+}
+
+int nw_channel_try_send(nw_channel_t *ch, const void *buf, uint32_t len) {
+  int rc = nw_ring_try_write(&ch->out, buf, len);
+  if (rc == 0) nw_channel_notify(ch, nw_channel_rd_flag(1 - ch->side));
+  return rc;
+}
+
+int nw_channel_wait(nw_channel_t *ch, bool want_write, uint32_t need,
+                    int timeout_ms) {
+  int flag = want_write ? nw_channel_wr_flag(ch->side)
+                        : nw_channel_rd_flag(ch->side);
+  int64_t deadline = timeout_ms < 0 ? -1 : nw_now_ns() + (int64_t)timeout_ms * 1000000;
+  for (;;) {
+    /* Consume old wakeup bytes before raising the flag: a byte the peer
+     * writes after the flag goes up must stay for poll() to see. */
+    nw_channel_drain_socket(ch);
+    STORE_SC(&ch->hdr[flag], 1u);
+    bool ready = want_write ? nw_ring_writable(&ch->out, need)
+                            : nw_ring_readable(&ch->in);
+    if (ready) {
+      STORE_SC(&ch->hdr[flag], 0u);
+      return 0;
+    }
+    if (ch->eof || ch->sock < 0) {
+      STORE_SC(&ch->hdr[flag], 0u);
+      if (!want_write && nw_ring_readable(&ch->in)) return 0;
+      return -EPIPE;
+    }
+    int wait = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - nw_now_ns();
+      if (left <= 0) {
+        STORE_SC(&ch->hdr[flag], 0u);
+        return -ETIMEDOUT;
+      }
+      wait = (int)((left + 999999) / 1000000);
+    }
+    struct pollfd p = {ch->sock, POLLIN, 0};
+    if (poll(&p, 1, wait) < 0 && errno != EINTR) return -errno;
+  }
+}
+
+void nw_channel_close(nw_channel_t *ch) {
+  if (ch->sock >= 0) {
+    shutdown(ch->sock, SHUT_RDWR);
+    close(ch->sock);
+    ch->sock = -1;
+  }
+  for (int i = 0; i < ch->nfds; i++) close(ch->fds[i]);
+  ch->nfds = 0;
+}
+
+void nw_channel_unmap(nw_channel_t *ch) {
+  if (ch->mem) munmap(ch->mem, ch->size);
+  ch->mem = NULL;
+  ch->hdr = NULL;
+}

@@ -1,0 +1,445 @@
+/*
+ * Node-API glue of the process channel (src/core/channel.h), used by
+ * lib/internal/channel.js on both sides of fork().
+ *
+ * The rings are read and written from JavaScript with Atomics on an
+ * external ArrayBuffer over the shared mapping (a call into the addon per
+ * message would cost more than the copy). This file provides what
+ * JavaScript cannot do itself: creating and attaching the sealed memfd, the
+ * socketpair (wakeup bytes, SCM_RIGHTS descriptors, the peer's hang-up) and
+ * the event-loop side: a uv_poll_t on the socket that calls back into
+ * JavaScript when the peer wakes this side or goes away.
+ *
+ * Lifetime: a channel_handle_t is shared by the wrapper object, every
+ * external ArrayBuffer over its mapping and the uv_poll_t while open; each
+ * holds one reference and the last one unmaps and frees. Everything runs on
+ * the JavaScript thread that created the handle.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/channel.h"
+#include "napi/common.h"
+
+static const napi_type_tag channel_tag = {0x6e7763686e6c6862ULL,
+                                          0x9a41c3d2e5f60718ULL};
+
+typedef struct channel_handle {
+  nw_channel_t ch;
+  napi_env env;
+  uv_poll_t poll;
+  bool poll_init;      /* uv_poll_init done and uv_close not yet called */
+  bool polling;        /* uv_poll_start active */
+  bool refed;          /* the poll handle keeps the loop alive */
+  bool closed;         /* channelClose ran (or the env is going away) */
+  int refs;            /* wrapper + ArrayBuffers + open poll handle */
+  napi_ref callback;   /* JS function(eof) called on wakeups */
+  napi_async_context actx; /* for napi_make_callback, from channelStart */
+  napi_async_cleanup_hook_handle cleanup;
+} channel_handle_t;
+
+static void handle_unref(channel_handle_t *h) {
+  if (--h->refs > 0) return;
+  nw_channel_close(&h->ch);
+  nw_channel_unmap(&h->ch);
+  free(h);
+}
+
+static void poll_closed(uv_handle_t *uvh) {
+  channel_handle_t *h = uvh->data;
+  if (h->cleanup) {
+    napi_remove_async_cleanup_hook(h->cleanup);
+    h->cleanup = NULL;
+  }
+  handle_unref(h);
+}
+
+/* Stop polling and close the socket; the mapping stays while JavaScript
+ * holds views of it. JS thread; idempotent. */
+static void handle_close(channel_handle_t *h) {
+  if (h->closed) return;
+  h->closed = true;
+  if (h->callback) {
+    napi_delete_reference(h->env, h->callback);
+    h->callback = NULL;
+  }
+  if (h->actx) {
+    napi_async_destroy(h->env, h->actx);
+    h->actx = NULL;
+  }
+  if (h->poll_init) {
+    h->poll_init = false;
+    h->polling = false;
+    uv_close((uv_handle_t *)&h->poll, poll_closed);
+  } else if (h->cleanup) {
+    napi_remove_async_cleanup_hook(h->cleanup);
+    h->cleanup = NULL;
+  }
+  nw_channel_close(&h->ch);
+}
+
+/* The environment is going away (a worker thread terminating, or the main
+ * thread exiting): close the poll handle so the loop can finish. */
+static void env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
+  channel_handle_t *h = arg;
+  if (h->closed && !h->poll_init) return;
+  handle_close(h);
+}
+
+static void wrapper_finalize(napi_env env, void *data, void *hint) {
+  channel_handle_t *h = data;
+  handle_close(h);
+  handle_unref(h);
+}
+
+static void buffer_finalize(napi_env env, void *data, void *hint) {
+  handle_unref(hint);
+}
+
+/* Runs on the loop when the socket is readable (wakeup bytes or
+ * descriptors) or the peer hung up. Drains the socket, then tells JS. */
+static void on_poll(uv_poll_t *p, int status, int events) {
+  channel_handle_t *h = p->data;
+  if (h->closed) return;
+  if (status < 0) h->ch.eof = true;
+  else nw_channel_drain_socket(&h->ch);
+  bool eof = h->ch.eof;
+  if (eof && h->polling) {
+    uv_poll_stop(&h->poll);
+    h->polling = false;
+  }
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg;
+  if (h->callback && napi_get_reference_value(env, h->callback, &cb) == napi_ok &&
+      cb && napi_get_global(env, &recv) == napi_ok &&
+      napi_get_boolean(env, eof, &arg) == napi_ok) {
+    napi_value result;
+    napi_status st = napi_make_callback(env, h->actx, recv, cb, 1, &arg, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static channel_handle_t *get_handle(napi_env env, napi_value v, bool open) {
+  bool ok = false;
+  void *p = NULL;
+  napi_valuetype t = napi_undefined;
+  /* The type first: checking the tag of null or undefined would throw a
+   * TypeError of V8's own. */
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object ||
+      napi_check_object_type_tag(env, v, &channel_tag, &ok) != napi_ok || !ok ||
+      napi_unwrap(env, v, &p) != napi_ok || !p) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+                       "Expected a channel handle");
+    return NULL;
+  }
+  channel_handle_t *h = p;
+  if (open && h->closed) {
+    nw_napi_throw_code(env, NULL, "ERR_IPC_CHANNEL_CLOSED", "Channel closed");
+    return NULL;
+  }
+  return h;
+}
+
+/* Wrap a freshly created or attached channel; on failure frees it. */
+static napi_value wrap(napi_env env, channel_handle_t *h) {
+  h->env = env;
+  h->refs = 1;
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_type_tag_object(env, obj, &channel_tag) != napi_ok ||
+      napi_wrap(env, obj, h, wrapper_finalize, NULL, NULL) != napi_ok) {
+    nw_channel_close(&h->ch);
+    nw_channel_unmap(&h->ch);
+    free(h);
+    nw_napi_throw_last(env, napi_generic_failure);
+    return NULL;
+  }
+  napi_add_async_cleanup_hook(env, env_cleanup, h, &h->cleanup);
+  return obj;
+}
+
+static int32_t arg_int(napi_env env, napi_value v, bool *ok) {
+  int32_t out = -1;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number ||
+      napi_get_value_int32(env, v, &out) != napi_ok) {
+    *ok = false;
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+                       "Expected an integer");
+  }
+  return out;
+}
+
+/* channelCreate(capacity) -> { handle, sock }. `sock` is the child's end
+ * of the socketpair (the memfd is already queued on it); the caller closes
+ * it once the child is started. */
+static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool ok = true;
+  int32_t cap = argc > 0 ? arg_int(env, argv[0], &ok) : 0;
+  if (!ok) return NULL;
+  channel_handle_t *h = calloc(1, sizeof *h);
+  if (!h) {
+    nw_napi_throw_errno(env, -ENOMEM, "calloc");
+    return NULL;
+  }
+  int memfd = -1, sock = -1;
+  int rc = cap > 0 ? nw_channel_create(&h->ch, (uint32_t)cap, &memfd, &sock) : -EINVAL;
+  if (rc) {
+    free(h);
+    nw_napi_throw_errno(env, rc, "memfd_create");
+    return NULL;
+  }
+  /* The child receives the memfd on the socket, so that it inherits only
+   * its end of the socketpair. */
+  rc = nw_channel_send_fd(&h->ch, memfd);
+  close(memfd);
+  if (rc) {
+    close(sock);
+    nw_channel_close(&h->ch);
+    nw_channel_unmap(&h->ch);
+    free(h);
+    nw_napi_throw_errno(env, rc, "sendmsg");
+    return NULL;
+  }
+  napi_value obj = wrap(env, h);
+  if (!obj) {
+    close(sock);
+    return NULL;
+  }
+  napi_value out, v;
+  NAPI_CALL(env, napi_create_object(env, &out));
+  NAPI_CALL(env, napi_set_named_property(env, out, "handle", obj));
+  NAPI_CALL(env, napi_create_int32(env, sock, &v));
+  NAPI_CALL(env, napi_set_named_property(env, out, "sock", v));
+  return out;
+}
+
+/* channelOpen(memfd, sock, side) -> handle. Takes ownership of `sock`
+ * on success; `memfd` stays the caller's. Throws ERR_INVALID_ARG_VALUE when
+ * the descriptors do not hold a channel. */
+static napi_value channel_open_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "channelOpen needs 3 arguments");
+    return NULL;
+  }
+  bool ok = true;
+  int32_t memfd = arg_int(env, argv[0], &ok);
+  int32_t sock = ok ? arg_int(env, argv[1], &ok) : -1;
+  int32_t side = ok ? arg_int(env, argv[2], &ok) : -1;
+  if (!ok) return NULL;
+  channel_handle_t *h = calloc(1, sizeof *h);
+  if (!h) {
+    nw_napi_throw_errno(env, -ENOMEM, "calloc");
+    return NULL;
+  }
+  int rc = nw_channel_attach(&h->ch, memfd, sock, side);
+  if (rc) {
+    free(h);
+    if (rc == -EINVAL || rc == -EBADF) {
+      nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+                         "The descriptors do not hold a native-workers channel");
+    } else {
+      nw_napi_throw_errno(env, rc, "mmap");
+    }
+    return NULL;
+  }
+  return wrap(env, h);
+}
+
+/* channelInfo(handle) -> { buffer, ring0, ring1, ringSize, side }: an
+ * ArrayBuffer over the whole shared mapping, and where the rings are. */
+static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], true);
+  if (!h) return NULL;
+  napi_value ab, out, v;
+  NAPI_CALL(env, napi_create_external_arraybuffer(env, h->ch.mem, h->ch.size,
+                                                  buffer_finalize, h, &ab));
+  h->refs++;
+  NAPI_CALL(env, napi_create_object(env, &out));
+  NAPI_CALL(env, napi_set_named_property(env, out, "buffer", ab));
+#define PUT(name, val)                                                        \
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)(val), &v));               \
+  NAPI_CALL(env, napi_set_named_property(env, out, name, v))
+  PUT("ring0", h->ch.hdr[NW_CW_RING0]);
+  PUT("ring1", h->ch.hdr[NW_CW_RING1]);
+  PUT("ringSize", h->ch.hdr[NW_CW_RING_SIZE]);
+  PUT("side", h->ch.side);
+#undef PUT
+  return out;
+}
+
+/* channelStart(handle, callback): poll the socket on this thread's loop;
+ * callback(eof) runs whenever the peer wakes this side or hangs up. The
+ * poll starts unreferenced (see channelRef). */
+static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], true);
+  if (!h) return NULL;
+  napi_valuetype t;
+  NAPI_CALL(env, napi_typeof(env, argv[1], &t));
+  if (t != napi_function) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected a function");
+    return NULL;
+  }
+  if (h->poll_init) return NULL;
+  uv_loop_t *loop;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  int rc = uv_poll_init_socket(loop, &h->poll, h->ch.sock);
+  if (rc) {
+    nw_napi_throw_errno(env, rc, "uv_poll_init");
+    return NULL;
+  }
+  napi_value name;
+  NAPI_CALL(env, napi_create_string_utf8(env, "native-workers.channel", NAPI_AUTO_LENGTH, &name));
+  NAPI_CALL(env, napi_async_init(env, argv[0], name, &h->actx));
+  NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &h->callback));
+  h->poll.data = h;
+  h->poll_init = true;
+  h->refs++;
+  uv_unref((uv_handle_t *)&h->poll);
+  h->refed = false;
+  rc = uv_poll_start(&h->poll, UV_READABLE | UV_DISCONNECT, on_poll);
+  if (rc) {
+    handle_close(h);
+    nw_napi_throw_errno(env, rc, "uv_poll_start");
+    return NULL;
+  }
+  h->polling = true;
+  return NULL;
+}
+
+/* channelRef(handle, bool): whether the channel keeps the loop alive. */
+static napi_value channel_ref_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], false);
+  if (!h) return NULL;
+  bool want = false;
+  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &want));
+  if (!h->poll_init || want == h->refed) return NULL;
+  if (want) uv_ref((uv_handle_t *)&h->poll);
+  else uv_unref((uv_handle_t *)&h->poll);
+  h->refed = want;
+  return NULL;
+}
+
+/* channelKick(handle) -> 0 or negative errno: one wakeup byte. JS calls it
+ * only after clearing the peer's sleep flag. */
+static napi_value channel_kick_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], false);
+  if (!h) return NULL;
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_kick(&h->ch), &out));
+  return out;
+}
+
+/* channelSendFd(handle, fd): duplicate `fd` to the peer (SCM_RIGHTS). */
+static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], true);
+  if (!h) return NULL;
+  bool ok = true;
+  int32_t fd = arg_int(env, argv[1], &ok);
+  if (!ok) return NULL;
+  int rc = nw_channel_send_fd(&h->ch, fd);
+  if (rc) {
+    nw_napi_throw_errno(env, rc, "sendmsg");
+    return NULL;
+  }
+  return NULL;
+}
+
+/* channelTakeFd(handle) -> the oldest received descriptor, or a negative
+ * errno (-EAGAIN none yet, -EPIPE none can come). */
+static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], false);
+  if (!h) return NULL;
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_take_fd(&h->ch), &out));
+  return out;
+}
+
+/* channelRecvFd(sock, timeoutMs) -> the descriptor the channel's creator
+ * sent first on `sock` (the memfd), or a negative errno. */
+static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool ok = argc >= 2;
+  int32_t sock = ok ? arg_int(env, argv[0], &ok) : -1;
+  int32_t timeout = ok ? arg_int(env, argv[1], &ok) : -1;
+  if (!ok) {
+    if (argc < 2) nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "channelRecvFd needs 2 arguments");
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, sock < 0 ? -EBADF : nw_channel_recv_fd_raw(sock, timeout), &out));
+  return out;
+}
+
+/* channelClose(handle): stop polling; the peer reads end-of-file. */
+static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], false);
+  if (!h) return NULL;
+  handle_close(h);
+  return NULL;
+}
+
+napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
+  struct {
+    const char *name;
+    napi_callback cb;
+  } fns[] = {
+      {"channelCreate", channel_create_fn}, {"channelOpen", channel_open_fn},
+      {"channelInfo", channel_info_fn},     {"channelStart", channel_start_fn},
+      {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
+      {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
+      {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
+  };
+  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+    NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
+  napi_value c;
+#define CONST(n, v)                                                           \
+  NAPI_CALL(env, napi_create_uint32(env, (v), &c));                           \
+  NAPI_CALL(env, napi_set_named_property(env, exports, n, c))
+  CONST("CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY);
+  CONST("CHANNEL_SLEEP0_RD", NW_CW_SLEEP0_RD);
+  CONST("CHANNEL_SLEEP0_WR", NW_CW_SLEEP0_WR);
+  CONST("CHANNEL_SLEEP1_RD", NW_CW_SLEEP1_RD);
+  CONST("CHANNEL_SLEEP1_WR", NW_CW_SLEEP1_WR);
+#undef CONST
+  return exports;
+}
