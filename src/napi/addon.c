@@ -78,6 +78,23 @@ napi_status nw_napi_export_fn(napi_env env, napi_value obj, const char *name,
   return napi_set_named_property(env, obj, name, fn);
 }
 
+napi_status nw_napi_export_fns(napi_env env, napi_value obj,
+                               const nw_napi_fn_t *fns, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_status st = nw_napi_export_fn(env, obj, fns[i].name, fns[i].cb, NULL);
+    if (st != napi_ok) return st;
+  }
+  return napi_ok;
+}
+
+napi_status nw_napi_export_u32(napi_env env, napi_value obj, const char *name,
+                               uint32_t value) {
+  napi_value v;
+  napi_status st = napi_create_uint32(env, value, &v);
+  if (st != napi_ok) return st;
+  return napi_set_named_property(env, obj, name, v);
+}
+
 bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                        napi_value *arraybuffer) {
   bool is = false;

@@ -419,27 +419,18 @@ static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
 }
 
 napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
-  struct {
-    const char *name;
-    napi_callback cb;
-  } fns[] = {
+  static const nw_napi_fn_t fns[] = {
       {"channelCreate", channel_create_fn}, {"channelOpen", channel_open_fn},
       {"channelInfo", channel_info_fn},     {"channelStart", channel_start_fn},
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-    NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
-  napi_value c;
-#define CONST(n, v)                                                           \
-  NAPI_CALL(env, napi_create_uint32(env, (v), &c));                           \
-  NAPI_CALL(env, napi_set_named_property(env, exports, n, c))
-  CONST("CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY);
-  CONST("CHANNEL_SLEEP0_RD", NW_CW_SLEEP0_RD);
-  CONST("CHANNEL_SLEEP0_WR", NW_CW_SLEEP0_WR);
-  CONST("CHANNEL_SLEEP1_RD", NW_CW_SLEEP1_RD);
-  CONST("CHANNEL_SLEEP1_WR", NW_CW_SLEEP1_WR);
-#undef CONST
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP0_RD", NW_CW_SLEEP0_RD));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP0_WR", NW_CW_SLEEP0_WR));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP1_RD", NW_CW_SLEEP1_RD));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP1_WR", NW_CW_SLEEP1_WR));
   return exports;
 }

@@ -52,6 +52,18 @@ const char *nw_errno_name(int err);
 napi_status nw_napi_export_fn(napi_env env, napi_value obj, const char *name,
                               napi_callback cb, void *data);
 
+/* A table of functions to export, and helpers that export a table or an
+ * unsigned constant onto an object. */
+typedef struct nw_napi_fn {
+  const char *name;
+  napi_callback cb;
+} nw_napi_fn_t;
+
+napi_status nw_napi_export_fns(napi_env env, napi_value obj,
+                               const nw_napi_fn_t *fns, size_t n);
+napi_status nw_napi_export_u32(napi_env env, napi_value obj, const char *name,
+                               uint32_t value);
+
 /* Unwrap a Buffer/TypedArray/DataView/ArrayBuffer/SharedArrayBuffer into a
  * pointer and length. Returns false (with an exception pending) when `v` is
  * none of these. When `arraybuffer` is not NULL it receives the buffer that

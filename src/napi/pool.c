@@ -850,19 +850,15 @@ fail:
 }
 
 napi_value nw_pool_init_napi(napi_env env, napi_value exports) {
+  static const nw_napi_fn_t fns[] = {
+      {"create", create_fn}, {"submit", submit_fn},   {"cancel", cancel_fn},
+      {"close", close_fn},   {"free", free_fn},       {"kernels", kernels_fn},
+      {"load", load_fn},     {"stats", stats_fn},
+  };
   napi_value p;
   NAPI_CALL(env, napi_create_object(env, &p));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "create", create_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "submit", submit_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "cancel", cancel_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "close", close_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "free", free_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "kernels", kernels_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "load", load_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, p, "stats", stats_fn, NULL));
-  napi_value v;
-  NAPI_CALL(env, napi_create_uint32(env, CHUNK, &v));
-  NAPI_CALL(env, napi_set_named_property(env, p, "CHUNK", v));
+  NAPI_CALL(env, nw_napi_export_fns(env, p, fns, sizeof fns / sizeof fns[0]));
+  NAPI_CALL(env, nw_napi_export_u32(env, p, "CHUNK", CHUNK));
   NAPI_CALL(env, napi_set_named_property(env, exports, "pool", p));
   return exports;
 }

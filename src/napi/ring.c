@@ -481,28 +481,19 @@ static napi_value ring_copy_fn(napi_env env, napi_callback_info info) {
 }
 
 napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
-  struct {
-    const char *name;
-    napi_callback cb;
-  } fns[] = {
+  static const nw_napi_fn_t fns[] = {
       {"ringInit", ring_init_fn},     {"ringAttach", ring_attach_fn},
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
       {"ringRelease", ring_release_fn}, {"ringCopy", ring_copy_fn},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-    NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
-  napi_value c;
-#define CONST(n, v)                                                           \
-  NAPI_CALL(env, napi_create_uint32(env, (v), &c));                           \
-  NAPI_CALL(env, napi_set_named_property(env, exports, n, c))
-  CONST("RING_HEADER_SIZE", NW_RING_HEADER_SIZE);
-  CONST("RING_ALIGN", NW_RING_ALIGN);
-  CONST("RING_MAGIC", NW_RING_MAGIC);
-  CONST("RING_VERSION", NW_RING_VERSION);
-  CONST("RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY);
-  CONST("RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY);
-#undef CONST
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_HEADER_SIZE", NW_RING_HEADER_SIZE));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_ALIGN", NW_RING_ALIGN));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MAGIC", NW_RING_MAGIC));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_VERSION", NW_RING_VERSION));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY));
+  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY));
   return exports;
 }

@@ -629,17 +629,13 @@ napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
   CONST("FD_PIPE", NW_SPAWN_FD_PIPE);
 #undef CONST
   NAPI_CALL(env, napi_set_named_property(env, exports, "spawnConstants", c));
-  static const struct {
-    const char *name;
-    napi_callback cb;
-  } fns[] = {
+  static const nw_napi_fn_t fns[] = {
       {"spawn", spawn_fn},          {"spawnSync", spawn_sync_fn},
       {"processPid", pid_fn},       {"processKill", kill_fn},
       {"processRef", ref_fn},       {"processUnref", unref_fn},
       {"processHasRef", has_ref_fn}, {"socketpair", socketpair_fn},
       {"closeFd", close_fd_fn},
   };
-  for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
-    NAPI_CALL(env, nw_napi_export_fn(env, exports, fns[i].name, fns[i].cb, NULL));
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
   return exports;
 }
