@@ -154,6 +154,7 @@ NAPI_MODULE_INIT() {
       nw_napi_export_fn(env, exports, "yieldThread", yield_fn, NULL) != napi_ok)
     return NULL;
   if (!nw_ring_init_napi(env, exports)) return NULL;
+  if (!nw_worker_init_napi(env, exports)) return NULL;
   if (!nw_testing_init_napi(env, exports)) return NULL;
   return exports;
 }

@@ -77,6 +77,7 @@ nw_env_t *nw_env_get(napi_env env);
  * functions to `exports` and returns NULL with an exception pending on
  * failure. */
 napi_value nw_ring_init_napi(napi_env env, napi_value exports);
+napi_value nw_worker_init_napi(napi_env env, napi_value exports);
 /* Test and benchmark entry points (binding._testing). */
 napi_value nw_testing_init_napi(napi_env env, napi_value exports);
 
