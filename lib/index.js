@@ -1,5 +1,6 @@
 'use strict';
 
 const { RingBuffer } = require('./ring');
+const worker_threads = require('./worker_threads');
 
-module.exports = { RingBuffer };
+module.exports = { RingBuffer, worker_threads };

@@ -1,4 +1,4 @@
 import cjs from './index.js';
 
-export const { RingBuffer } = cjs;
+export const { RingBuffer, worker_threads } = cjs;
 export default cjs;

@@ -103,7 +103,7 @@ static void bell_async_cb(uv_async_t *handle) {
   for (int i = 0; i < DISPATCH_LIMIT && !b->close_pending; i++) {
     napi_value fn, recv, result;
     if (napi_get_reference_value(env, b->callback, &fn) != napi_ok || !fn) break;
-    napi_get_undefined(env, &recv);
+    napi_get_global(env, &recv);
     napi_status st = napi_make_callback(env, b->actx, recv, fn, 0, NULL, &result);
     if (st != napi_ok) {
       napi_value err;
