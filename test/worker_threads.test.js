@@ -360,11 +360,13 @@ describe('worker_threads mirror', function () {
     const links = 4;
     const tokens = process.env.NW_STRESS ? 200000 : 2000;
     const workers = [];
+    const exits = [];
     const chans = [];
     for (let i = 0; i <= links; i++) chans.push(new MessageChannel());
     for (let i = 0; i < links; i++) {
       const w = new Worker(RELAY, { argv: ['ours'], workerData: { index: i + 1 } });
       workers.push(w);
+      exits.push(new Promise((r) => w.once('exit', r)));
       const from = chans[i].port2;
       const to = chans[i + 1].port1;
       w.postMessage({ from, to }, [from, to]);
@@ -382,7 +384,7 @@ describe('worker_threads mirror', function () {
     for (let i = 0; i < tokens; i++) head.postMessage({ seq: i, sum: 0, last: i === tokens - 1 });
     await done;
     assert.strictEqual(expect, tokens);
-    const codes = await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    const codes = await Promise.all(exits);
     assert.deepStrictEqual(codes, [0, 0, 0, 0]);
     head.close();
     tail.close();
