@@ -323,6 +323,125 @@ function describePort(port) {
   return { ctl: st.ctlSab, r0: st.rings[0].buffer, r1: st.rings[1].buffer, side: st.side };
 }
 
+
+// ---- the rings, for one port ----------------------------------------------
+
+// A single-producer single-consumer view of a ring made by lib/ring.js,
+// running the protocol of src/core/ring.h directly on the shared memory: a
+// string record is encoded straight into the ring and decoded straight out
+// of it, with no intermediate Buffer. The rings of a channel never use the
+// futex words (the doorbells do the waking), so this view neither sleeps nor
+// wakes; a port writes its outbox and reads its inbox from one thread.
+const W_PROD_HEAD = 16;
+const W_CONS_TAIL = 33;
+const SKIP_BIT = 0x80000000;
+
+function recordSize(len) {
+  return 4 + ((len + 3) & ~3);
+}
+
+class Lane {
+  constructor(ring) {
+    const sab = ring.buffer;
+    this.buffer = sab;
+    this.buf = Buffer.from(sab);
+    this.i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
+    const base = binding.ringAttach(new Uint8Array(sab));
+    this.h = base >> 2;
+    this.data = base + binding.RING_HEADER_SIZE;
+    this.cap = ring.capacity;
+    this.mask = this.cap - 1;
+    this.maxMessageSize = this.cap - 4;
+    this.cachedCons = Atomics.load(this.i32, this.h + W_CONS_TAIL);
+    this.cachedProd = Atomics.load(this.i32, this.h + W_PROD_TAIL);
+  }
+
+  // Producer: append a string (as UTF-8) or a byte record. False when full
+  // (or larger than the ring: the caller checks that first).
+  tryWrite(rec) {
+    const isStr = typeof rec === 'string';
+    let len = isStr ? rec.length * 3 : rec.length; // an upper bound for strings
+    if (len > this.maxMessageSize) {
+      if (!isStr) return false;
+      len = Buffer.byteLength(rec);
+      if (len > this.maxMessageSize) return false;
+    }
+    const i32 = this.i32;
+    const h = this.h;
+    const cap = this.cap;
+    const head = i32[h + W_PROD_HEAD];
+    const room = recordSize(len);
+    if (((head - this.cachedCons) >>> 0) > cap - room) {
+      this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
+      if (((head - this.cachedCons) >>> 0) > cap - room) return false;
+    }
+    const o = (head + 4) & this.mask;
+    const at = this.data + o;
+    const first = cap - o;
+    if (len <= first) {
+      if (isStr) len = this.buf.utf8Write(rec, at, len);
+      else this.buf.set(rec, at);
+    } else {
+      const bytes = isStr ? Buffer.from(rec, 'utf8') : rec;
+      len = bytes.length;
+      if (len <= first) {
+        this.buf.set(bytes, at);
+      } else {
+        this.buf.set(bytes.subarray(0, first), at);
+        this.buf.set(bytes.subarray(first), this.data);
+      }
+    }
+    i32[(this.data + (head & this.mask)) >> 2] = len;
+    const next = (head + recordSize(len)) | 0;
+    i32[h + W_PROD_HEAD] = next;
+    Atomics.store(i32, h + W_PROD_TAIL, next);
+    return true;
+  }
+
+  // Consumer: the next record, as a string when it is text (tags j, u, n),
+  // a Buffer copy when it is bytes (tag b), or null when the ring is empty.
+  tryRead() {
+    const i32 = this.i32;
+    const h = this.h;
+    const cap = this.cap;
+    for (;;) {
+      const cons = i32[h + W_CONS_HEAD];
+      let avail = (this.cachedProd - cons) >>> 0;
+      if (avail === 0 || avail > cap) {
+        this.cachedProd = Atomics.load(i32, h + W_PROD_TAIL);
+        avail = (this.cachedProd - cons) >>> 0;
+        if (avail === 0) return null;
+        if (avail > cap) throw new Error('ring positions out of range');
+      }
+      const word = i32[(this.data + (cons & this.mask)) >> 2];
+      const len = word & 0x7fffffff;
+      if (len > cap - 4 || recordSize(len) > avail) throw new Error('ring record out of range');
+      const next = (cons + recordSize(len)) | 0;
+      if ((word & SKIP_BIT) !== 0) { this.release(next); continue; }
+      const o = (cons + 4) & this.mask;
+      const at = this.data + o;
+      const first = cap - o;
+      let out;
+      if (len <= first) {
+        out = this.buf[at] === TAG_BYTES ? Buffer.from(this.buf.subarray(at, at + len))
+          : this.buf.utf8Slice(at, at + len);
+      } else {
+        const tmp = Buffer.allocUnsafe(len);
+        this.buf.copy(tmp, 0, at, at + first);
+        this.buf.copy(tmp, first, this.data, this.data + (len - first));
+        out = tmp[0] === TAG_BYTES ? tmp : tmp.utf8Slice(0, len);
+      }
+      this.release(next);
+      return out;
+    }
+  }
+
+  release(next) {
+    this.i32[this.h + W_CONS_HEAD] = next;
+    Atomics.store(this.i32, this.h + W_CONS_TAIL, next);
+  }
+}
+
 // ---- MessagePort ----------------------------------------------------------
 
 const kState = Symbol('kState');
@@ -346,10 +465,10 @@ class MessagePort extends EventEmitter {
       ctl: new Int32Array(init.ctlSab),
       rings,
       side: init.side,
-      inbox: rings[init.side],
+      inbox: new Lane(rings[init.side]),
       inWords: undefined,
       inBase: 0,
-      outbox: rings[1 - init.side],
+      outbox: new Lane(rings[1 - init.side]),
       node: init.node, // the side-channel Node MessagePort
       target: init.target || this, // who emits 'message' (a Worker for its port)
       bell: 0,
@@ -455,29 +574,30 @@ class MessagePort extends EventEmitter {
     }
   }
 
+  // A record from the inbox (see Lane.tryRead) -> the message value.
   #decode(rec) {
-    const st = this.#st;
-    switch (rec[0]) {
-      case TAG_JSON: return JSON.parse(rec.utf8Slice(1, rec.length));
-      case TAG_UNDEFINED: return undefined;
-      case TAG_BYTES: return decodeBytes(rec);
-      case TAG_NODE: {
-        const got = nodeReceive(st.node);
-        if (got === undefined) throw new Error('side-channel message missing');
-        const { v, p } = got.message;
-        if (p === undefined) return v;
-        const map = new Map();
-        for (let i = 0; i < p.length; i++) {
-          const d = p[i];
-          map.set(d.node, new MessagePort(kAttach, {
-            ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node,
-          }));
-        }
-        return restorePorts(v, map);
-      }
-      default:
-        throw new Error(`unknown record tag ${rec[0]}`);
+    if (typeof rec !== 'string') return decodeBytes(rec);
+    const tag = rec.charCodeAt(0);
+    if (tag === TAG_JSON) return JSON.parse(rec.slice(1));
+    if (tag === TAG_UNDEFINED) return undefined;
+    if (tag === TAG_NODE) return this.#receiveSide();
+    throw new Error(`unknown record tag ${tag}`);
+  }
+
+  // The message waiting on the side channel, with our ports rebuilt.
+  #receiveSide() {
+    const got = nodeReceive(this.#st.node);
+    if (got === undefined) throw new Error('side-channel message missing');
+    const { v, p } = got.message;
+    if (p === undefined) return v;
+    const map = new Map();
+    for (let i = 0; i < p.length; i++) {
+      const d = p[i];
+      map.set(d.node, new MessagePort(kAttach, {
+        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node,
+      }));
     }
+    return restorePorts(v, map);
   }
 
   #dispatch(rec) {
