@@ -179,23 +179,36 @@ function encodeBytes(value, maxRecord) {
   }
   if (ab.resizable || ab.byteLength + BYTES_HEADER > maxRecord) return null;
   if (ab.byteLength === 0 && binding.isDetached(ab)) return null;
-  const rec = Buffer.allocUnsafe(BYTES_HEADER + ab.byteLength);
-  rec[0] = TAG_BYTES;
-  rec[1] = type;
-  rec[2] = 0;
-  rec[3] = 0;
-  rec.writeUInt32LE(offset, 4);
-  rec.writeUInt32LE(length, 8);
-  rec.set(new Uint8Array(ab), BYTES_HEADER);
+  return { type, offset, length, ab };
+}
+
+// Write the byte record of a descriptor from encodeBytes at `at` of `out`.
+function writeBytesRecord(out, at, d) {
+  out[at] = TAG_BYTES;
+  out[at + 1] = d.type;
+  out[at + 2] = 0;
+  out[at + 3] = 0;
+  out.writeUInt32LE(d.offset, at + 4);
+  out.writeUInt32LE(d.length, at + 8);
+  out.set(new Uint8Array(d.ab), at + BYTES_HEADER);
+}
+
+// A standalone copy of a descriptor's record, for the backlog: clone takes
+// the bytes as they are when postMessage is called.
+function bytesRecord(d) {
+  const rec = Buffer.allocUnsafe(BYTES_HEADER + d.ab.byteLength);
+  writeBytesRecord(rec, 0, d);
   return rec;
 }
 
-function decodeBytes(buf) {
-  const type = buf[1];
-  const offset = buf.readUInt32LE(4);
-  const length = buf.readUInt32LE(8);
-  const ab = new ArrayBuffer(buf.length - BYTES_HEADER);
-  new Uint8Array(ab).set(buf.subarray(BYTES_HEADER));
+// The value of a byte record at buf[at, at + len): one copy, into the new
+// ArrayBuffer.
+function decodeBytes(buf, at, len) {
+  const type = buf[at + 1];
+  const offset = buf.readUInt32LE(at + 4);
+  const length = buf.readUInt32LE(at + 8);
+  const ab = new ArrayBuffer(len - BYTES_HEADER);
+  new Uint8Array(ab).set(buf.subarray(at + BYTES_HEADER, at + len));
   if (type === 0) return ab;
   return new VIEW_TYPES[type](ab, offset, length);
 }
@@ -360,7 +373,9 @@ class Lane {
   // (or larger than the ring: the caller checks that first).
   tryWrite(rec) {
     const isStr = typeof rec === 'string';
-    let len = isStr ? rec.length * 3 : rec.length; // an upper bound for strings
+    const isDesc = !isStr && !(rec instanceof Uint8Array);
+    let len = isStr ? rec.length * 3 // an upper bound for strings
+      : isDesc ? BYTES_HEADER + rec.ab.byteLength : rec.length;
     if (len > this.maxMessageSize) {
       if (!isStr) return false;
       len = Buffer.byteLength(rec);
@@ -380,9 +395,10 @@ class Lane {
     const first = cap - o;
     if (len <= first) {
       if (isStr) len = this.buf.utf8Write(rec, at, len);
+      else if (isDesc) writeBytesRecord(this.buf, at, rec);
       else this.buf.set(rec, at);
     } else {
-      const bytes = isStr ? Buffer.from(rec, 'utf8') : rec;
+      const bytes = isStr ? Buffer.from(rec, 'utf8') : isDesc ? bytesRecord(rec) : rec;
       len = bytes.length;
       if (len <= first) {
         this.buf.set(bytes, at);
@@ -399,7 +415,8 @@ class Lane {
   }
 
   // Consumer: the next record, as a string when it is text (tags j, u, n),
-  // a Buffer copy when it is bytes (tag b), or null when the ring is empty.
+  // as { value } already decoded when it is bytes (tag b), or null when the
+  // ring is empty.
   tryRead() {
     const i32 = this.i32;
     const h = this.h;
@@ -423,13 +440,13 @@ class Lane {
       const first = cap - o;
       let out;
       if (len <= first) {
-        out = this.buf[at] === TAG_BYTES ? Buffer.from(this.buf.subarray(at, at + len))
+        out = this.buf[at] === TAG_BYTES ? { value: decodeBytes(this.buf, at, len) }
           : this.buf.utf8Slice(at, at + len);
       } else {
         const tmp = Buffer.allocUnsafe(len);
         this.buf.copy(tmp, 0, at, at + first);
         this.buf.copy(tmp, first, this.data, this.data + (len - first));
-        out = tmp[0] === TAG_BYTES ? tmp : tmp.utf8Slice(0, len);
+        out = tmp[0] === TAG_BYTES ? { value: decodeBytes(tmp, 0, len) } : tmp.utf8Slice(0, len);
       }
       this.release(next);
       return out;
@@ -576,7 +593,7 @@ class MessagePort extends EventEmitter {
 
   // A record from the inbox (see Lane.tryRead) -> the message value.
   #decode(rec) {
-    if (typeof rec !== 'string') return decodeBytes(rec);
+    if (typeof rec !== 'string') return rec.value;
     const tag = rec.charCodeAt(0);
     if (tag === TAG_JSON) return JSON.parse(rec.slice(1));
     if (tag === TAG_UNDEFINED) return undefined;
@@ -713,7 +730,7 @@ class MessagePort extends EventEmitter {
       }
       if (ok) { this.#wakePeer(); return; }
     }
-    st.backlog.push(rec);
+    st.backlog.push(typeof rec === 'string' ? rec : bytesRecord(rec));
     Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
     // The reader may have drained everything before it saw WANT.
     this.#flush();
