@@ -146,6 +146,24 @@ describe('worker_threads mirror', function () {
     await w.terminate();
   });
 
+  it('copies bytes when postMessage is called, also when the ring is full', async () => {
+    const { w } = await startEcho('ours');
+    const n = 40; // 40 x 64 KiB: more than the channel's ring holds
+    const replies = collect(w, n);
+    const buf = new Uint8Array(64 * 1024);
+    for (let i = 0; i < n; i++) {
+      buf.fill(i);
+      w.postMessage(buf);
+    }
+    buf.fill(255);
+    const got = await replies;
+    for (let i = 0; i < n; i++) {
+      assert.strictEqual(got[i].length, 64 * 1024);
+      assert.ok(got[i].every((x) => x === i), `message ${i}`);
+    }
+    await w.terminate();
+  });
+
   it('shares SharedArrayBuffers (Atomics across threads)', async () => {
     const { w } = await startEcho('ours');
     const sab = new SharedArrayBuffer(8);
