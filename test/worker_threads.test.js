@@ -303,6 +303,21 @@ describe('worker_threads mirror', function () {
     assert.deepStrictEqual(got, [1, { two: 2 }]);
   });
 
+  it('close() right after more messages than the ring holds still delivers them all', async () => {
+    const { port1, port2 } = new ours.MessageChannel();
+    const n = 10000; // ~1 MB: four times the ring
+    let got = 0;
+    const closed = new Promise((resolve, reject) => {
+      port2.on('message', (m) => { if (m.seq !== got++) reject(new Error(`seq ${m.seq}`)); });
+      port2.once('close', resolve);
+    });
+    for (let i = 0; i < n; i++) port1.postMessage({ seq: i, pad: 'z'.repeat(80) });
+    port1.close();
+    port1.postMessage('after close: dropped');
+    await closed;
+    assert.strictEqual(got, n);
+  });
+
   it('runs microtasks between messages, as Node\'s ports do', async () => {
     const order = {};
     for (const name of ['node', 'ours']) {

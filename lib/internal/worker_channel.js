@@ -496,6 +496,7 @@ class MessagePort extends EventEmitter {
       closed: false,
       detached: false,
       closeEmitted: false,
+      closePending: false, // close() waits for the backlog to drain
       onBell: null,
     };
     this[kState] = st;
@@ -680,7 +681,7 @@ class MessagePort extends EventEmitter {
       this.#sendSide(value, transferList, false);
       rec = 'n';
     }
-    if (st.closed || st.detached) return;
+    if (st.closed || st.detached || st.closePending) return;
     this.#send(rec);
   }
 
@@ -751,6 +752,7 @@ class MessagePort extends EventEmitter {
     }
     if (q.length === 0) {
       Atomics.store(st.ctl, C_WANT + 1 - st.side, 0);
+      if (st.closePending) { st.closePending = false; this.close(); }
     } else {
       Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
       // Room may have been made between our last try and WANT: look again.
@@ -814,8 +816,16 @@ class MessagePort extends EventEmitter {
 
   close() {
     const st = this.#st;
-    if (st.closed || st.detached) return;
+    if (st.closed || st.detached || st.closePending) return;
     if (st.backlog.length !== 0) this.#flush();
+    if (st.backlog.length !== 0) {
+      // Messages posted before close() are still delivered: stop reading,
+      // keep the loop alive, and close once the backlog is in the ring.
+      st.closePending = true;
+      st.started = false;
+      if (st.bell !== 0) binding.bellRef(st.bell, true);
+      return;
+    }
     st.closed = true;
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     this.#closeBell();
