@@ -85,10 +85,10 @@ async function main() {
   const n = results.node;
   const o = results.ours;
   printTable([
-    ['worker_threads', 'ours', 'node:worker_threads', 'ratio'],
+    ['worker_threads', 'ours', 'node:worker_threads', 'ratio (>1: ours better)'],
     ['small objects one way (msg/s)', fmt(o.small), fmt(n.small), `${fmt(o.small / n.small)}x`],
     ['64 KiB Buffers one way (MiB/s)', fmt(o.big), fmt(n.big), `${fmt(o.big / n.big)}x`],
-    ['round trip, median (us)', fmt(o.rtt), fmt(n.rtt), `${fmt(n.rtt / o.rtt)}x faster`],
+    ['round trip, median (us)', fmt(o.rtt), fmt(n.rtt), `${fmt(n.rtt / o.rtt)}x`],
     ['new Worker to online, median (ms)', fmt(o.boot), fmt(n.boot), `${fmt(n.boot / o.boot)}x`],
   ]);
   console.log(`(${RUNS} runs each; small msg/s range: ours ${o.spread.small.map((x) => fmt(x)).join('-')}, ` +
