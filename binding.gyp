@@ -3,6 +3,7 @@
     {
       "target_name": "native_workers",
       "sources": [
+        "src/core/bell.c",
         "src/core/channel.c",
         "src/core/kernels.c",
         "src/core/pool.c",
@@ -13,7 +14,8 @@
         "src/napi/pool.c",
         "src/napi/ring.c",
         "src/napi/spawn.c",
-        "src/napi/testing.c"
+        "src/napi/testing.c",
+        "src/napi/worker.c"
       ],
       "include_dirs": ["include", "src"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

@@ -3,5 +3,6 @@
 const { RingBuffer } = require('./ring');
 const { ThreadPool } = require('./thread_pool');
 const child_process = require('./child_process');
+const worker_threads = require('./worker_threads');
 
-module.exports = { RingBuffer, ThreadPool, child_process };
+module.exports = { RingBuffer, ThreadPool, child_process, worker_threads };

@@ -68,6 +68,13 @@ const codes = {
     return makeNodeError(TypeError, 'ERR_MISSING_ARGS',
       `The ${names.map((n) => `"${n}"`).join(' and ')} argument${names.length > 1 ? 's' : ''} must be specified`);
   },
+  ERR_MISSING_TRANSFERABLE_IN_TRANSFER_LIST() {
+    return makeNodeError(TypeError, 'ERR_MISSING_TRANSFERABLE_IN_TRANSFER_LIST',
+      'Object that needs transfer was found in message but not listed in transferList');
+  },
+  ERR_CONSTRUCT_CALL_INVALID() {
+    return makeNodeError(TypeError, 'ERR_CONSTRUCT_CALL_INVALID', 'Constructor cannot be called');
+  },
   ERR_RING_CLOSED() {
     return makeNodeError(Error, 'ERR_RING_CLOSED', 'The ring buffer is closed');
   },

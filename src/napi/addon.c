@@ -174,6 +174,7 @@ NAPI_MODULE_INIT() {
   if (!nw_pool_init_napi(env, exports)) return NULL;
   if (!nw_channel_init_napi(env, exports)) return NULL;
   if (!nw_spawn_init_napi(env, exports)) return NULL;
+  if (!nw_worker_init_napi(env, exports)) return NULL;
   if (!nw_testing_init_napi(env, exports)) return NULL;
   return exports;
 }

@@ -1,0 +1,18 @@
+import cjs from './worker_threads.js';
+
+export const {
+  Worker,
+  MessageChannel,
+  MessagePort,
+  receiveMessageOnPort,
+  isMainThread,
+  parentPort,
+  workerData,
+  threadId,
+  resourceLimits,
+  SHARE_ENV,
+  setEnvironmentData,
+  getEnvironmentData,
+  markAsUntransferable,
+} = cjs;
+export default cjs;
