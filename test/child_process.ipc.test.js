@@ -247,7 +247,7 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
   });
 
   for (const serialization of ['json', 'advanced']) {
-    it(`${serialization}: passes a net.Server the child then serves from, and a net.Socket`, async () => {
+    it(`${serialization}: passes a net.Server and a net.Socket to the child, and a net.Server back`, async () => {
       const run = async (impl) => {
         const child = impl.spawn(process.execPath, [HANDLE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization });
         const msgs = [];
@@ -282,6 +282,22 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
         const text = await fromChild;
         child.send('plain');
         await next();
+        // And back: the child passes a server of its own to us.
+        const [given, srv] = await new Promise((resolve) => {
+          child.once('message', (m, h) => resolve([m, h]));
+          child.send('give');
+        });
+        msgs.push(given.port > 0);
+        const fromGiven = await new Promise((resolve, reject) => {
+          srv.on('connection', (s) => s.end('served here\n'));
+          const s = net.connect(given.port, '127.0.0.1');
+          let d = '';
+          s.on('data', (x) => { d += x; });
+          s.on('end', () => resolve(d));
+          s.on('error', reject);
+        });
+        msgs.push(srv instanceof net.Server, fromGiven);
+        srv.close();
         child.send('bye');
         await new Promise((resolve) => child.on('exit', resolve));
         return { sent, cbs, reply: reply.replace(/\d+/, 'PID'), text, msgs, destroyed: pair[1].destroyed };
@@ -291,6 +307,7 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
       assert.deepStrictEqual(got, node);
       assert.strictEqual(got.reply, 'child PID\n');
       assert.strictEqual(got.text, 'from child\n');
+      assert.deepStrictEqual(got.msgs.slice(-3), [true, true, 'served here\n']);
     });
   }
 
@@ -383,6 +400,36 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
       assert.deepStrictEqual(results.ours, results.node);
       assert.deepStrictEqual(results.ours[0], { name: 'TypeError', code: 'ERR_INVALID_HANDLE_TYPE' });
     });
+  });
+
+  it('the IPC bindings answer garbage with errors, not crashes', () => {
+    const binding = require('../lib/internal/binding');
+    const cases = [
+      () => binding.ipcReaderStart(),
+      () => binding.ipcReaderStart(-1, () => {}),
+      () => binding.ipcReaderStart('3', () => {}),
+      () => binding.ipcReaderStart(0, 'not a function'),
+      () => binding.ipcReaderStart(123456, () => {}),
+      () => binding.ipcReaderRef({}, true),
+      () => binding.ipcReaderRef(null),
+      () => binding.ipcReaderClose(),
+      () => binding.ipcReaderClose({}),
+      () => binding.ipcSendWithFd(),
+      () => binding.ipcSendWithFd(1, 'text', 2),
+      () => binding.ipcSendWithFd('1', Buffer.alloc(1), 2),
+    ];
+    for (const f of cases) assert.throws(f, (e) => typeof e.code === 'string', String(f));
+    // A descriptor that is no socket, or an empty buffer: a negative errno.
+    assert.ok(binding.ipcSendWithFd(123456, Buffer.from('x'), 0) < 0);
+    assert.ok(binding.ipcSendWithFd(0, Buffer.alloc(0), 0) < 0);
+    // A reader closed twice is fine.
+    const [a, b] = binding.socketpair();
+    const r = binding.ipcReaderStart(a, () => {});
+    binding.ipcReaderRef(r, false);
+    binding.ipcReaderClose(r);
+    binding.ipcReaderClose(r);
+    binding.closeFd(a);
+    binding.closeFd(b);
   });
 
   it('fifty channels: no descriptor leaks', async function () {

@@ -19,11 +19,10 @@
 // the receiver answers {cmd: 'NODE_HANDLE_ACK'}, and until then the sender
 // queues everything else, so order holds.
 //
-// Limits: handles go from this process to the child (net.Server,
-// net.Socket, dgram.Socket); a handle the child sends arrives as its
-// message without the handle (this side reads the socket with read(2), so
-// the kernel drops the descriptor), and the child is acknowledged so that
-// its channel keeps going.
+// Reading goes through the addon's recvmsg(2) reader (src/napi/ipc_pipe.c),
+// so that descriptors the child attaches arrive with their bytes; writing
+// goes through a net.Socket on the same descriptor, and a handle we send
+// goes out with one sendmsg(2) once the bytes before it are written.
 
 const net = require('net');
 const dgram = require('dgram');
@@ -97,7 +96,9 @@ class NodeIpc {
   constructor(target, fd, serialization) {
     this.target = target;
     this.advanced = serialization === 'advanced';
-    this.socket = new net.Socket({ fd, readable: true, writable: true });
+    this.socket = new net.Socket({ fd, readable: false, writable: true });
+    this.fds = []; // received descriptors not yet claimed by a NODE_HANDLE
+    this.reader = binding.ipcReaderStart(fd, (chunk, fds, err) => this.onRead(chunk, fds, err));
     this.closed = false;
     // json: text not yet terminated by '\n'; advanced: unread chunks.
     this.decoder = this.advanced ? null : new StringDecoder('utf8');
@@ -107,8 +108,6 @@ class NodeIpc {
     // While a sent handle waits for its NODE_HANDLE_ACK: later sends, in order.
     this.handleQueue = null;
     this.pendingSocket = null; // the raw handle of a sent net.Socket, closed at the ACK
-    this.socket.on('data', (chunk) => this.onData(chunk));
-    this.socket.on('end', () => this.peerGone());
     this.socket.on('close', () => this.peerGone());
     // A write to a peer that is gone fails; its callback (or the target's
     // 'error') reports it, and 'close' follows.
@@ -117,8 +116,17 @@ class NodeIpc {
 
   // ---- reading ---------------------------------------------------------
 
-  onData(chunk) {
-    if (this.closed) return;
+  onRead(chunk, fds, err) {
+    if (this.closed) {
+      for (const fd of fds) closeQuietly(fd);
+      return;
+    }
+    if (chunk === null) {
+      // End of file, or the read failed: either way the peer is gone.
+      this.peerGone();
+      return;
+    }
+    for (const fd of fds) this.fds.push(fd);
     if (this.advanced) this.parseAdvanced(chunk);
     else this.parseJson(chunk);
   }
@@ -172,14 +180,42 @@ class NodeIpc {
       return;
     }
     if (message.cmd === 'NODE_HANDLE') {
-      // The descriptor did not survive read(2) (see the header): let the
-      // child go on, and deliver what it said.
-      this.write({ cmd: 'NODE_HANDLE_ACK' }, null, null, true);
-      const inner = message.msg;
-      process.nextTick(emitIfOpen, this, isInternal(inner) ? 'internalMessage' : 'message', inner);
+      this.receiveHandle(message);
       return;
     }
     process.nextTick(emitIfOpen, this, 'internalMessage', message);
+  }
+
+  // A handle from the child: its descriptor came with the bytes of this
+  // message. Acknowledge it (a NACK if it is missing, as Node does, so the
+  // child may send it again), then build the object Node would.
+  receiveHandle(message) {
+    const fd = this.fds.length !== 0 ? this.fds.shift() : -1;
+    if (fd < 0) {
+      this.write({ cmd: 'NODE_HANDLE_NACK' }, null, null, null, true);
+      return;
+    }
+    this.write({ cmd: 'NODE_HANDLE_ACK' }, null, null, null, true);
+    const inner = message.msg;
+    const emit = (handle) => {
+      if (this.closed) {
+        if (handle && typeof handle.close === 'function') handle.close();
+        return;
+      }
+      this.target.emit(isInternal(inner) ? 'internalMessage' : 'message', inner, handle);
+    };
+    if (message.type === 'net.Server') {
+      const server = new net.Server();
+      server.listen({ fd }, () => emit(server));
+    } else if (message.type === 'net.Socket') {
+      process.nextTick(emit, new net.Socket({ fd, readable: true, writable: true }));
+    } else if (message.type === 'dgram.Socket') {
+      const socket = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
+      socket.bind({ fd }, () => emit(socket));
+    } else {
+      closeQuietly(fd);
+      process.nextTick(emit, undefined);
+    }
   }
 
   // ---- writing ---------------------------------------------------------
@@ -346,8 +382,19 @@ class NodeIpc {
     target.connected = false;
     target.channel = null;
     target._channel = null;
+    binding.ipcReaderClose(this.reader);
+    for (const fd of this.fds) closeQuietly(fd);
+    this.fds = [];
     this.socket.destroySoon();
     process.nextTick(() => target.emit('disconnect'));
+  }
+}
+
+function closeQuietly(fd) {
+  try {
+    binding.closeFd(fd);
+  } catch {
+    // already closed
   }
 }
 
@@ -362,8 +409,8 @@ function setupNodeIpc(target, fd, serialization) {
   const socket = ipc.socket;
   target.connected = true;
   const control = {
-    ref() { socket.ref(); },
-    unref() { socket.unref(); },
+    ref() { binding.ipcReaderRef(ipc.reader, true); },
+    unref() { binding.ipcReaderRef(ipc.reader, false); },
     get fd() { return socket._handle ? socket._handle.fd : undefined; },
   };
   target.channel = control;
