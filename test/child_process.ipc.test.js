@@ -247,7 +247,7 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
   });
 
   for (const serialization of ['json', 'advanced']) {
-    it(`${serialization}: passes a net.Server and a net.Socket to the child, and a net.Server back`, async () => {
+    it(`${serialization}: passes a net.Server, a net.Socket and a dgram.Socket to the child, and a net.Server back`, async () => {
       const run = async (impl) => {
         const child = impl.spawn(process.execPath, [HANDLE], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization });
         const msgs = [];
@@ -280,6 +280,17 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
         child.send('socket', pair[1]);
         await next();
         const text = await fromChild;
+        // A bound dgram.Socket: the child receives a datagram on it.
+        const udp = require('dgram').createSocket('udp4');
+        await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+        const udpPort = udp.address().port;
+        child.send('dgram', udp);
+        await next();
+        udp.close();
+        const gotDgram = next();
+        const sender = require('dgram').createSocket('udp4');
+        sender.send('datagram', udpPort, '127.0.0.1', () => sender.close());
+        await gotDgram;
         child.send('plain');
         await next();
         // And back: the child passes a server of its own to us.
@@ -308,6 +319,7 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
       assert.strictEqual(got.reply, 'child PID\n');
       assert.strictEqual(got.text, 'from child\n');
       assert.deepStrictEqual(got.msgs.slice(-3), [true, true, 'served here\n']);
+      assert.deepStrictEqual(got.msgs.find((m) => m.got === 'dgram'), { got: 'dgram', data: 'datagram', type: 'udp4' });
     });
   }
 

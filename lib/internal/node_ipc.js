@@ -38,6 +38,9 @@ const {
   errnoException,
 } = require('./errors');
 const { validateObject } = require('./validators');
+// What a NODE_ message is, and where a dgram.Socket keeps its handle: the
+// same answers as for fork()'s channel.
+const { isInternal, dgramHandle } = require('./channel');
 
 // Node's send() answers false once this much waits to be written.
 const HIGH_WATER = 128 * 1024;
@@ -65,12 +68,6 @@ class Deserializer extends v8.DefaultDeserializer {
   }
 }
 
-function isInternal(message) {
-  return message !== null && typeof message === 'object' &&
-    typeof message.cmd === 'string' && message.cmd.length > 5 &&
-    message.cmd.startsWith('NODE_');
-}
-
 // One framed message as bytes (advanced) or text (json).
 function encode(advanced, message) {
   if (!advanced) return `${JSON.stringify(message)}\n`;
@@ -81,15 +78,6 @@ function encode(advanced, message) {
   const out = ser.releaseBuffer();
   out.writeUInt32BE(out.length - 4, 0);
   return out;
-}
-
-let dgramState;
-function dgramHandle(sock) {
-  if (dgramState === undefined) {
-    dgramState = Object.getOwnPropertySymbols(sock).find((s) => String(s) === 'Symbol(state symbol)') || null;
-  }
-  const state = dgramState && sock[dgramState];
-  return state && state.handle;
 }
 
 class NodeIpc {
