@@ -90,7 +90,7 @@ class NodeIpc {
     this.closed = false;
     // json: text not yet terminated by '\n'; advanced: unread chunks.
     this.decoder = this.advanced ? null : new StringDecoder('utf8');
-    this.text = '';
+    this.pieces = [];
     this.chunks = [];
     this.chunkBytes = 0;
     // While a sent handle waits for its NODE_HANDLE_ACK: later sends, in order.
@@ -119,15 +119,27 @@ class NodeIpc {
     else this.parseJson(chunk);
   }
 
+  // Pieces of a long text wait in a list until a '\n' ends it, so a large
+  // message costs one pass over its bytes, not one per chunk.
   parseJson(chunk) {
-    const text = this.text + this.decoder.write(chunk);
+    const part = this.decoder.write(chunk);
+    if (part.indexOf('\n') === -1) {
+      if (part.length !== 0) this.pieces.push(part);
+      return;
+    }
+    let text = part;
+    if (this.pieces.length !== 0) {
+      this.pieces.push(part);
+      text = this.pieces.join('');
+      this.pieces = [];
+    }
     let start = 0;
     let nl;
     while ((nl = text.indexOf('\n', start)) !== -1) {
       this.deliver(JSON.parse(text.slice(start, nl)));
       start = nl + 1;
     }
-    this.text = start === 0 ? text : text.slice(start);
+    if (start < text.length) this.pieces.push(text.slice(start));
   }
 
   parseAdvanced(chunk) {
