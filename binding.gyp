@@ -11,6 +11,7 @@
         "src/core/spawn.c",
         "src/napi/addon.c",
         "src/napi/channel.c",
+        "src/napi/ipc_pipe.c",
         "src/napi/pool.c",
         "src/napi/ring.c",
         "src/napi/spawn.c",

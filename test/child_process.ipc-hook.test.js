@@ -14,12 +14,18 @@ const ours = require('../lib/child_process');
 describe('child_process IPC provider hook', () => {
   afterEach(() => internal.setIpcProvider(null));
 
-  it("without a provider, 'ipc' throws ERR_IPC_UNAVAILABLE and leaks nothing", () => {
+  it("without a registered provider, 'ipc' gets Node's protocol; ERR_IPC_ONE_PIPE leaks nothing", async () => {
     const fs = require('fs');
     const before = fs.readdirSync('/proc/self/fd').length;
-    assert.throws(() => ours.spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }),
-      { code: 'ERR_IPC_UNAVAILABLE' });
+    assert.throws(() => ours.spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'ipc'] }),
+      { code: 'ERR_IPC_ONE_PIPE' });
     assert.strictEqual(fs.readdirSync('/proc/self/fd').length, before);
+    const c = ours.spawn('sh', ['-c', 'echo "$NODE_CHANNEL_FD $NODE_CHANNEL_SERIALIZATION_MODE"'],
+      { stdio: ['ignore', 'pipe', 'ignore', 'ipc'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; });
+    await new Promise((resolve) => c.on('close', resolve));
+    assert.strictEqual(out, '3 json\n');
     assert.strictEqual(ours.spawnSync('echo', ['ok']).stdout.toString(), 'ok\n');
   });
 

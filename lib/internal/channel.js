@@ -696,4 +696,4 @@ function sendHandle(target, ch, message, handle, options, cb) {
   return ok;
 }
 
-module.exports = { setupChannel, Channel };
+module.exports = { setupChannel, Channel, isInternal, dgramHandle };

@@ -7,8 +7,10 @@
 // this process) and watched through a pidfd on the event loop.
 //
 // IPC hook. An 'ipc' entry in spawn's stdio is handed to the provider
-// registered with setIpcProvider(provider) (the fork() channel registers
-// one; without a provider 'ipc' throws ERR_IPC_UNAVAILABLE). Contract:
+// registered with setIpcProvider(provider) (fork() registers its
+// shared-memory channel for the length of its spawn call); otherwise to the
+// default provider of lib/internal/node_ipc.js, which speaks Node's own IPC
+// protocol so that a plain Node child works over it. Contract:
 //   provider.prepare({ index, serialization, options }) -> channel, where
 //     (`options` are the normalised spawn options, so a provider can tell
 //     its own fork() spawns from a user's 'ipc' entry),
@@ -37,7 +39,7 @@ const binding = require('./binding');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_IPC_SYNC_FORK,
-    ERR_IPC_UNAVAILABLE, ERR_UNKNOWN_SIGNAL,
+    ERR_UNKNOWN_SIGNAL,
   },
 } = require('./errors');
 
@@ -76,6 +78,16 @@ const kNative = Symbol('kNative');
 
 let ipcProvider = null;
 function setIpcProvider(provider) { ipcProvider = provider; }
+
+let defaultIpcProvider = null;
+function getIpcProvider() {
+  if (ipcProvider) return ipcProvider;
+  if (defaultIpcProvider === null) {
+    // Loaded on first use: it needs maybeClose from this module.
+    defaultIpcProvider = require('./node_ipc').createProvider(maybeClose);
+  }
+  return defaultIpcProvider;
+}
 
 // A Node-style system error from a negative errno: message
 // "<syscall> <CODE>", then errno, code, syscall (Node's ErrnoException).
@@ -303,10 +315,9 @@ class ChildProcess extends EventEmitter {
       validateString(options.file, 'options.file');
       if (options.args !== undefined) validateArray(options.args, 'options.args');
       if (ipc !== undefined) {
-        if (!ipcProvider) throw ERR_IPC_UNAVAILABLE();
         if (options.envPairs === undefined) options.envPairs = [];
         else validateArray(options.envPairs, 'options.envPairs');
-        channel = ipcProvider.prepare({ index: ipcFd, serialization, options });
+        channel = getIpcProvider().prepare({ index: ipcFd, serialization, options });
         stdio[ipcFd].childFd = channel.childFd;
         options.envPairs.push(...(channel.env || []));
       }

@@ -112,9 +112,6 @@ const codes = {
   ERR_IPC_SYNC_FORK() {
     return makeNodeError(Error, 'ERR_IPC_SYNC_FORK', 'IPC cannot be used with synchronous forks');
   },
-  ERR_IPC_UNAVAILABLE() {
-    return makeNodeError(Error, 'ERR_IPC_UNAVAILABLE', "'ipc' in stdio needs the fork channel, which is not available in this build");
-  },
   ERR_UNKNOWN_SIGNAL(signal) {
     return makeNodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
   },

@@ -119,7 +119,8 @@ function makeFork(spawn) {
       throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
     }
     // The channel serves fork() only: a plain spawn() with 'ipc' in stdio
-    // gets no provider (the child would have no preload to attach it).
+    // gets Node's own protocol (lib/internal/node_ipc.js), since that child
+    // has no preload to attach this channel.
     setIpcProvider(provider);
     try {
       return spawn(options.execPath, args, options);

@@ -269,6 +269,69 @@ int nw_channel_send_fd(nw_channel_t *ch, int fd) {
   }
 }
 
+long nw_channel_send_raw(int sock, const void *buf, size_t len, int fd) {
+  if (sock < 0 || fd < 0 || buf == NULL || len == 0) return -EINVAL;
+  struct iovec iov = {(void *)buf, len};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int))];
+  } cbuf;
+  memset(&cbuf, 0, sizeof cbuf);
+  struct msghdr mh = {0};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf.space;
+  mh.msg_controllen = sizeof cbuf.space;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  for (;;) {
+    ssize_t n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return (long)n;
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+}
+
+long nw_channel_recv_raw(int sock, void *buf, size_t len, int *fds, int max, int *nfds) {
+  if (nfds) *nfds = 0;
+  if (sock < 0 || buf == NULL || len == 0 || (max > 0 && fds == NULL) || nfds == NULL)
+    return -EINVAL;
+  struct iovec iov = {buf, len};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int) * 16)];
+  } cbuf;
+  ssize_t n;
+  struct msghdr mh;
+  for (;;) {
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cbuf.space;
+    mh.msg_controllen = sizeof cbuf.space;
+    n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < count; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (*nfds < max) fds[(*nfds)++] = got;
+      else close(got);
+    }
+  }
+  return (long)n;
+}
+
 int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
   char b;
   struct iovec iov = {&b, 1};

@@ -173,6 +173,7 @@ NAPI_MODULE_INIT() {
   if (!nw_ring_init_napi(env, exports)) return NULL;
   if (!nw_pool_init_napi(env, exports)) return NULL;
   if (!nw_channel_init_napi(env, exports)) return NULL;
+  if (!nw_ipc_pipe_init_napi(env, exports)) return NULL;
   if (!nw_spawn_init_napi(env, exports)) return NULL;
   if (!nw_worker_init_napi(env, exports)) return NULL;
   if (!nw_testing_init_napi(env, exports)) return NULL;

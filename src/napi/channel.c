@@ -407,6 +407,35 @@ static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ipcSendWithFd(sock, buffer, fd) -> bytes sent or a negative errno: one
+ * non-blocking sendmsg of `buffer` with `fd` attached (Node's 'ipc' stdio
+ * channel, lib/internal/node_ipc.js). */
+static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool ok = argc >= 3;
+  int32_t sock = ok ? arg_int(env, argv[0], &ok) : -1;
+  int32_t fd = ok ? arg_int(env, argv[2], &ok) : -1;
+  if (!ok) {
+    if (argc < 3) nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "ipcSendWithFd needs 3 arguments");
+    return NULL;
+  }
+  bool is_buf = false;
+  NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buf));
+  if (!is_buf) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a Buffer");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t len = 0;
+  NAPI_CALL(env, napi_get_buffer_info(env, argv[1], &data, &len));
+  long n = nw_channel_send_raw(sock, data, len, fd);
+  napi_value out;
+  NAPI_CALL(env, napi_create_int64(env, n, &out));
+  return out;
+}
+
 /* channelClose(handle): stop polling; the peer reads end-of-file. */
 static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -425,6 +454,7 @@ napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
+      {"ipcSendWithFd", ipc_send_with_fd_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY));

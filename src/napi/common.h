@@ -91,6 +91,7 @@ nw_env_t *nw_env_get(napi_env env);
 napi_value nw_ring_init_napi(napi_env env, napi_value exports);
 napi_value nw_pool_init_napi(napi_env env, napi_value exports);
 napi_value nw_channel_init_napi(napi_env env, napi_value exports);
+napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports);
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports);
 napi_value nw_worker_init_napi(napi_env env, napi_value exports);
 /* Test and benchmark entry points (binding._testing). */

@@ -1,0 +1,256 @@
+/*
+ * Node-API glue of the reading side of Node's own IPC pipe ('ipc' in the
+ * stdio of spawn, lib/internal/node_ipc.js). Node's peer attaches handle
+ * descriptors to the bytes of their messages (SCM_RIGHTS), which read(2)
+ * would drop; this reader uses recvmsg(2) and hands JavaScript the bytes
+ * and the descriptors together. Writing stays with a net.Socket on the
+ * original descriptor: the reader polls a duplicate of it.
+ *
+ *   ipcReaderStart(fd, cb(buffer | null, fds, errno)) -> reader
+ *     cb(buffer, [fd...], 0) per read; cb(null, [], 0) at end of file;
+ *     cb(null, [], -errno) on an error. Reading stops after either.
+ *   ipcReaderRef(reader, bool)   whether it keeps the loop alive (default yes)
+ *   ipcReaderClose(reader)       stop and close the duplicate
+ *
+ * Lifetime: the reader struct is shared by the wrapper object and the open
+ * uv_poll_t; each holds one reference and the last one frees. Everything
+ * runs on the JavaScript thread that started it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "core/channel.h"
+#include "napi/common.h"
+
+#define READ_SIZE 65536
+#define MAX_FDS 16
+/* Reads per wakeup before the loop gets a turn for other work. */
+#define READS_PER_WAKE 16
+
+static const napi_type_tag reader_tag = {0x6e7769706372640aULL,
+                                         0x51c2d3e4f5a6b7c8ULL};
+
+typedef struct ipc_reader {
+  napi_env env;
+  uv_poll_t poll;
+  int fd;              /* our duplicate; -1 once closed */
+  bool poll_open;      /* uv_poll_init done, uv_close not yet called */
+  int refs;            /* wrapper + open poll handle */
+  napi_ref callback;
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle cleanup;
+  char buf[READ_SIZE];
+} ipc_reader_t;
+
+static void reader_unref(ipc_reader_t *r) {
+  if (--r->refs > 0) return;
+  free(r);
+}
+
+static void poll_closed(uv_handle_t *h) {
+  ipc_reader_t *r = h->data;
+  if (r->fd >= 0) close(r->fd);
+  r->fd = -1;
+  if (r->cleanup) {
+    napi_remove_async_cleanup_hook(r->cleanup);
+    r->cleanup = NULL;
+  }
+  reader_unref(r);
+}
+
+/* Stop reading and close; safe to call more than once. */
+static void reader_close(ipc_reader_t *r) {
+  if (r->callback) {
+    napi_delete_reference(r->env, r->callback);
+    r->callback = NULL;
+  }
+  if (r->actx) {
+    napi_async_destroy(r->env, r->actx);
+    r->actx = NULL;
+  }
+  if (r->poll_open) {
+    r->poll_open = false;
+    uv_poll_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, poll_closed);
+  }
+}
+
+/* The environment is going away: close the poll; poll_closed removes
+ * this hook once libuv is done with the handle. */
+static void env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
+  ipc_reader_t *r = arg;
+  if (r->poll_open) {
+    r->poll_open = false;
+    uv_poll_stop(&r->poll);
+    uv_close((uv_handle_t *)&r->poll, poll_closed);
+  }
+}
+
+static void wrapper_finalize(napi_env env, void *data, void *hint) {
+  ipc_reader_t *r = data;
+  reader_close(r);
+  reader_unref(r);
+}
+
+/* Call the JavaScript callback with (buffer|null, fds, err). */
+static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, argv[3];
+  bool ok = r->callback && napi_get_reference_value(env, r->callback, &cb) == napi_ok && cb &&
+            napi_get_global(env, &recv) == napi_ok;
+  if (ok && n > 0) {
+    void *data;
+    ok = napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &argv[0]) == napi_ok;
+  } else if (ok) {
+    ok = napi_get_null(env, &argv[0]) == napi_ok;
+  }
+  ok = ok && napi_create_array_with_length(env, (size_t)nfds, &argv[1]) == napi_ok;
+  for (int i = 0; ok && i < nfds; i++) {
+    napi_value v;
+    ok = napi_create_int32(env, fds[i], &v) == napi_ok &&
+         napi_set_element(env, argv[1], (uint32_t)i, v) == napi_ok;
+  }
+  ok = ok && napi_create_int32(env, n < 0 ? (int32_t)n : 0, &argv[2]) == napi_ok;
+  if (!ok) {
+    /* Nobody can take them: do not leak the descriptors. */
+    for (int i = 0; i < nfds; i++) close(fds[i]);
+  } else {
+    napi_value result;
+    napi_status st = napi_make_callback(env, r->actx, recv, cb, 3, argv, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  ipc_reader_t *r = p->data;
+  for (int i = 0; i < READS_PER_WAKE && r->poll_open; i++) {
+    int fds[MAX_FDS];
+    int nfds = 0;
+    long n = status < 0 ? status : nw_channel_recv_raw(r->fd, r->buf, READ_SIZE, fds, MAX_FDS, &nfds);
+    if (n == -EAGAIN) return;
+    if (n <= 0) uv_poll_stop(&r->poll); /* end of file or an error: no more reads */
+    deliver(r, n, fds, nfds);
+    if (n <= 0) return;
+  }
+}
+
+static ipc_reader_t *get_reader(napi_env env, napi_value v) {
+  bool ok = false;
+  void *p = NULL;
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object ||
+      napi_check_object_type_tag(env, v, &reader_tag, &ok) != napi_ok || !ok ||
+      napi_unwrap(env, v, &p) != napi_ok || !p) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected an IPC reader");
+    return NULL;
+  }
+  return p;
+}
+
+static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype t0 = napi_undefined, t1 = napi_undefined;
+  if (argc >= 2) {
+    NAPI_CALL(env, napi_typeof(env, argv[0], &t0));
+    NAPI_CALL(env, napi_typeof(env, argv[1], &t1));
+  }
+  int32_t fd = -1;
+  if (t0 == napi_number) NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
+  if (t0 != napi_number || t1 != napi_function || fd < 0) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+                       "ipcReaderStart expects a descriptor and a function");
+    return NULL;
+  }
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (dup_fd < 0) {
+    nw_napi_throw_errno(env, -errno, "fcntl");
+    return NULL;
+  }
+  ipc_reader_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    close(dup_fd);
+    nw_napi_throw_errno(env, -ENOMEM, "ipcReaderStart");
+    return NULL;
+  }
+  r->env = env;
+  r->fd = dup_fd;
+  r->refs = 1;
+  uv_loop_t *loop;
+  int rc = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, &r->poll, dup_fd) : -EINVAL;
+  if (rc) {
+    close(dup_fd);
+    free(r);
+    nw_napi_throw_errno(env, rc, "uv_poll_init");
+    return NULL;
+  }
+  r->poll.data = r;
+  r->poll_open = true;
+  r->refs++;
+  napi_value obj, name;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_type_tag_object(env, obj, &reader_tag) != napi_ok ||
+      napi_create_string_utf8(env, "native-workers.ipc", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, obj, name, &r->actx) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &r->callback) != napi_ok ||
+      napi_wrap(env, obj, r, wrapper_finalize, NULL, NULL) != napi_ok) {
+    reader_close(r);
+    reader_unref(r);
+    nw_napi_throw_last(env, napi_generic_failure);
+    return NULL;
+  }
+  napi_add_async_cleanup_hook(env, env_cleanup, r, &r->cleanup);
+  rc = uv_poll_start(&r->poll, UV_READABLE | UV_DISCONNECT, on_poll);
+  if (rc) {
+    reader_close(r);
+    nw_napi_throw_errno(env, rc, "uv_poll_start");
+    return NULL;
+  }
+  return obj;
+}
+
+static napi_value reader_ref_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ipc_reader_t *r = argc >= 1 ? get_reader(env, argv[0]) : get_reader(env, NULL);
+  if (!r) return NULL;
+  bool on = true;
+  if (argc >= 2) NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  if (r->poll_open) {
+    if (on) uv_ref((uv_handle_t *)&r->poll);
+    else uv_unref((uv_handle_t *)&r->poll);
+  }
+  return NULL;
+}
+
+static napi_value reader_close_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ipc_reader_t *r = argc >= 1 ? get_reader(env, argv[0]) : NULL;
+  if (!r) {
+    if (argc < 1) nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected an IPC reader");
+    return NULL;
+  }
+  reader_close(r);
+  return NULL;
+}
+
+napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports) {
+  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderStart", reader_start_fn, NULL));
+  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderRef", reader_ref_fn, NULL));
+  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderClose", reader_close_fn, NULL));
+  return exports;
+}
