@@ -137,7 +137,7 @@ if (!nodeWT.isMainThread) {
     const map = new Map();
     for (const d of ch.ports) {
       map.set(d.node, new MessagePort(kAttach, {
-        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node,
+        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
       }));
     }
     workerData = restorePorts(wd.data, map);

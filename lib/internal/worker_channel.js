@@ -8,11 +8,9 @@
 // a pair of Node MessagePorts used as a side channel. Each record in a ring
 // is one message:
 //
-//   'j' + JSON   a value made only of plain objects, dense arrays, strings,
-//                finite numbers (not -0), booleans and null, with no object
-//                reached twice: for those JSON is exactly what structured
-//                clone gives (the check is isPlain below).
-//   'u'          undefined.
+//   'v' + value  plain data (objects, arrays, strings, numbers, Dates, ...)
+//                in the binary form of lib/internal/wire.js, which gives
+//                what structured clone gives for those values.
 //   'b' + bytes  a TypedArray, DataView or ArrayBuffer (not shared, not
 //                resizable, not transferred): a small header, then every byte
 //                of its ArrayBuffer, as structured clone copies them.
@@ -32,9 +30,10 @@
 // has made room.
 
 const EventEmitter = require('events');
+const { performance } = require('perf_hooks');
 const nodeWT = require('worker_threads');
-const { isProxy } = require('util').types;
 const binding = require('./binding');
+const { Encoder, Decoder, TAG_VALUE } = require('./wire');
 const { RingBuffer } = require('../ring');
 const {
   codes: {
@@ -61,11 +60,12 @@ const CTL_BYTES = 64;
 const W_PROD_TAIL = 17;
 const W_CONS_HEAD = 32;
 
+// How long a reader watches an empty inbox after traffic (#spinRead), ms.
+const SPIN_MS = 0.05;
+
 const CHANNEL_CAPACITY = 256 * 1024;
 const WORKER_CAPACITY = 1024 * 1024;
 
-const TAG_JSON = 0x6a; // 'j'
-const TAG_UNDEFINED = 0x75; // 'u'
 const TAG_BYTES = 0x62; // 'b'
 const TAG_NODE = 0x6e; // 'n'
 
@@ -78,65 +78,9 @@ const kReceive = Symbol('kReceive');
 const kCloseLocal = Symbol('kCloseLocal');
 const kAttach = Symbol('kAttach');
 
-// ---- fast encoding --------------------------------------------------------
+// ---- byte messages -------------------------------------------------------
 
-const ObjectProto = Object.prototype;
-const ArrayProto = Array.prototype;
 const getProto = Object.getPrototypeOf;
-const MAX_PLAIN_OBJECTS = 64;
-const MAX_PLAIN_DEPTH = 32;
-
-// True when JSON round-trips `v` exactly as structured clone would: no
-// undefined, NaN, Infinity or -0 (JSON changes them), no holes or extra
-// properties on arrays, no prototype other than Object's or Array's, no
-// Proxy (clone refuses those), and no object seen twice (clone keeps the
-// sharing, JSON would duplicate it). `seen` collects the objects visited.
-function isPlain(v, seen, depth) {
-  switch (typeof v) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(v) && (v !== 0 || 1 / v > 0);
-    case 'object':
-      break;
-    default:
-      return false;
-  }
-  if (v === null) return true;
-  if (depth > MAX_PLAIN_DEPTH || seen.length >= MAX_PLAIN_OBJECTS || seen.includes(v)) return false;
-  const proto = getProto(v);
-  if (proto === ObjectProto) {
-    if (isProxy(v)) return false;
-    seen.push(v);
-    for (const k in v) {
-      if (!isPlain(v[k], seen, depth + 1)) return false;
-    }
-    return true;
-  }
-  if (proto === ArrayProto) {
-    if (isProxy(v)) return false;
-    seen.push(v);
-    const n = v.length;
-    for (let i = 0; i < n; i++) {
-      const e = v[i];
-      if (e === undefined || !isPlain(e, seen, depth + 1)) return false;
-    }
-    // Named properties on an array survive clone but not JSON.
-    return n === 0 ? Object.keys(v).length === 0 : Object.keys(v).length === n;
-  }
-  return false;
-}
-
-// The record for a value that JSON carries exactly, or null. (Getters of
-// plain objects run twice on this path: once in the check, once in
-// JSON.stringify; structured clone runs them once.)
-function encodeFast(value) {
-  if (value === undefined) return 'u';
-  const seen = [];
-  if (!isPlain(value, seen, 0)) return null;
-  return `j${JSON.stringify(value)}`;
-}
 
 // Views clone as a copy of their whole ArrayBuffer; the header keeps what
 // the receiver needs to rebuild the same view. Node's postMessage gives a
@@ -333,7 +277,10 @@ function mapTransferList(list, self) {
 // Descriptor of a port travelling inside a side-channel message.
 function describePort(port) {
   const st = port[kState];
-  return { ctl: st.ctlSab, r0: st.rings[0].buffer, r1: st.rings[1].buffer, side: st.side };
+  return {
+    ctl: st.ctlSab, r0: st.rings[0].buffer, r1: st.rings[1].buffer, side: st.side,
+    shapes: st.inbox.dec.exportShapes(),
+  };
 }
 
 
@@ -354,10 +301,12 @@ function recordSize(len) {
 }
 
 class Lane {
-  constructor(ring) {
+  constructor(ring, shapes) {
     const sab = ring.buffer;
     this.buffer = sab;
     this.buf = Buffer.from(sab);
+    this.dv = new DataView(sab);
+    this.dec = new Decoder(shapes);
     this.i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
     const base = binding.ringAttach(new Uint8Array(sab));
     this.h = base >> 2;
@@ -414,9 +363,46 @@ class Lane {
     return true;
   }
 
-  // Consumer: the next record, as a string when it is text (tags j, u, n),
-  // as { value } already decoded when it is bytes (tag b), or null when the
-  // ring is empty.
+  // Producer: append the record an Encoder holds (wire.js). False when
+  // full.
+  tryWriteEncoded(enc) {
+    const len = enc.pos;
+    const i32 = this.i32;
+    const h = this.h;
+    const cap = this.cap;
+    const head = i32[h + W_PROD_HEAD];
+    const room = recordSize(len);
+    if (((head - this.cachedCons) >>> 0) > cap - room) {
+      this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
+      if (((head - this.cachedCons) >>> 0) > cap - room) return false;
+    }
+    const o = (head + 4) & this.mask;
+    const at = this.data + o;
+    const first = cap - o;
+    if (len <= first) {
+      if (len <= 256) {
+        // Records start 4-aligned and are padded to 4: copy whole words,
+        // cheaper for small records than making a view to copy from.
+        const src = enc.i32;
+        const d0 = at >> 2;
+        for (let i = 0, w = (len + 3) >> 2; i < w; i++) i32[d0 + i] = src[i];
+      } else {
+        this.buf.set(enc.u8.subarray(0, len), at);
+      }
+    } else {
+      this.buf.set(enc.u8.subarray(0, first), at);
+      this.buf.set(enc.u8.subarray(first, len), this.data);
+    }
+    i32[(this.data + (head & this.mask)) >> 2] = len;
+    const next = (head + room) | 0;
+    i32[h + W_PROD_HEAD] = next;
+    Atomics.store(i32, h + W_PROD_TAIL, next);
+    return true;
+  }
+
+  // Consumer: the next record, as a string when it is text (tag n), as
+  // { value } or { error } already decoded when it is a value or bytes
+  // (tags v and b), or null when the ring is empty.
   tryRead() {
     const i32 = this.i32;
     const h = this.h;
@@ -439,18 +425,33 @@ class Lane {
       const at = this.data + o;
       const first = cap - o;
       let out;
-      if (len <= first) {
-        out = this.buf[at] === TAG_BYTES ? { value: decodeBytes(this.buf, at, len) }
-          : this.buf.utf8Slice(at, at + len);
-      } else {
-        const tmp = Buffer.allocUnsafe(len);
-        this.buf.copy(tmp, 0, at, at + first);
-        this.buf.copy(tmp, first, this.data, this.data + (len - first));
-        out = tmp[0] === TAG_BYTES ? { value: decodeBytes(tmp, 0, len) } : tmp.utf8Slice(0, len);
+      try {
+        if (len <= first) {
+          out = this.decode(this.buf, this.dv, at, len);
+        } else {
+          const tmp = Buffer.allocUnsafe(len);
+          this.buf.copy(tmp, 0, at, at + first);
+          this.buf.copy(tmp, first, this.data, this.data + (len - first));
+          out = this.decode(tmp, new DataView(tmp.buffer, tmp.byteOffset, len), 0, len);
+        }
+      } catch (error) {
+        out = { error };
       }
       this.release(next);
       return out;
     }
+  }
+
+  decode(buf, dv, at, len) {
+    const tag = len === 0 ? 0 : buf[at];
+    if (tag === TAG_VALUE) return { value: this.dec.decode(buf, dv, at, len) };
+    if (tag === TAG_BYTES) return { value: decodeBytes(buf, at, len) };
+    return buf.latin1Slice(at, at + len);
+  }
+
+  // Whether a record may be waiting (a cheap look, for spinning).
+  ready() {
+    return Atomics.load(this.i32, this.h + W_PROD_TAIL) !== this.i32[this.h + W_CONS_HEAD];
   }
 
   release(next) {
@@ -482,10 +483,12 @@ class MessagePort extends EventEmitter {
       ctl: new Int32Array(init.ctlSab),
       rings,
       side: init.side,
-      inbox: new Lane(rings[init.side]),
+      inbox: new Lane(rings[init.side], init.shapes),
       inWords: undefined,
       inBase: 0,
       outbox: new Lane(rings[1 - init.side]),
+      active: false, // traffic since the reader last went to sleep
+      enc: null, // shapes this port has defined in its outbox (wire.js)
       node: init.node, // the side-channel Node MessagePort
       target: init.target || this, // who emits 'message' (a Worker for its port)
       bell: 0,
@@ -507,21 +510,20 @@ class MessagePort extends EventEmitter {
     this.#openBell();
     this.on('newListener', (name) => {
       if (name === 'message' || name === 'messageerror') {
-        if (this.#st.target === this) { this.ref(); this.start(); }
+        if (this[kState].target === this) { this.ref(); this.start(); }
       }
     });
     this.on('removeListener', (name) => {
-      if ((name === 'message' || name === 'messageerror') && this.#st.target === this &&
+      if ((name === 'message' || name === 'messageerror') && this[kState].target === this &&
           this.listenerCount('message') + this.listenerCount('messageerror') === 0) {
         this.#stop();
       }
     });
   }
 
-  get #st() { return this[kState]; }
 
   #openBell() {
-    const st = this.#st;
+    const st = this[kState];
     st.bell = binding.bellOpen(st.onBell);
     Atomics.store(st.ctl, C_BELL + st.side, st.bell);
     if (st.refed) binding.bellRef(st.bell, true);
@@ -531,7 +533,7 @@ class MessagePort extends EventEmitter {
   }
 
   #closeBell() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.bell === 0) return;
     Atomics.store(st.ctl, C_ASLEEP + st.side, 0);
     Atomics.compareExchange(st.ctl, C_BELL + st.side, st.bell, 0);
@@ -542,7 +544,7 @@ class MessagePort extends EventEmitter {
   // Called by the bell, once per message: dispatch one and return true, or
   // return false when there is nothing (more) to do.
   #onBell() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached) return false;
     if (st.backlog.length !== 0) this.#flush();
     const ctl = st.ctl;
@@ -554,6 +556,7 @@ class MessagePort extends EventEmitter {
     }
     const asleep = C_ASLEEP + st.side;
     let rec = st.inbox.tryRead();
+    if (rec === null) rec = this.#spinRead();
     if (rec === null) {
       Atomics.store(ctl, asleep, 1);
       rec = st.inbox.tryRead();
@@ -572,8 +575,27 @@ class MessagePort extends EventEmitter {
     return true;
   }
 
+  // The inbox is empty. If this port has just received or sent something
+  // (a reply may follow), watch the inbox for a moment before going to
+  // sleep: a sleeping reader costs the writer a system call and itself a
+  // wakeup of its loop, tens of microseconds here. A port that is not in a
+  // conversation goes to sleep at once.
+  #spinRead() {
+    const st = this[kState];
+    if (!st.active) return null;
+    const lane = st.inbox;
+    const t0 = performance.now();
+    do {
+      for (let i = 0; i < 32; i++) {
+        if (lane.ready()) return lane.tryRead();
+      }
+    } while (performance.now() - t0 < SPIN_MS);
+    st.active = false;
+    return null;
+  }
+
   #inboxEmpty() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.inWords === undefined) {
       const sab = st.inbox.buffer;
       st.inWords = new Int32Array(sab, 0, sab.byteLength >> 2);
@@ -585,26 +607,29 @@ class MessagePort extends EventEmitter {
 
   // The writer into our inbox has a backlog: tell it there is room.
   #roomMade() {
-    const st = this.#st;
+    const st = this[kState];
     const want = C_WANT + st.side;
-    if (Atomics.load(st.ctl, want) !== 0 && Atomics.exchange(st.ctl, want, 0) !== 0) {
+    // A plain read: the release just before (Atomics.store) is the fence
+    // that orders it after our consumption, and the exchange decides.
+    if (st.ctl[want] !== 0 && Atomics.exchange(st.ctl, want, 0) !== 0) {
       binding.bellRing(Atomics.load(st.ctl, C_BELL + 1 - st.side));
     }
   }
 
   // A record from the inbox (see Lane.tryRead) -> the message value.
   #decode(rec) {
-    if (typeof rec !== 'string') return rec.value;
+    if (typeof rec !== 'string') {
+      if (rec.error !== undefined) throw rec.error;
+      return rec.value;
+    }
     const tag = rec.charCodeAt(0);
-    if (tag === TAG_JSON) return JSON.parse(rec.slice(1));
-    if (tag === TAG_UNDEFINED) return undefined;
     if (tag === TAG_NODE) return this.#receiveSide();
     throw new Error(`unknown record tag ${tag}`);
   }
 
   // The message waiting on the side channel, with our ports rebuilt.
   #receiveSide() {
-    const got = nodeReceive(this.#st.node);
+    const got = nodeReceive(this[kState].node);
     if (got === undefined) throw new Error('side-channel message missing');
     const { v, p } = got.message;
     if (p === undefined) return v;
@@ -612,14 +637,15 @@ class MessagePort extends EventEmitter {
     for (let i = 0; i < p.length; i++) {
       const d = p[i];
       map.set(d.node, new MessagePort(kAttach, {
-        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node,
+        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
       }));
     }
     return restorePorts(v, map);
   }
 
   #dispatch(rec) {
-    const st = this.#st;
+    const st = this[kState];
+    st.active = true;
     let value;
     try {
       value = this.#decode(rec);
@@ -638,7 +664,7 @@ class MessagePort extends EventEmitter {
 
   // Deliver everything already in the inbox now (a Worker's 'exit').
   [kDrain]() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached) return;
     for (;;) {
       const rec = st.inbox.tryRead();
@@ -649,7 +675,7 @@ class MessagePort extends EventEmitter {
 
   // Read one message now (receiveMessageOnPort): { message } or undefined.
   [kReceive]() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached) return undefined;
     const rec = st.inbox.tryRead();
     if (rec === null) return undefined;
@@ -659,13 +685,16 @@ class MessagePort extends EventEmitter {
 
   postMessage(value, transferList) {
     if (arguments.length === 0) throw ERR_MISSING_ARGS('value');
-    const st = this.#st;
+    const st = this[kState];
     let rec = null;
+    let enc = null;
     if (transferList === undefined || transferList === null) {
-      rec = encodeFast(value);
-      if (rec === null) rec = encodeBytes(value, st.outbox.maxMessageSize);
-      else if (rec.length * 3 > st.outbox.maxMessageSize &&
-               Buffer.byteLength(rec) > st.outbox.maxMessageSize) rec = null;
+      rec = encodeBytes(value, st.outbox.maxMessageSize);
+      if (rec === null) {
+        enc = st.enc === null ? (st.enc = new Encoder()) : st.enc;
+        const len = enc.encode(value, st.outbox.maxMessageSize);
+        if (len !== -1) rec = enc;
+      }
     } else if (typeof transferList === 'object' && !Array.isArray(transferList) &&
                transferList[Symbol.iterator] === undefined) {
       // postMessage(value, { transfer })
@@ -681,14 +710,19 @@ class MessagePort extends EventEmitter {
       this.#sendSide(value, transferList, false);
       rec = 'n';
     }
-    if (st.closed || st.detached || st.closePending) return;
+    if (st.closed || st.detached || st.closePending) {
+      if (enc !== null) enc.rollback();
+      return;
+    }
     this.#send(rec);
+    // In the ring or the backlog: the shapes the record defines are sent.
+    if (enc !== null) enc.commit();
   }
 
   // Post through Node's side channel. Our ports in the transfer list leave
   // with it: they stop reading first and are detached once Node took them.
   #sendSide(value, transferList, discard) {
-    const st = this.#st;
+    const st = this[kState];
     let nodeList = transferList;
     let ours = null;
     if (transferList !== undefined && transferList !== null &&
@@ -720,25 +754,28 @@ class MessagePort extends EventEmitter {
   }
 
   #send(rec) {
-    const st = this.#st;
-    if (Atomics.load(st.ctl, C_CLOSED + 1 - st.side) !== 0) return; // peer gone
+    const st = this[kState];
+    st.active = true;
+    if (st.ctl[C_CLOSED + 1 - st.side] !== 0) return; // peer gone (a hint: see close)
     if (st.backlog.length === 0) {
       let ok;
       try {
-        ok = st.outbox.tryWrite(rec);
+        ok = rec instanceof Encoder ? st.outbox.tryWriteEncoded(rec) : st.outbox.tryWrite(rec);
       } catch {
         return; // the ring was closed under us: the peer is gone
       }
       if (ok) { this.#wakePeer(); return; }
     }
-    st.backlog.push(typeof rec === 'string' ? rec : bytesRecord(rec));
+    // The backlog keeps copies: clone takes the value as it is now.
+    st.backlog.push(typeof rec === 'string' ? rec
+      : rec instanceof Encoder ? Buffer.from(rec.u8.subarray(0, rec.pos)) : bytesRecord(rec));
     Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
     // The reader may have drained everything before it saw WANT.
     this.#flush();
   }
 
   #flush() {
-    const st = this.#st;
+    const st = this[kState];
     const q = st.backlog;
     let n = 0;
     try {
@@ -761,9 +798,11 @@ class MessagePort extends EventEmitter {
   }
 
   #wakePeer() {
-    const ctl = this.#st.ctl;
-    const peer = 1 - this.#st.side;
-    if (Atomics.load(ctl, C_ASLEEP + peer) !== 0 && Atomics.exchange(ctl, C_ASLEEP + peer, 0) !== 0) {
+    const ctl = this[kState].ctl;
+    const peer = 1 - this[kState].side;
+    // A plain read: the publishing Atomics.store just before is the fence
+    // that orders it after the record, and the exchange decides.
+    if (ctl[C_ASLEEP + peer] !== 0 && Atomics.exchange(ctl, C_ASLEEP + peer, 0) !== 0) {
       binding.bellRing(Atomics.load(ctl, C_BELL + peer));
     }
   }
@@ -778,44 +817,44 @@ class MessagePort extends EventEmitter {
   }
 
   #detach() {
-    const st = this.#st;
+    const st = this[kState];
     st.detached = true;
     st.backlog.length = 0;
   }
 
   start() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached || st.started) return;
     st.started = true;
     if (st.bell !== 0) binding.bellRing(st.bell);
   }
 
   #stop() {
-    const st = this.#st;
+    const st = this[kState];
     st.started = false;
     this.unref();
   }
 
   ref() {
-    const st = this.#st;
+    const st = this[kState];
     st.refed = true;
     if (st.bell !== 0) binding.bellRef(st.bell, true);
     return this;
   }
 
   unref() {
-    const st = this.#st;
+    const st = this[kState];
     st.refed = false;
     if (st.bell !== 0) binding.bellRef(st.bell, false);
     return this;
   }
 
   hasRef() {
-    return this.#st.refed && !this.#st.closed && !this.#st.detached;
+    return this[kState].refed && !this[kState].closed && !this[kState].detached;
   }
 
   close() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached || st.closePending) return;
     if (st.backlog.length !== 0) this.#flush();
     if (st.backlog.length !== 0) {
@@ -838,7 +877,7 @@ class MessagePort extends EventEmitter {
 
   // The peer closed and everything it sent was delivered.
   #peerClosed() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed) return;
     st.closed = true;
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
@@ -849,7 +888,7 @@ class MessagePort extends EventEmitter {
 
   // Used by a Worker when its thread has exited.
   [kCloseLocal]() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closed || st.detached) return;
     st.closed = true;
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
@@ -860,7 +899,7 @@ class MessagePort extends EventEmitter {
   }
 
   #emitClose() {
-    const st = this.#st;
+    const st = this[kState];
     if (st.closeEmitted || st.target !== this) return;
     st.closeEmitted = true;
     process.nextTick(() => this.emit('close'));
