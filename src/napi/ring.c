@@ -480,6 +480,40 @@ static napi_value ring_copy_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * bytesCopy(target, targetOffset, source, sourceOffset, length): memcpy
+ * between two views (typed arrays, DataViews or ArrayBuffers). V8 copies
+ * into and out of SharedArrayBuffer memory with relaxed atomic moves, a
+ * few times slower than memcpy; the worker_threads channel copies large
+ * payloads through here instead. The views may overlap (memmove).
+ */
+static napi_value bytes_copy_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "bytesCopy takes five arguments");
+    return NULL;
+  }
+  void *dst, *src;
+  size_t dst_len, src_len;
+  uint32_t dst_off = 0, src_off = 0, len = 0;
+  if (!nw_napi_get_bytes(env, argv[0], &dst, &dst_len, NULL)) return NULL;
+  if (!nw_napi_get_bytes(env, argv[2], &src, &src_len, NULL)) return NULL;
+  if (napi_get_value_uint32(env, argv[1], &dst_off) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &src_off) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &len) != napi_ok) {
+    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "offsets and length must be numbers");
+    return NULL;
+  }
+  if ((size_t)dst_off + len > dst_len || (size_t)src_off + len > src_len) {
+    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "copy out of bounds");
+    return NULL;
+  }
+  if (len) memmove((uint8_t *)dst + dst_off, (uint8_t *)src + src_off, len);
+  return NULL;
+}
+
 napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"ringInit", ring_init_fn},     {"ringAttach", ring_attach_fn},
@@ -487,6 +521,7 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
       {"ringRelease", ring_release_fn}, {"ringCopy", ring_copy_fn},
+      {"bytesCopy", bytes_copy_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_HEADER_SIZE", NW_RING_HEADER_SIZE));
