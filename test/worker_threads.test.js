@@ -338,6 +338,67 @@ describe('worker_threads mirror', function () {
     assert.deepStrictEqual(order.ours, order.node);
   });
 
+  it('runs nextTick callbacks and microtasks between every two of many messages, as Node does', async () => {
+    const order = {};
+    for (const name of ['node', 'ours']) {
+      const { port1, port2 } = new IMPLS[name].MessageChannel();
+      const log = [];
+      const n = 300;
+      const done = new Promise((resolve) => {
+        port2.on('message', (m) => {
+          log.push(`m${m}`);
+          process.nextTick(() => {
+            log.push(`t${m}`);
+            Promise.resolve().then(() => log.push(`tp${m}`));
+          });
+          Promise.resolve().then(() => {
+            log.push(`p${m}`);
+            process.nextTick(() => log.push(`pt${m}`));
+          });
+          queueMicrotask(() => log.push(`q${m}`));
+          if (m === n - 1) setImmediate(resolve);
+        });
+      });
+      for (let i = 0; i < n; i++) port1.postMessage(i);
+      await done;
+      port1.close();
+      order[name] = log;
+    }
+    assert.strictEqual(order.ours.length, order.node.length);
+    assert.deepStrictEqual(order.ours, order.node);
+  });
+
+  it('a listener that throws does not lose or reorder the messages after it', async () => {
+    const got = {};
+    for (const name of ['node', 'ours']) {
+      const { port1, port2 } = new IMPLS[name].MessageChannel();
+      const seen = [];
+      const errors = [];
+      const onUncaught = (err) => errors.push(err.message);
+      process.prependListener('uncaughtException', onUncaught);
+      // mocha's own handler would fail the test: keep it aside meanwhile.
+      const others = process.listeners('uncaughtException').filter((l) => l !== onUncaught);
+      for (const l of others) process.removeListener('uncaughtException', l);
+      try {
+        await new Promise((resolve) => {
+          port2.on('message', (m) => {
+            seen.push(m);
+            if (m === 19) setImmediate(resolve);
+            if (m % 5 === 2) throw new Error(`boom ${m}`);
+          });
+          for (let i = 0; i < 20; i++) port1.postMessage(i);
+        });
+      } finally {
+        process.removeListener('uncaughtException', onUncaught);
+        for (const l of others) process.on('uncaughtException', l);
+      }
+      port1.close();
+      got[name] = { seen, errors };
+    }
+    assert.deepStrictEqual(got.ours, got.node);
+    assert.deepStrictEqual(got.ours.seen, Array.from({ length: 20 }, (_, i) => i));
+  });
+
   it('an unref\'d port does not keep the process alive; a listening one does', async () => {
     const lib = JSON.stringify(path.join(__dirname, '..', 'lib', 'worker_threads.js'));
     const unrefd = await runScript(`const { MessageChannel } = require(${lib});

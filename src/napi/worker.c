@@ -12,9 +12,11 @@
  * thread (one uv_async_send: no helper thread, no futex hop).
  *
  * When the bell rings, the reader's loop calls the port's JavaScript
- * callback once per message, each through napi_make_callback at the top of
- * the stack, so that process.nextTick callbacks and microtasks queued by one
- * 'message' listener run before the next message, as with Node's ports.
+ * callback through napi_make_callback at the top of the stack until it says
+ * it is idle. One call may dispatch several messages; between two of them
+ * the JavaScript side runs the nextTick queue and microtasks itself, so
+ * that what one 'message' listener queued runs before the next message, as
+ * with Node's ports.
  *
  * Lifetime: a bell belongs to the thread that opened it. It is closed by
  * JavaScript (bellClose), or by an async env cleanup hook when that thread's
@@ -42,7 +44,7 @@ static nw_bellreg_t registry = NW_BELLREG_INIT;
 typedef struct bell {
   uv_async_t async;        /* on the owner's loop; data = this */
   napi_env env;
-  napi_ref callback;       /* () => boolean: true while messages remain */
+  napi_ref callback;       /* () => number: messages dispatched, 0 when idle */
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   uint32_t id;
@@ -89,9 +91,9 @@ static void bell_cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) 
     bell_start_close(b);
 }
 
-/* Owner's loop: call JavaScript once per message until it says it is idle,
- * the port is closed, or DISPATCH_LIMIT messages went by (then ring again so
- * that other handles get their turn first). */
+/* Owner's loop: call JavaScript until it says it is idle, the port is
+ * closed, or DISPATCH_LIMIT messages went by (then ring again so that other
+ * handles get their turn first). */
 static void bell_async_cb(uv_async_t *handle) {
   bell_t *b = handle->data;
   if (b->closing) return;
@@ -100,7 +102,8 @@ static void bell_async_cb(uv_async_t *handle) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   b->dispatching = true;
   bool more = false;
-  for (int i = 0; i < DISPATCH_LIMIT && !b->close_pending; i++) {
+  uint32_t done = 0;
+  while (!b->close_pending) {
     napi_value fn, recv, result;
     if (napi_get_reference_value(env, b->callback, &fn) != napi_ok || !fn) break;
     napi_get_global(env, &recv);
@@ -117,9 +120,13 @@ static void bell_async_cb(uv_async_t *handle) {
       }
       break;
     }
-    bool again = false;
-    if (napi_get_value_bool(env, result, &again) != napi_ok || !again) break;
-    more = i + 1 == DISPATCH_LIMIT;
+    uint32_t n = 0;
+    if (napi_get_value_uint32(env, result, &n) != napi_ok || n == 0) break;
+    done += n;
+    if (done >= DISPATCH_LIMIT) {
+      more = true;
+      break;
+    }
   }
   b->dispatching = false;
   napi_close_handle_scope(env, scope);
