@@ -582,6 +582,7 @@ class MessagePort extends EventEmitter {
       bell: 0,
       backlog: [], // records waiting for room in the outbox, from bqHead on
       bqHead: 0, // (the backlog is empty exactly when its length is 0)
+      bqPosts: 0, // posts that went to the backlog (see #send)
       started: false,
       refed: false,
       userUnref: false,
@@ -887,6 +888,7 @@ class MessagePort extends EventEmitter {
     if (refuse) return false;
     // The backlog keeps copies: clone takes the value as it is now.
     const q = st.backlog;
+    const first = q.length === 0;
     if (rec instanceof Encoder) {
       const last = q.length === 0 ? null : q[q.length - 1];
       if (!(last instanceof Spill) || !last.add(rec)) {
@@ -897,9 +899,14 @@ class MessagePort extends EventEmitter {
     } else {
       q.push(typeof rec === 'string' ? rec : bytesRecord(rec));
     }
-    Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
-    // The reader may have drained everything before it saw WANT.
-    this.#flush();
+    // With a backlog already waiting, WANT is set or the reader has rung
+    // us: our bell will flush. Trying now and then still keeps the reader
+    // fed while a long synchronous loop of posts holds our thread.
+    if (first || (++st.bqPosts & 63) === 0) {
+      Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
+      // The reader may have drained everything before it saw WANT.
+      this.#flush();
+    }
     return true;
   }
 
