@@ -30,6 +30,7 @@ const {
   kCloseLocal,
   WORKER_CAPACITY,
 } = require('./internal/worker_channel');
+const { codes: { ERR_INVALID_ARG_TYPE } } = require('./internal/errors');
 
 // The key under which a Worker of ours passes its channel in Node's
 // workerData. Code in the worker that reads node:worker_threads' workerData
@@ -147,6 +148,15 @@ if (!nodeWT.isMainThread) {
   }
 }
 
+// Node's moveMessagePortToContext works on Node's own ports: a port of
+// ours is refused with Node's error for a wrong argument.
+function moveMessagePortToContext(port, contextifiedSandbox) {
+  if (port instanceof MessagePort) {
+    throw ERR_INVALID_ARG_TYPE('port', 'MessagePort of node:worker_threads', port);
+  }
+  return nodeWT.moveMessagePortToContext(port, contextifiedSandbox);
+}
+
 module.exports = {
   Worker,
   MessageChannel,
@@ -161,4 +171,8 @@ module.exports = {
   setEnvironmentData: nodeWT.setEnvironmentData,
   getEnvironmentData: nodeWT.getEnvironmentData,
   markAsUntransferable: nodeWT.markAsUntransferable,
+  moveMessagePortToContext,
+  // Node's own, passed through: they do not use ports.
+  BroadcastChannel: nodeWT.BroadcastChannel,
+  postMessageToThread: nodeWT.postMessageToThread,
 };

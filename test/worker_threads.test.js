@@ -69,13 +69,39 @@ describe('worker_threads mirror', function () {
   it('exports what node:worker_threads exports (the parts it mirrors)', () => {
     for (const k of ['Worker', 'MessageChannel', 'MessagePort', 'receiveMessageOnPort', 'isMainThread',
       'parentPort', 'workerData', 'threadId', 'resourceLimits', 'SHARE_ENV', 'setEnvironmentData',
-      'getEnvironmentData', 'markAsUntransferable']) {
+      'getEnvironmentData', 'markAsUntransferable', 'moveMessagePortToContext', 'BroadcastChannel',
+      'postMessageToThread']) {
       assert.ok(k in ours, k);
       assert.strictEqual(typeof ours[k], typeof nodeWT[k], k);
     }
     assert.strictEqual(ours.isMainThread, true);
     assert.strictEqual(ours.parentPort, null);
     assert.strictEqual(ours.SHARE_ENV, nodeWT.SHARE_ENV);
+  });
+
+  it('passes Node\'s BroadcastChannel and moveMessagePortToContext through, refusing ports of ours', async () => {
+    const vm = require('vm');
+    const { port1, port2 } = new ours.MessageChannel();
+    assert.throws(() => ours.moveMessagePortToContext(port1, vm.createContext({})), { code: 'ERR_INVALID_ARG_TYPE' });
+    port1.close();
+    port2.close();
+    const nodePorts = new nodeWT.MessageChannel();
+    const moved = ours.moveMessagePortToContext(nodePorts.port1, vm.createContext({}));
+    assert.strictEqual(typeof moved.postMessage, 'function');
+    nodePorts.port2.close();
+    // A BroadcastChannel reaches a worker started by ours.
+    const w = new ours.Worker(`
+      const { BroadcastChannel, parentPort } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'worker_threads'))});
+      const bc = new BroadcastChannel('nw-test');
+      bc.onmessage = (e) => { parentPort.postMessage(e.data); bc.close(); };
+      parentPort.postMessage('listening');`, { eval: true });
+    assert.strictEqual(await nextMessage(w), 'listening');
+    const bc = new ours.BroadcastChannel('nw-test');
+    const got = nextMessage(w);
+    bc.postMessage({ hello: 1 });
+    assert.deepStrictEqual(await got, { hello: 1 });
+    bc.close();
+    await w.terminate();
   });
 
   it('gives the worker isMainThread, parentPort, workerData and threadId', async () => {
