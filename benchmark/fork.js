@@ -71,30 +71,41 @@ async function roundTrip(cp, n) {
   return times;
 }
 
-async function measure(impl) {
-  const r = { startMs: [], jsonRate: [], advRate: [], bigMBs: [], rttMed: [], rttP99: [] };
+// One run of every measure for one implementation, into `r`.
+async function measureOnce(impl, r) {
+  let { cp, ms } = await start(impl, 'json');
+  r.startMs.push(ms);
+  r.jsonRate.push(SMALL / await oneWay(cp, SMALL, () => ({ a: 1, b: 'hello' })));
+  const rtt = await roundTrip(cp, RTT_N);
+  r.rttMed.push(median(rtt));
+  r.rttP99.push(percentile(rtt, 0.99));
+  await stop(cp);
+  ({ cp } = await start(impl, 'advanced'));
+  r.advRate.push(SMALL / 2 / await oneWay(cp, SMALL / 2, () => ({ a: 1, b: 'hello' })));
+  const buf = Buffer.alloc(BIG, 7);
+  r.bigMBs.push(BIG_N * BIG / 1e6 / await oneWay(cp, BIG_N, () => buf));
+  await stop(cp);
+}
+
+// Both implementations, run after run, so that load from elsewhere hits
+// both alike; the medians of each.
+async function measure() {
+  const fresh = () => ({ startMs: [], jsonRate: [], advRate: [], bigMBs: [], rttMed: [], rttP99: [] });
+  const raw = { ours: fresh(), node: fresh() };
   for (let run = 0; run < RUNS; run++) {
-    let { cp, ms } = await start(impl, 'json');
-    r.startMs.push(ms);
-    r.jsonRate.push(SMALL / await oneWay(cp, SMALL, () => ({ a: 1, b: 'hello' })));
-    const rtt = await roundTrip(cp, RTT_N);
-    r.rttMed.push(median(rtt));
-    r.rttP99.push(percentile(rtt, 0.99));
-    await stop(cp);
-    ({ cp } = await start(impl, 'advanced'));
-    r.advRate.push(SMALL / 2 / await oneWay(cp, SMALL / 2, () => ({ a: 1, b: 'hello' })));
-    const buf = Buffer.alloc(BIG, 7);
-    r.bigMBs.push(BIG_N * BIG / 1e6 / await oneWay(cp, BIG_N, () => buf));
-    await stop(cp);
+    await measureOnce(ours, raw.ours);
+    await measureOnce(nodeCp, raw.node);
   }
   const out = {};
-  for (const k of Object.keys(r)) out[k] = median(r[k]);
+  for (const name of Object.keys(raw)) {
+    out[name] = {};
+    for (const k of Object.keys(raw[name])) out[name][k] = median(raw[name][k]);
+  }
   return out;
 }
 
 async function main() {
-  const a = await measure(ours);
-  const b = await measure(nodeCp);
+  const { ours: a, node: b } = await measure();
   const rows = [['fork IPC', 'native-workers', 'node:child_process', 'ratio']];
   const add = (name, x, y, higherBetter, digits) => {
     rows.push([name, fmt(x, digits), fmt(y, digits), `${fmt(higherBetter ? x / y : y / x)}x`]);

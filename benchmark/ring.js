@@ -67,7 +67,12 @@ function worker() {
 }
 
 function once(w) {
-  return new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => { w.off('error', onError); resolve(m); };
+    const onError = (e) => { w.off('message', onMessage); reject(e); };
+    w.once('message', onMessage);
+    w.once('error', onError);
+  });
 }
 
 async function oneWay(kind, size, count) {

@@ -183,6 +183,50 @@ describe('fork(): differential against node:child_process', function () {
     assert.deepStrictEqual(r.ours[1][1], { connected: true, env: [], execArgv: [], argv: ['a', 'b'], hasChannel: true });
   });
 
+  it('json and advanced serialization give what Node gives for plain data and its edge cases', async () => {
+    const shared = { s: 1 };
+    const nullProto = Object.create(null);
+    nullProto.k = 'v';
+    const shapes = [];
+    for (let i = 0; i < 40; i++) shapes.push({ [`k${i % 13}`]: i, same: 'x', n: i * 0.5 });
+    const values = [
+      { a: undefined, b: NaN, c: -0, d: Infinity, e: -Infinity, f: 1.5, g: 2 ** 40 },
+      [1, undefined, 3, NaN, -0], -0, NaN, 'lone \ud800 surrogate', '\u00e9\u00ff latin1', 'wide \u4e2d',
+      { when: new Date(5) }, { custom: { toJSON() { return 'tj'; } } }, { x: shared, y: shared },
+      JSON.parse('{"__proto__": {"p": 1}, "q": 2}'), nullProto, { 2: 'two', 1: 'one', z: 'z' },
+      Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${i}`, i])),
+      ...shapes, { deep: { er: { est: [[[{ x: null }]]] } } }, [], {}, '', 0, true, false,
+    ];
+    for (const serialization of ['json', 'advanced']) {
+      const got = {};
+      // A function inside a value: JSON calls toJSON, clone refuses it.
+      const sent = serialization === 'json' ? values : values.filter((v) => !(v && v.custom));
+      for (const [name, impl] of impls) {
+        const cp = impl.fork(ECHO, [], { serialization });
+        const msgs = [];
+        cp.on('message', (m) => msgs.push(m));
+        for (const v of sent) cp.send(v);
+        cp.send({ cmd: 'disconnect' });
+        await new Promise((resolve) => cp.on('close', resolve));
+        got[name] = msgs;
+      }
+      assert.strictEqual(got.ours.length, sent.length, serialization);
+      for (let i = 0; i < sent.length; i++) {
+        const label = `${serialization} value ${i}`;
+        assert.strictEqual(util.inspect(got.ours[i], { depth: 8 }), util.inspect(got.node[i], { depth: 8 }), label);
+        assert.ok(util.isDeepStrictEqual(got.ours[i], got.node[i]) ||
+                  (Number.isNaN(got.ours[i]) && Number.isNaN(got.node[i])), label);
+        if (got.node[i] !== null && typeof got.node[i] === 'object') {
+          assert.strictEqual(Object.getPrototypeOf(got.ours[i]), Object.getPrototypeOf(got.node[i]), label);
+        }
+      }
+      // JSON copies a shared object; clone keeps it shared.
+      const i = sent.findIndex((v) => v && v.x === shared);
+      assert.strictEqual(got.ours[i].x === got.ours[i].y, serialization === 'advanced');
+      assert.strictEqual(got.node[i].x === got.node[i].y, serialization === 'advanced');
+    }
+  });
+
   it('advanced serialization: Map, Set, Date, RegExp, BigInt, typed arrays, errors, cycles', async () => {
     const cyc = { name: 'cyc' };
     cyc.self = cyc;

@@ -11,8 +11,12 @@
 // handles (SCM_RIGHTS), and end-of-file when the peer is gone.
 //
 // Record payload: one type byte, then the body.
+//   'v' plain data in the binary form of lib/internal/wire.js, which gives
+//   what JSON (serialization 'json') or structured clone ('advanced') would
+//   give for it; the type byte is the first byte of the wire record.
 //   'J' JSON text (serialization 'json'), 'A' v8.serialize bytes
-//   ('advanced'), 'H' a handle message (JSON: type, msg, extra fields; the
+//   ('advanced'), both for what the wire form does not carry; 'H' a handle
+//   message (JSON: type, msg, extra fields; the
 //   descriptor travels on the socket, sent before the record).
 //   A type byte with 0x80 set is a fragment: more of the same message
 //   follows. Messages larger than a quarter of the ring are fragmented.
@@ -22,6 +26,7 @@ const dgram = require('dgram');
 const v8 = require('v8');
 
 const binding = require('./binding');
+const { Encoder, Decoder, TAG_VALUE } = require('./wire');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT,
@@ -41,6 +46,7 @@ const SKIP = 0x80000000;
 const T_JSON = 0x4a; // 'J'
 const T_ADVANCED = 0x41; // 'A'
 const T_HANDLE = 0x48; // 'H'
+const T_WIRE = TAG_VALUE; // 'v'
 const T_MORE = 0x80;
 
 // Messages handled per turn of the loop before yielding to other events.
@@ -79,6 +85,7 @@ class RingView {
   constructor(buffer, offset) {
     this.i32 = new Int32Array(buffer);
     this.u8 = Buffer.from(buffer);
+    this.dv = new DataView(buffer);
     this.h = offset >> 2;
     this.data = offset + HEADER_SIZE;
     this.cap = this.i32[this.h + W_CAPACITY];
@@ -94,6 +101,9 @@ class Channel {
     this.target = target;
     this.handle = handle;
     this.advanced = serialization === 'advanced';
+    // Shapes are per direction: ours for the out ring, the peer's for in.
+    this.enc = new Encoder(this.advanced ? undefined : { json: true });
+    this.dec = new Decoder();
     const side = info.side;
     this.out = new RingView(info.buffer, side === 0 ? info.ring0 : info.ring1);
     this.in = new RingView(info.buffer, side === 0 ? info.ring1 : info.ring0);
@@ -257,6 +267,38 @@ class Channel {
     this.updateRef();
   }
 
+  // Send the record this.enc holds (wire.js). Returns false when it had to
+  // be queued (backpressure).
+  writeWire(cb) {
+    const enc = this.enc;
+    const len = enc.pos;
+    if (this.queue.length === 0) {
+      const r = this.out;
+      const start = this.reserve(recordSize(len));
+      const o = (start + 4) & r.mask;
+      if (start >= 0 && o + len <= r.cap) {
+        // Straight in; records are 4-aligned, so small ones go as words.
+        const at = r.data + o;
+        if (len <= 256) {
+          const src = enc.i32;
+          const dst = r.i32;
+          const d0 = at >> 2;
+          for (let i = 0, w = (len + 3) >> 2; i < w; i++) dst[d0 + i] = src[i];
+        } else {
+          r.u8.set(enc.u8.subarray(0, len), at);
+        }
+        enc.commit();
+        this.publish(start, len);
+        if (cb) process.nextTick(cb, null);
+        return true;
+      }
+    }
+    // The general way (queue, wrap): the type byte is the record's first.
+    const bytes = Buffer.from(enc.u8.subarray(1, len));
+    enc.commit();
+    return this.write(T_WIRE, bytes, cb);
+  }
+
   // Returns false when the message had to be queued (backpressure).
   write(type, payload, cb) {
     const isStr = typeof payload === 'string';
@@ -367,11 +409,22 @@ class Channel {
         let type = 0;
         let body = null;
         let str = null;
+        let wired = false;
+        let value;
         if ((word & SKIP) === 0 && len > 0) {
           const o = (r.pos + 4) & r.mask;
           type = r.u8[r.data + o];
           const bo = (o + 1) & r.mask;
-          if (type === T_JSON && this.fragments === null && bo + len - 1 <= r.cap && bo !== 0) {
+          if (type === T_WIRE && this.fragments === null && o + len <= r.cap) {
+            // Decoded in place, before the space can be handed back.
+            try {
+              value = this.dec.decode(r.u8, r.dv, r.data + o, len);
+            } catch {
+              this.fail(ERR_IPC_CHANNEL_CORRUPT());
+              return false;
+            }
+            wired = true;
+          } else if (type === T_JSON && this.fragments === null && bo + len - 1 <= r.cap && bo !== 0) {
             if (len <= SMALL_JSON) {
               // Gather small JSON texts; they are parsed together below.
               this.gather(r.u8, r.data + bo, len - 1);
@@ -390,6 +443,11 @@ class Channel {
         if ((++n & 63) === 0) this.release();
         if (type <= 0) continue;
         this.flushGathered();
+        if (wired) {
+          if (isInternal(value)) this.target.emit('internalMessage', value);
+          else this.target.emit('message', value);
+          continue;
+        }
         if (type & T_MORE) {
           if (this.fragments === null) {
             this.fragments = [];
@@ -431,6 +489,20 @@ class Channel {
       else target.emit('message', message);
     } else if (type === T_ADVANCED) {
       const message = v8.deserialize(body);
+      if (isInternal(message)) target.emit('internalMessage', message);
+      else target.emit('message', message);
+    } else if (type === T_WIRE) {
+      // A record that wrapped around the ring's end: decode the copy.
+      const rec = Buffer.allocUnsafe(body.length + 1);
+      rec[0] = T_WIRE;
+      body.copy(rec, 1);
+      let message;
+      try {
+        message = this.dec.decode(rec, new DataView(rec.buffer, rec.byteOffset, rec.length), 0, rec.length);
+      } catch {
+        this.fail(ERR_IPC_CHANNEL_CORRUPT());
+        return;
+      }
       if (isInternal(message)) target.emit('internalMessage', message);
       else target.emit('message', message);
     } else if (type === T_HANDLE) {
@@ -652,6 +724,9 @@ function sendMessage(target, ch, message, handle, options, callback) {
   }
   const cb = typeof callback === 'function' ? callback : null;
   if (handle) return sendHandle(target, ch, message, handle, options, cb);
+  // Plain data in the wire form when it carries the value exactly, in one
+  // record; JSON text or V8's serializer otherwise.
+  if (ch.enc.encode(message, ch.maxChunk) !== -1) return ch.writeWire(cb);
   if (ch.advanced) return ch.write(T_ADVANCED, v8.serialize(message), cb);
   return ch.write(T_JSON, JSON.stringify(message), cb);
 }

@@ -12,6 +12,12 @@
 // instances, Proxies, ...) makes the encoder give up, and the caller sends
 // the value through Node's own postMessage instead, which clones it.
 //
+// With { json: true } the encoder gives instead what
+// JSON.parse(JSON.stringify(value)) gives (the fork channel's 'json'
+// serialization): NaN and the infinities become null, -0 becomes 0, and
+// it gives up on what JSON changes in other ways (undefined, Dates and
+// anything with toJSON, shared references, which JSON duplicates).
+//
 // A record is 'v', a flags byte, then one value:
 //
 //   0 undefined  1 null  2 false  3 true
@@ -85,7 +91,8 @@ class TrieNode {
 }
 
 class Encoder {
-  constructor() {
+  constructor(options) {
+    this.json = options !== undefined && options.json === true;
     this.ab = new ArrayBuffer(256);
     this.u8 = new Uint8Array(this.ab);
     this.i32 = new Int32Array(this.ab);
@@ -198,6 +205,7 @@ class Encoder {
         this.tag(v ? T_TRUE : T_FALSE);
         return;
       case 'undefined':
+        if (this.json) throw GIVE_UP; // JSON drops the key, or gives null
         this.tag(T_UNDEF);
         return;
       case 'object':
@@ -213,7 +221,11 @@ class Encoder {
   }
 
   number(v) {
-    if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+    if (this.json && (v !== v || v === Infinity || v === -Infinity)) {
+      this.tag(T_NULL); // JSON writes null for them
+      return;
+    }
+    if ((v | 0) === v && (v !== 0 || this.json || 1 / v > 0)) {
       this.reserve(5);
       this.u8[this.pos] = T_INT;
       this.dv.setInt32(this.pos + 1, v, true);
@@ -293,6 +305,7 @@ class Encoder {
     // Arrays given another prototype, and objects that only inherit from
     // Array: Node's clone goes by what the object is, not its prototype.
     if (isArray !== Array.isArray(v)) throw GIVE_UP;
+    if (this.json && (isDate || (!isArray && v.toJSON !== undefined))) throw GIVE_UP;
     let time = 0;
     if (isDate) {
       try {
@@ -304,8 +317,9 @@ class Encoder {
     const idx = this.nSeen;
     const at = this.remember(v);
     if (at !== -1) {
-      // Shared references are kept; a cycle goes to Node's clone.
-      if (!this.finished[at]) throw GIVE_UP;
+      // Shared references are kept; a cycle goes to Node's clone. JSON
+      // would copy a shared object, or throw on a cycle.
+      if (!this.finished[at] || this.json) throw GIVE_UP;
       this.flags |= F_REFS;
       this.tag(T_REF);
       this.u32(at);
