@@ -104,7 +104,9 @@ function toInput(input) {
 // a collision, which keeps ids distinct modulo the size). Past MAX_SLOTS, a
 // collision (a task that stays in flight while many newer ones pass) goes
 // to a Map instead, so one stuck task cannot make the table grow unbounded.
-const MAX_SLOTS = 1 << 16;
+// 2^18 slots (4 MiB) hold a few hundred thousand tasks in flight without
+// the Map.
+const MAX_SLOTS = 1 << 18;
 class TaskTable {
   constructor() {
     this.mask = 1023;

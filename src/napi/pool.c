@@ -83,6 +83,8 @@ struct pool_handle {
   double *cbuf;
   uint64_t in_flight;         /* JS thread: submitted, not delivered */
   copy_cache_t cache;         /* JS thread */
+  struct gtask *spare;        /* JS thread: freed tasks kept for reuse */
+  uint32_t nspare;
   bool refed;
   bool delivering;
   bool free_requested;
@@ -135,11 +137,46 @@ static void copy_cache_clear(pool_handle_t *h) {
 }
 
 /* JS thread. Frees a task and whatever it still owns. */
+/* Freed task records are kept (up to SPARE_MAX per pool) and reused:
+ * noop-sized tasks otherwise spend a good part of their time in calloc
+ * and free. JS thread only. */
+#define SPARE_MAX 4096
+
+static gtask_t *task_alloc(pool_handle_t *h) {
+  gtask_t *g = h->spare;
+  if (g) {
+    h->spare = (gtask_t *)g->t.next;
+    h->nspare--;
+    memset(g, 0, sizeof *g);
+  } else {
+    g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+  }
+  g->h = h;
+  return g;
+}
+
+static void spares_clear(pool_handle_t *h) {
+  while (h->spare) {
+    gtask_t *g = h->spare;
+    h->spare = (gtask_t *)g->t.next;
+    free(g);
+  }
+  h->nspare = 0;
+}
+
 static void task_free(napi_env env, gtask_t *g) {
   if (g->input && env) napi_delete_reference(env, g->input);
   copy_release(g->h, g->copy, g->copy_cap);
   free(g->t.io.out);
-  free(g);
+  pool_handle_t *h = g->h;
+  if (h->pool && h->nspare < SPARE_MAX) {
+    g->t.next = (nw_task_t *)h->spare;
+    h->spare = g;
+    h->nspare++;
+  } else {
+    free(g);
+  }
 }
 
 /* ---- loop keep-alive --------------------------------------------------------- */
@@ -174,10 +211,14 @@ static void shutdown_pool(pool_handle_t *h, napi_env env) {
   h->pool = NULL;
   h->in_flight = 0;
   copy_cache_clear(h);
+  spares_clear(h);
 }
 
 static void maybe_free_handle(pool_handle_t *h) {
-  if (h->external_gone && !h->tsfn) free(h);
+  if (h->external_gone && !h->tsfn) {
+    spares_clear(h);
+    free(h);
+  }
 }
 
 /* JS thread (or environment teardown): the threadsafe function is going
@@ -629,12 +670,11 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
     uint32_t built = 0;
     for (; built < m; built++) {
       uint32_t i = accepted + built;
-      gtask_t *g = calloc(1, sizeof *g);
+      gtask_t *g = task_alloc(h);
       if (!g) {
         err = -ENOMEM;
         break;
       }
-      g->h = h;
       g->t.kernel = meta[i] & META_KERNEL_MASK;
       g->t.id = (uint64_t)first + i;
       if (has_inputs) {
