@@ -136,7 +136,6 @@ static void copy_cache_clear(pool_handle_t *h) {
   h->cache.bytes = 0;
 }
 
-/* JS thread. Frees a task and whatever it still owns. */
 /* Freed task records are kept (up to SPARE_MAX per pool) and reused:
  * noop-sized tasks otherwise spend a good part of their time in calloc
  * and free. JS thread only. */
@@ -165,6 +164,8 @@ static void spares_clear(pool_handle_t *h) {
   h->nspare = 0;
 }
 
+/* JS thread. Frees a task and whatever it still owns (the record itself
+ * goes back to the spares while the pool lives). */
 static void task_free(napi_env env, gtask_t *g) {
   if (g->input && env) napi_delete_reference(env, g->input);
   copy_release(g->h, g->copy, g->copy_cap);
