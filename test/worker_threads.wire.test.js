@@ -128,6 +128,16 @@ describe('worker_threads message encoding', () => {
     for (let i = 0; i < refused.length; i++) {
       assert.strictEqual(p.trip(refused[i]), 'refused', `value ${i}`);
     }
+    // A Proxy is refused before any of its traps runs, as clone does.
+    let trapped = 0;
+    const watched = new Proxy({ a: 1 }, {
+      getPrototypeOf() { trapped++; return Object.prototype; },
+      ownKeys(t) { trapped++; return Reflect.ownKeys(t); },
+      get(t, k) { trapped++; return t[k]; },
+    });
+    assert.strictEqual(p.trip(watched), 'refused');
+    assert.strictEqual(p.trip({ inner: watched }), 'refused');
+    assert.strictEqual(trapped, 0);
     // Larger than the limit.
     assert.strictEqual(p.enc.encode({ s: 'x'.repeat(LIMIT) }, LIMIT), -1);
     // A refused value that met a new shape first must not leave that shape

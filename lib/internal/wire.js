@@ -167,8 +167,8 @@ class Encoder {
 
   reserve(n) {
     const need = this.pos + n;
-    if (need <= this.u8.length) return;
     if (need > this.limit) throw GIVE_UP;
+    if (need <= this.u8.length) return;
     let size = this.u8.length * 2;
     while (size < need) size *= 2;
     if (size > this.limit) size = this.limit;
@@ -297,11 +297,12 @@ class Encoder {
   }
 
   object(v, depth) {
-    if (depth > MAX_DEPTH) throw GIVE_UP;
+    // A Proxy first: clone refuses it without running any of its traps.
+    if (depth > MAX_DEPTH || isProxy(v)) throw GIVE_UP;
     const proto = getProto(v);
     const isArray = proto === ArrayProto;
     const isDate = proto === DateProto;
-    if ((!isArray && !isDate && proto !== ObjectProto && proto !== null) || isProxy(v)) throw GIVE_UP;
+    if (!isArray && !isDate && proto !== ObjectProto && proto !== null) throw GIVE_UP;
     // Arrays given another prototype, and objects that only inherit from
     // Array: Node's clone goes by what the object is, not its prototype.
     if (isArray !== Array.isArray(v)) throw GIVE_UP;
