@@ -408,18 +408,11 @@ class Lane {
       len = Buffer.byteLength(rec);
       if (len > this.maxMessageSize) return false;
     }
-    const i32 = this.i32;
-    const h = this.h;
-    const cap = this.cap;
-    const head = i32[h + W_PROD_HEAD];
-    const room = recordSize(len);
-    if (((head - this.cachedCons) >>> 0) > cap - room) {
-      this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
-      if (((head - this.cachedCons) >>> 0) > cap - room) return false;
-    }
+    const head = this.reserve(len);
+    if (head === -1) return false;
     const o = (head + 4) & this.mask;
     const at = this.data + o;
-    const first = cap - o;
+    const first = this.cap - o;
     if (len <= first) {
       if (isStr) len = this.buf.utf8Write(rec, at, len);
       else if (isDesc) writeBytesRecord(this.buf, at, rec);
@@ -434,11 +427,30 @@ class Lane {
         copyBytes(this.buf, this.data, bytes, first, len - first);
       }
     }
+    this.publish(head, len);
+    return true;
+  }
+
+  // Producer: the position for a record of `len` bytes, or -1 when the
+  // ring has no room for it now (positions are multiples of 4).
+  reserve(len) {
+    const i32 = this.i32;
+    const head = i32[this.h + W_PROD_HEAD];
+    const limit = this.cap - recordSize(len);
+    if (((head - this.cachedCons) >>> 0) > limit) {
+      this.cachedCons = Atomics.load(i32, this.h + W_CONS_TAIL);
+      if (((head - this.cachedCons) >>> 0) > limit) return -1;
+    }
+    return head;
+  }
+
+  // Producer: make the record of `len` bytes written at `head` visible.
+  publish(head, len) {
+    const i32 = this.i32;
     i32[(this.data + (head & this.mask)) >> 2] = len;
     const next = (head + recordSize(len)) | 0;
-    i32[h + W_PROD_HEAD] = next;
-    Atomics.store(i32, h + W_PROD_TAIL, next);
-    return true;
+    i32[this.h + W_PROD_HEAD] = next;
+    Atomics.store(i32, this.h + W_PROD_TAIL, next);
   }
 
   // Producer: append the record an Encoder holds (wire.js). False when
@@ -450,18 +462,12 @@ class Lane {
   // Producer: append the `len` bytes at `from` (4-aligned) of a buffer seen
   // as `srcI32` and `srcU8`. False when full.
   tryWriteFrom(srcI32, srcU8, from, len) {
+    const head = this.reserve(len);
+    if (head === -1) return false;
     const i32 = this.i32;
-    const h = this.h;
-    const cap = this.cap;
-    const head = i32[h + W_PROD_HEAD];
-    const room = recordSize(len);
-    if (((head - this.cachedCons) >>> 0) > cap - room) {
-      this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
-      if (((head - this.cachedCons) >>> 0) > cap - room) return false;
-    }
     const o = (head + 4) & this.mask;
     const at = this.data + o;
-    const first = cap - o;
+    const first = this.cap - o;
     if (len <= first) {
       if (len <= 256) {
         // Records start 4-aligned and are padded to 4: copy whole words,
@@ -476,10 +482,7 @@ class Lane {
       copyBytes(this.buf, at, srcU8, from, first);
       copyBytes(this.buf, this.data, srcU8, from + first, len - first);
     }
-    i32[(this.data + (head & this.mask)) >> 2] = len;
-    const next = (head + room) | 0;
-    i32[h + W_PROD_HEAD] = next;
-    Atomics.store(i32, h + W_PROD_TAIL, next);
+    this.publish(head, len);
     return true;
   }
 
