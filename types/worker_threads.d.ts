@@ -73,3 +73,9 @@ export const SHARE_ENV: unique symbol;
 export function setEnvironmentData(key: any, value: any): void;
 export function getEnvironmentData(key: any): any;
 export function markAsUntransferable(object: object): void;
+/** Node's own, passed through: it accepts only node:worker_threads ports. */
+export const moveMessagePortToContext: typeof import('worker_threads').moveMessagePortToContext;
+/** Node's own BroadcastChannel, passed through. */
+export const BroadcastChannel: typeof import('worker_threads').BroadcastChannel;
+/** Node's own postMessageToThread, passed through. */
+export const postMessageToThread: (threadId: number, value: any, transferList?: ReadonlyArray<any>, timeout?: number) => Promise<void>;
