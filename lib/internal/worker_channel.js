@@ -639,7 +639,7 @@ class MessagePort extends EventEmitter {
   // to do.
   #onBell() {
     const st = this[kState];
-    if (st.closed || st.detached) return false;
+    if (st.closed || st.detached) return 0;
     if (st.backlog.length !== 0) this.#flush();
     const ctl = st.ctl;
     if (!st.started) {
