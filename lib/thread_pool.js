@@ -306,7 +306,11 @@ class ThreadPool {
         signal = options.signal;
         validateAbortSignal(signal, 'options.signal');
       }
-      [value, flags] = toInput(input);
+      if (input === undefined || input === null) {
+        flags = 0; // no input: nothing to convert (and no array to unpack)
+      } else {
+        [value, flags] = toInput(input);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
