@@ -256,8 +256,8 @@ class RingBuffer {
       if (bytes !== null) {
         if (len >= NATIVE_COPY_IN) {
           const n = len <= first ? len : first;
-          binding.ringCopy(this[kHandle], true, this.#data + o, bytes, 0, n);
-          if (n < len) binding.ringCopy(this[kHandle], true, this.#data, bytes, n, len - n);
+          binding.bytesCopy(this.#u8, this.#data + o, bytes, 0, n);
+          if (n < len) binding.bytesCopy(this.#u8, this.#data, bytes, n, len - n);
         } else if (len <= first) {
           if (len <= 32) {
             const u8 = this.#u8;
@@ -389,8 +389,8 @@ class RingBuffer {
     if (len >= NATIVE_COPY_OUT) {
       const out = Buffer.allocUnsafeSlow(len);
       const n = len <= first ? len : first;
-      binding.ringCopy(this[kHandle], false, start, out, 0, n);
-      if (n < len) binding.ringCopy(this[kHandle], false, this.#data, out, n, len - n);
+      binding.bytesCopy(out, 0, this.#u8, start, n);
+      if (n < len) binding.bytesCopy(out, n, this.#u8, this.#data, len - n);
       return out;
     }
     const out = Buffer.allocUnsafe(len);

@@ -449,43 +449,12 @@ static napi_value ring_release_fn(napi_env env, napi_callback_info info) {
 }
 
 /*
- * ringCopy(handle, toRing, ringOffset, buffer, bufferOffset, length): memcpy
- * between the ring's memory and a Buffer. V8 copies to and from a
- * SharedArrayBuffer a byte at a time; for longer messages one call and a
- * real memcpy are cheaper. Offsets are checked against both sizes.
- */
-static napi_value ring_copy_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  bool to_ring = false;
-  uint32_t ring_off = 0, buf_off = 0, len = 0;
-  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &to_ring));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &ring_off));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &buf_off));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[5], &len));
-  void *data;
-  size_t data_len;
-  if (!nw_napi_get_bytes(env, argv[3], &data, &data_len, NULL)) return NULL;
-  if ((size_t)ring_off + len > h->mem_len || (size_t)buf_off + len > data_len) {
-    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "copy out of bounds");
-    return NULL;
-  }
-  if (to_ring)
-    memcpy(h->mem + ring_off, (uint8_t *)data + buf_off, len);
-  else
-    memcpy((uint8_t *)data + buf_off, h->mem + ring_off, len);
-  return NULL;
-}
-
-/*
  * bytesCopy(target, targetOffset, source, sourceOffset, length): memcpy
  * between two views (typed arrays, DataViews or ArrayBuffers). V8 copies
  * into and out of SharedArrayBuffer memory with relaxed atomic moves, a
  * few times slower than memcpy; the worker_threads channel copies large
- * payloads through here instead. The views may overlap (memmove).
+ * payloads through here instead, and so does lib/ring.js. The views may
+ * overlap (memmove).
  */
 static napi_value bytes_copy_fn(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -520,8 +489,7 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
-      {"ringRelease", ring_release_fn}, {"ringCopy", ring_copy_fn},
-      {"bytesCopy", bytes_copy_fn},
+      {"ringRelease", ring_release_fn}, {"bytesCopy", bytes_copy_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_HEADER_SIZE", NW_RING_HEADER_SIZE));
