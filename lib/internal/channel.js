@@ -26,7 +26,7 @@ const dgram = require('dgram');
 const v8 = require('v8');
 
 const binding = require('./binding');
-const { Encoder, Decoder, TAG_VALUE } = require('./wire');
+const { Encoder, Decoder, TAG_VALUE, SMALL_RECORD, copyWords } = require('./wire');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT,
@@ -279,11 +279,8 @@ class Channel {
       if (start >= 0 && o + len <= r.cap) {
         // Straight in; records are 4-aligned, so small ones go as words.
         const at = r.data + o;
-        if (len <= 256) {
-          const src = enc.i32;
-          const dst = r.i32;
-          const d0 = at >> 2;
-          for (let i = 0, w = (len + 3) >> 2; i < w; i++) dst[d0 + i] = src[i];
+        if (len <= SMALL_RECORD) {
+          copyWords(r.i32, at, enc.i32, 0, len);
         } else {
           r.u8.set(enc.u8.subarray(0, len), at);
         }

@@ -658,4 +658,15 @@ function latin1(u8, buf, p, n) {
   }
 }
 
-module.exports = { Encoder, Decoder, TAG_VALUE };
+// Copy a small record of `len` bytes between Int32Array views, from byte
+// `from` of `src` to byte `at` of `dst` (both 4-aligned), as whole words:
+// records are padded to 4, and for a few dozen bytes this beats making a
+// view to copy from.
+const SMALL_RECORD = 256;
+function copyWords(dst, at, src, from, len) {
+  const d0 = at >> 2;
+  const s0 = from >> 2;
+  for (let i = 0, w = (len + 3) >> 2; i < w; i++) dst[d0 + i] = src[s0 + i];
+}
+
+module.exports = { Encoder, Decoder, TAG_VALUE, SMALL_RECORD, copyWords };

@@ -33,7 +33,7 @@ const EventEmitter = require('events');
 const { performance } = require('perf_hooks');
 const nodeWT = require('worker_threads');
 const binding = require('./binding');
-const { Encoder, Decoder, TAG_VALUE } = require('./wire');
+const { Encoder, Decoder, TAG_VALUE, SMALL_RECORD, copyWords } = require('./wire');
 const { RingBuffer } = require('../ring');
 const {
   codes: {
@@ -354,12 +354,9 @@ class Spill {
     const len = enc.pos;
     const room = recordSize(len);
     if (this.end + room > this.u8.length) return false;
-    const i32 = this.i32;
-    const src = enc.i32;
-    const d0 = this.end >> 2;
-    i32[d0] = len;
-    if (len <= 256) {
-      for (let i = 0, w = (len + 3) >> 2; i < w; i++) i32[d0 + 1 + i] = src[i];
+    this.i32[this.end >> 2] = len;
+    if (len <= SMALL_RECORD) {
+      copyWords(this.i32, this.end + 4, enc.i32, 0, len);
     } else {
       this.u8.set(enc.u8.subarray(0, len), this.end + 4);
     }
@@ -464,17 +461,12 @@ class Lane {
   tryWriteFrom(srcI32, srcU8, from, len) {
     const head = this.reserve(len);
     if (head === -1) return false;
-    const i32 = this.i32;
     const o = (head + 4) & this.mask;
     const at = this.data + o;
     const first = this.cap - o;
     if (len <= first) {
-      if (len <= 256) {
-        // Records start 4-aligned and are padded to 4: copy whole words,
-        // cheaper for small records than making a view to copy from.
-        const d0 = at >> 2;
-        const s0 = from >> 2;
-        for (let i = 0, w = (len + 3) >> 2; i < w; i++) i32[d0 + i] = srcI32[s0 + i];
+      if (len <= SMALL_RECORD) {
+        copyWords(this.i32, at, srcI32, from, len);
       } else {
         copyBytes(this.buf, at, srcU8, from, len);
       }
