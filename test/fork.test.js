@@ -151,6 +151,15 @@ describe('fork(): differential against node:child_process', function () {
     assert.deepStrictEqual(out.ours, ['hello\n', 'HELLO\n']);
   });
 
+  it('a killed child: disconnect always comes before exit and close, as with Node', async () => {
+    // The kernel closes the child's end of the channel before it reports
+    // the exit, but the event loop may see the two in either order.
+    for (let i = 0; i < 30; i++) {
+      const log = await record(ours, () => {}, [], { signal: AbortSignal.abort() });
+      assert.deepStrictEqual(log.map((e) => e[0]), ['spawn', 'error', 'disconnect', 'exit', 'close'], `run ${i}`);
+    }
+  });
+
   it('abort by signal and timeout kill', async () => {
     let r = await both((cp) => {}, [], { signal: AbortSignal.abort() });
     assert.deepStrictEqual(r.ours, r.node);

@@ -603,7 +603,20 @@ class Channel {
     this.schedule();
   }
 
-  peerGone() {
+  // The peer process has exited. If its end of the socket is closed (the
+  // kernel closes it before it reports the exit, but the loop may not have
+  // seen it yet), read what is left and end the channel now, so that
+  // 'disconnect' comes before 'exit', as with Node's pipe.
+  settleBeforeExit() {
+    if (this.closed || !binding.channelHungUp(this.handle)) return;
+    this.eof = true;
+    if (this.pending() !== 0) this.flush();
+    while (!this.closed && !this.blocked && this.drain());
+    if (!this.closed && !this.blocked) this.peerGone(true);
+  }
+
+  // `now`: emit 'disconnect' at once rather than on the next tick.
+  peerGone(now = false) {
     // Everything the peer published before it went is read by now.
     if (this.closed) return;
     for (let i = this.qhead; i < this.queue.length; i++) {
@@ -612,7 +625,7 @@ class Channel {
     }
     this.queue = [];
     this.qhead = 0;
-    this.finish();
+    this.finish(now);
   }
 
   fail(err) {
@@ -621,7 +634,7 @@ class Channel {
   }
 
   // Close our end and emit 'disconnect' (once).
-  finish() {
+  finish(now = false) {
     if (this.closed) return;
     this.closed = true;
     if (this.scheduled !== null) clearImmediate(this.scheduled);
@@ -630,7 +643,8 @@ class Channel {
     const target = this.target;
     target.connected = false;
     target.channel = null;
-    process.nextTick(() => target.emit('disconnect'));
+    if (now) target.emit('disconnect');
+    else process.nextTick(() => target.emit('disconnect'));
   }
 
   doDisconnect() {

@@ -247,6 +247,10 @@ function createSocket(fd, readable) {
   return new net.Socket({ fd, readable });
 }
 
+// A hook an IPC provider may set on a ChildProcess, run when the child's
+// exit is reported, before 'exit' is emitted.
+const kBeforeExit = Symbol('kBeforeExit');
+
 function maybeClose(subprocess) {
   subprocess._closesGot++;
   if (subprocess._closesGot === subprocess._closesNeeded) {
@@ -280,6 +284,9 @@ class ChildProcess extends EventEmitter {
     this._handle.onexit = (exitCode, signalCode) => {
       if (signalCode) this.signalCode = signalCode;
       else this.exitCode = exitCode;
+      // An IPC channel whose end the kernel has already seen closed is
+      // settled first: the exit comes after the child's descriptors close.
+      if (this[kBeforeExit] !== undefined) this[kBeforeExit]();
       if (this.stdin) this.stdin.destroy();
       if (this._handle) this._handle.close();
       this._handle = null;
@@ -466,6 +473,7 @@ function spawnSync(options) {
 
 module.exports = {
   ChildProcess,
+  kBeforeExit,
   spawnSync,
   setIpcProvider,
   maybeClose,

@@ -14,7 +14,7 @@ const path = require('path');
 const { fileURLToPath } = require('url');
 
 const binding = require('./binding');
-const { setIpcProvider, maybeClose } = require('./child_process');
+const { setIpcProvider, maybeClose, kBeforeExit } = require('./child_process');
 const { setupChannel } = require('./channel');
 const {
   codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_CHILD_PROCESS_IPC_REQUIRED },
@@ -45,7 +45,8 @@ const provider = {
       attach(child) {
         closeSock();
         child.once('disconnect', () => maybeClose(child));
-        setupChannel(child, handle, serialization);
+        const ch = setupChannel(child, handle, serialization);
+        child[kBeforeExit] = () => ch.settleBeforeExit();
       },
     };
   },

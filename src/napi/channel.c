@@ -436,6 +436,23 @@ static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* channelHungUp(handle) -> boolean: read the socket now, without waiting
+ * for the loop's poll, and say whether the peer has hung up. The parent
+ * asks when the child's exit is reported, so that the channel's end is
+ * seen first, as the kernel closes the child's descriptors before it
+ * reports the exit. */
+static napi_value channel_hung_up_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  channel_handle_t *h = get_handle(env, argv[0], false);
+  if (!h) return NULL;
+  if (!h->closed && !h->ch.eof) nw_channel_drain_socket(&h->ch);
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, h->closed || h->ch.eof, &out));
+  return out;
+}
+
 /* channelClose(handle): stop polling; the peer reads end-of-file. */
 static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -454,7 +471,7 @@ napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
-      {"ipcSendWithFd", ipc_send_with_fd_fn},
+      {"ipcSendWithFd", ipc_send_with_fd_fn}, {"channelHungUp", channel_hung_up_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY));
