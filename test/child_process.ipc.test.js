@@ -175,6 +175,22 @@ describe("spawn with 'ipc' in stdio: Node's IPC protocol to a plain Node child",
     assert.deepStrictEqual(r.log, [['message', 'ping'], ['disconnect', false], ['exit', null, 'SIGKILL']]);
   });
 
+  it('a killed child: disconnect always comes before exit and close, as with Node', async () => {
+    // The kernel closes the child's end of the pipe before it reports the
+    // exit, but the event loop may see the two in either order.
+    for (let i = 0; i < 30; i++) {
+      const events = await new Promise((resolve) => {
+        const log = [];
+        const child = ours.spawn(process.execPath, ['-e', '0'], {
+          stdio: ['ignore', 'ignore', 'ignore', 'ipc'], signal: AbortSignal.abort(),
+        });
+        for (const e of ['spawn', 'error', 'disconnect', 'exit']) child.on(e, () => log.push(e));
+        child.on('close', () => { log.push('close'); resolve(log); });
+      });
+      assert.deepStrictEqual(events, ['spawn', 'error', 'disconnect', 'exit', 'close'], `run ${i}`);
+    }
+  });
+
   it('the parent disconnects: the child sees it, send() after fails with ERR_IPC_CHANNEL_CLOSED', async () => {
     const r = await both(ECHO, [], {}, (child, log) => {
       child.send('hello');

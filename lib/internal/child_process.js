@@ -84,7 +84,7 @@ function getIpcProvider() {
   if (ipcProvider) return ipcProvider;
   if (defaultIpcProvider === null) {
     // Loaded on first use: it needs maybeClose from this module.
-    defaultIpcProvider = require('./node_ipc').createProvider(maybeClose);
+    defaultIpcProvider = require('./node_ipc').createProvider(maybeClose, kBeforeExit);
   }
   return defaultIpcProvider;
 }

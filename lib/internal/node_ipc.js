@@ -88,6 +88,7 @@ class NodeIpc {
     this.fds = []; // received descriptors not yet claimed by a NODE_HANDLE
     this.reader = binding.ipcReaderStart(fd, (chunk, fds, err) => this.onRead(chunk, fds, err));
     this.closed = false;
+    this.settling = false; // inside settleBeforeExit()
     // json: text not yet terminated by '\n'; advanced: unread chunks.
     this.decoder = this.advanced ? null : new StringDecoder('utf8');
     this.pieces = [];
@@ -358,6 +359,19 @@ class NodeIpc {
 
   // ---- closing ---------------------------------------------------------
 
+  // The child has exited: read what its end of the pipe left (the kernel
+  // closed it before reporting the exit, but the loop may not have seen
+  // it), so that 'disconnect' comes before 'exit', as in Node.
+  settleBeforeExit() {
+    if (this.closed) return;
+    this.settling = true;
+    try {
+      binding.ipcReaderDrain(this.reader);
+    } finally {
+      this.settling = false;
+    }
+  }
+
   peerGone() {
     if (this.closed) return;
     this.target.connected = false;
@@ -386,7 +400,8 @@ class NodeIpc {
     for (const fd of this.fds) closeQuietly(fd);
     this.fds = [];
     this.socket.destroySoon();
-    process.nextTick(() => target.emit('disconnect'));
+    if (this.settling) target.emit('disconnect');
+    else process.nextTick(() => target.emit('disconnect'));
   }
 }
 
@@ -458,7 +473,7 @@ function setupNodeIpc(target, fd, serialization) {
 }
 
 // The provider contract of lib/internal/child_process.js.
-function createProvider(maybeClose) {
+function createProvider(maybeClose, kBeforeExit) {
   return {
     prepare({ index, serialization }) {
       const [parentFd, childFd] = binding.socketpair();
@@ -479,7 +494,8 @@ function createProvider(maybeClose) {
         attach(child) {
           closeChild();
           child.once('disconnect', () => maybeClose(child));
-          setupNodeIpc(child, parentFd, serialization);
+          const ipc = setupNodeIpc(child, parentFd, serialization);
+          child[kBeforeExit] = () => ipc.settleBeforeExit();
         },
       };
     },

@@ -17,6 +17,7 @@
  * runs on the JavaScript thread that started it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -131,9 +132,10 @@ static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
   napi_close_handle_scope(env, scope);
 }
 
-static void on_poll(uv_poll_t *p, int status, int events) {
-  ipc_reader_t *r = p->data;
-  for (int i = 0; i < READS_PER_WAKE && r->poll_open; i++) {
+/* Read and deliver up to `reads` chunks, until the pipe is empty, at its
+ * end, or fails. */
+static void read_some(ipc_reader_t *r, int status, int reads) {
+  for (int i = 0; i < reads && r->poll_open; i++) {
     int fds[MAX_FDS];
     int nfds = 0;
     long n = status < 0 ? status : nw_channel_recv_raw(r->fd, r->buf, READ_SIZE, fds, MAX_FDS, &nfds);
@@ -142,6 +144,10 @@ static void on_poll(uv_poll_t *p, int status, int events) {
     deliver(r, n, fds, nfds);
     if (n <= 0) return;
   }
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  read_some(p->data, status, READS_PER_WAKE);
 }
 
 static ipc_reader_t *get_reader(napi_env env, napi_value v) {
@@ -248,7 +254,22 @@ static napi_value reader_close_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ipcReaderDrain(reader): read what the pipe holds now, without waiting
+ * for the loop's poll; the callback gets it (and end of file) at once.
+ * The parent calls it when the child's exit is reported: the kernel has
+ * closed the child's end by then, but the loop may not have seen it. */
+static napi_value reader_drain_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ipc_reader_t *r = get_reader(env, argv[0]);
+  if (!r) return NULL;
+  read_some(r, 0, INT_MAX);
+  return NULL;
+}
+
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports) {
+  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderDrain", reader_drain_fn, NULL));
   NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderStart", reader_start_fn, NULL));
   NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderRef", reader_ref_fn, NULL));
   NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderClose", reader_close_fn, NULL));
