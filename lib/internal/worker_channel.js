@@ -161,8 +161,8 @@ function writeBytesRecord(out, at, d) {
   copyBytes(out, at + BYTES_HEADER, d.ab, 0, d.ab.byteLength);
 }
 
-// A standalone copy of a descriptor's record, for the backlog: clone takes
-// the bytes as they are when postMessage is called.
+// A standalone copy of a descriptor's record, for a record that wraps
+// around the end of the ring.
 function bytesRecord(d) {
   const rec = Buffer.allocUnsafe(BYTES_HEADER + d.ab.byteLength);
   writeBytesRecord(rec, 0, d);
@@ -393,13 +393,13 @@ class Lane {
     this.cachedProd = Atomics.load(this.i32, this.h + W_PROD_TAIL);
   }
 
-  // Producer: append a string (as UTF-8) or a byte record. False when full
-  // (or larger than the ring: the caller checks that first).
+  // Producer: append a string (as UTF-8) or the byte record of a
+  // descriptor from encodeBytes. False when full (or larger than the ring:
+  // the caller checks that first).
   tryWrite(rec) {
     const isStr = typeof rec === 'string';
-    const isDesc = !isStr && !(rec instanceof Uint8Array);
     let len = isStr ? rec.length * 3 // an upper bound for strings
-      : isDesc ? BYTES_HEADER + rec.ab.byteLength : rec.length;
+      : BYTES_HEADER + rec.ab.byteLength;
     if (len > this.maxMessageSize) {
       if (!isStr) return false;
       len = Buffer.byteLength(rec);
@@ -412,10 +412,9 @@ class Lane {
     const first = this.cap - o;
     if (len <= first) {
       if (isStr) len = this.buf.utf8Write(rec, at, len);
-      else if (isDesc) writeBytesRecord(this.buf, at, rec);
-      else copyBytes(this.buf, at, rec, 0, len);
+      else writeBytesRecord(this.buf, at, rec);
     } else {
-      const bytes = isStr ? Buffer.from(rec, 'utf8') : isDesc ? bytesRecord(rec) : rec;
+      const bytes = isStr ? Buffer.from(rec, 'utf8') : bytesRecord(rec);
       len = bytes.length;
       if (len <= first) {
         copyBytes(this.buf, at, bytes, 0, len);
@@ -819,12 +818,12 @@ class MessagePort extends EventEmitter {
       if (enc !== null) enc.rollback();
       return;
     }
-    if (!this.#send(rec, rec !== enc && typeof rec !== 'string')) {
+    if (!this.#send(rec)) {
       // Bytes that do not fit now: rather than copy them into the backlog
       // and from there into the ring, let Node's clone take them (one copy)
       // and keep their place in the ring with an 'n'.
       this.#sendSide(value, undefined, false);
-      this.#send('n', false);
+      this.#send('n');
     }
     // In the ring or the backlog: the shapes the record defines are sent.
     if (enc !== null) enc.commit();
@@ -865,9 +864,10 @@ class MessagePort extends EventEmitter {
   }
 
   // Write a record to the ring, or to the backlog when the ring is full.
-  // With `refuse` a record that does not go straight into the ring is left
-  // to the caller: false.
-  #send(rec, refuse) {
+  // Bytes that do not go straight into the ring are left to the caller
+  // (false): it sends them through Node's clone instead of copying them
+  // twice on our side.
+  #send(rec) {
     const st = this[kState];
     st.active = true;
     if (st.ctl[C_CLOSED + 1 - st.side] !== 0) return true; // peer gone (a hint: see close)
@@ -880,7 +880,7 @@ class MessagePort extends EventEmitter {
       }
       if (ok) { this.#wakePeer(); return true; }
     }
-    if (refuse) return false;
+    if (typeof rec !== 'string' && !(rec instanceof Encoder)) return false;
     // The backlog keeps copies: clone takes the value as it is now.
     const q = st.backlog;
     const first = q.length === 0;
@@ -892,7 +892,7 @@ class MessagePort extends EventEmitter {
         q.push(spill);
       }
     } else {
-      q.push(typeof rec === 'string' ? rec : bytesRecord(rec));
+      q.push(rec);
     }
     // With a backlog already waiting, WANT is set or the reader has rung
     // us: our bell will flush. Trying now and then still keeps the reader
