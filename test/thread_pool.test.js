@@ -257,17 +257,84 @@ describe('ThreadPool API', function () {
     }
   });
 
-  it('copies ordinary input: changing or detaching it after run() does not change the result', async () => {
+  it('copies a small ordinary input at run(): changing or detaching it afterwards does not change the result', async () => {
     const pool = new ThreadPool({ threads: 1 });
-    const data = bytes(1 << 20, 99);
+    const data = bytes(60 * 1024, 99);
     const want = crypto.createHash('sha256').update(data).digest();
     const blocker = pool.run('sleep', 30);
     const p = pool.run('sha256', data);
     await null; // submitted (and copied) by now
+    data.fill(7);
     structuredClone(data.buffer, { transfer: [data.buffer] });
     assert.strictEqual(data.length, 0);
     await blocker;
     assert.deepStrictEqual(await p, want);
+    await pool.close();
+  });
+
+  it('reads a large ordinary input when its task starts; detaching it before then rejects with ERR_INVALID_STATE', async () => {
+    const pool = new ThreadPool({ threads: 1 });
+    const data = bytes(1 << 20, 98);
+    const keep = bytes(1 << 20, 97);
+    const want = crypto.createHash('sha256').update(keep).digest();
+    const blocker = pool.run('sleep', 30);
+    const p = pool.run('sha256', data);
+    const q = pool.run('sha256', keep);
+    await null; // submitted by now, waiting behind the sleep
+    structuredClone(data.buffer, { transfer: [data.buffer] });
+    assert.strictEqual(data.length, 0);
+    await blocker;
+    await assert.rejects(p, { code: 'ERR_INVALID_STATE' });
+    assert.deepStrictEqual(await q, want, 'the neighbouring task is unaffected');
+    await pool.close();
+  });
+
+  it('rejects with ERR_INVALID_STATE when a resizable input shrinks before its task starts', async () => {
+    const pool = new ThreadPool({ threads: 1 });
+    const ab = new ArrayBuffer(1 << 20, { maxByteLength: 4 << 20 });
+    new Uint8Array(ab).fill(3);
+    const blocker = pool.run('sleep', 30);
+    const whole = pool.run('sha256', ab);
+    const view = pool.run('sha256', new Uint8Array(ab, 0, 512 * 1024));
+    await null;
+    ab.resize(4096);
+    await blocker;
+    await assert.rejects(whole, { code: 'ERR_INVALID_STATE' });
+    await assert.rejects(view, { code: 'ERR_INVALID_STATE' });
+    // Grown instead: the bytes the task was given are all still there, but
+    // an ArrayBuffer input is its whole length, which changed.
+    const ab2 = new ArrayBuffer(1 << 20, { maxByteLength: 4 << 20 });
+    const fixed = new Uint8Array(ab2, 0, 1 << 20).fill(5);
+    const want = crypto.createHash('sha256').update(fixed).digest();
+    const blocker2 = pool.run('sleep', 30);
+    const grownView = pool.run('sha256', fixed);
+    const grownWhole = pool.run('sha256', ab2);
+    await null;
+    ab2.resize(2 << 20);
+    await blocker2;
+    assert.deepStrictEqual(await grownView, want);
+    await assert.rejects(grownWhole, { code: 'ERR_INVALID_STATE' });
+    await pool.close();
+  });
+
+  it('large ordinary inputs of every view type give the results of small ones', async () => {
+    const pool = new ThreadPool({ threads: 2 });
+    const big = bytes(3 * (1 << 20) + 5, 96);
+    const want = crypto.createHash('sha256').update(big).digest();
+    const ab = big.buffer.slice(big.byteOffset, big.byteOffset + big.length);
+    const off = Buffer.concat([Buffer.alloc(3), big]);
+    const got = await Promise.all([
+      pool.run('sha256', big),
+      pool.run('sha256', ab),
+      pool.run('sha256', new DataView(ab)),
+      pool.run('sha256', off.subarray(3)),
+    ]);
+    for (const g of got) assert.deepStrictEqual(g, want);
+    const nums = new Float64Array(200000).map((_, i) => (i * 7919) % 1000);
+    const sorted = await pool.run('sort', nums);
+    assert.ok(sorted instanceof Float64Array && sorted !== nums);
+    assert.deepStrictEqual(sorted, Float64Array.from(nums).sort());
+    assert.strictEqual(await pool.run('sum', nums), nums.reduce((a, b) => a + b, 0));
     await pool.close();
   });
 

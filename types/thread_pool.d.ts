@@ -40,9 +40,12 @@ export interface ThreadPoolStats {
 }
 
 /**
- * What a kernel takes: bytes (copied once on submission unless they live in a
- * SharedArrayBuffer, which kernels use in place), a string (UTF-8), a number
- * (8 bytes, float64: `sleep` takes milliseconds) or nothing.
+ * What a kernel takes: bytes, a string (UTF-8), a number (8 bytes, float64:
+ * `sleep` takes milliseconds) or nothing. Bytes in a SharedArrayBuffer are
+ * used in place; other bytes are copied once, on submission under 64 KiB and
+ * by the pool thread when the task starts from 64 KiB up (leave those
+ * unchanged until the promise settles; detaching or resizing them first
+ * rejects with ERR_INVALID_STATE).
  */
 export type KernelInput =
   | string

@@ -12,6 +12,9 @@
  * condition variable with several waiters makes glibc's signal slower, and
  * wakes threads in no useful order.)
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1 /* process_vm_readv */
+#endif
 #include "core/pool.h"
 
 #include <dlfcn.h>
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,10 +198,57 @@ typedef struct {
   uint32_t index;
 } thread_arg_t;
 
+/* A pool thread's buffer for copied inputs (nw_task_t.src). Reusing it
+ * spares every copy the page faults of fresh memory, which cost more than
+ * the copy itself; it is kept up to SCRATCH_KEEP bytes. */
+#define SCRATCH_KEEP ((size_t)8 << 20)
+typedef struct {
+  void *mem;
+  size_t cap;
+} scratch_t;
+
+/* Pool thread: copy a task's input into the scratch buffer (or, past
+ * SCRATCH_KEEP, into a buffer of its own). */
+static int copy_in(scratch_t *s, nw_task_t *t) {
+  size_t len = t->io.len;
+  void *dst;
+  if (len <= s->cap) {
+    dst = s->mem;
+  } else if (len <= SCRATCH_KEEP) {
+    free(s->mem);
+    s->mem = malloc(len);
+    s->cap = s->mem ? len : 0;
+    dst = s->mem;
+  } else {
+    dst = malloc(len);
+  }
+  if (!dst) return -ENOMEM;
+  t->io.data = dst;
+  return nw_pool_copy_in(dst, t->src, len);
+}
+
+/* Pool thread, after the kernel: hand the copy over when the kernel gave
+ * its input back as the result, else keep or free it. */
+static void copy_done(scratch_t *s, nw_task_t *t, int rc) {
+  void *dst = t->io.data;
+  if (!dst) return;
+  if (rc == 0 && t->io.result == NW_RESULT_INPUT) {
+    t->owned = true;
+    if (dst == s->mem) {
+      s->mem = NULL;
+      s->cap = 0;
+    }
+    return;
+  }
+  if (dst != s->mem) free(dst);
+  t->io.data = NULL;
+}
+
 static void *pool_thread(void *arg) {
   nw_pool_t *p = ((thread_arg_t *)arg)->pool;
   uint32_t self = ((thread_arg_t *)arg)->index;
   free(arg);
+  scratch_t scratch = {NULL, 0};
   pthread_mutex_lock(&p->lock);
   for (;;) {
     if (!p->q_head && !p->closed && p->spin_ns > 0) {
@@ -228,11 +279,13 @@ static void *pool_thread(void *arg) {
 
     int64_t start = nw_pool_now_ns();
     t->t_start = start;
-    int rc;
+    int rc = 0;
     if (__atomic_load_n(&t->cancel, __ATOMIC_ACQUIRE))
       rc = NW_CANCELLED;
-    else
-      rc = p->kernels[t->kernel].fn(&t->io);
+    else if (t->src)
+      rc = copy_in(&scratch, t);
+    if (rc == 0) rc = p->kernels[t->kernel].fn(&t->io);
+    if (t->src) copy_done(&scratch, t, rc);
     int64_t end = nw_pool_now_ns();
     t->t_end = end;
     t->status = rc;
@@ -254,6 +307,7 @@ static void *pool_thread(void *arg) {
   }
   p->live--;
   pthread_mutex_unlock(&p->lock);
+  free(scratch.mem);
   return NULL;
 }
 
@@ -663,4 +717,49 @@ void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out) {
   double cap = (double)p->nthreads * (double)out->elapsed_ns;
   out->utilization = cap > 0 ? (double)out->busy_ns / cap : 0;
   if (out->utilization > 1) out->utilization = 1;
+}
+
+/* ---- fault-free copies ------------------------------------------------------ */
+
+/* process_vm_readv on the calling process itself reads through the kernel,
+ * which reports unmapped source pages as EFAULT instead of raising SIGSEGV.
+ * It moves at most about 2 GiB per call, and may stop short at the first
+ * page it cannot read; the loop goes on until done or an error. */
+int nw_pool_copy_in(void *dst, const void *src, size_t len) {
+#ifdef __linux__
+  pid_t pid = getpid();
+  size_t done = 0;
+  while (done < len) {
+    size_t n = len - done;
+    if (n > ((size_t)1 << 30)) n = (size_t)1 << 30;
+    struct iovec local = {(char *)dst + done, n};
+    struct iovec remote = {(void *)((const char *)src + done), n};
+    ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (got == 0) return -EFAULT;
+    done += (size_t)got;
+  }
+  return 0;
+#else
+  (void)dst;
+  (void)src;
+  return len ? -ENOSYS : 0;
+#endif
+}
+
+bool nw_pool_copy_in_available(void) {
+  /* 0 unknown, 1 works, 2 does not */
+  static int known;
+  int k = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
+  if (!k) {
+    char a[64], b[64];
+    memset(a, 0x5a, sizeof a);
+    memset(b, 0, sizeof b);
+    k = nw_pool_copy_in(b, a, sizeof a) == 0 && memcmp(a, b, sizeof a) == 0 ? 1 : 2;
+    __atomic_store_n(&known, k, __ATOMIC_RELEASE);
+  }
+  return k == 1;
 }

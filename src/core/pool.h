@@ -55,6 +55,16 @@ struct nw_task {
   uint32_t kernel;        /* index from nw_pool_find_kernel */
   uint64_t id;            /* the owner's name for it (nw_pool_cancel) */
   nw_kernel_io_t io;
+  /* When not NULL: input the owner leaves to the pool thread to copy (io.data
+   * must then be NULL). Before the kernel runs, the thread copies io.len
+   * bytes from here with nw_pool_copy_in into memory of its own (a buffer it
+   * keeps between tasks, so the copy's pages are already mapped) and points
+   * io.data at it; a failed copy fails the task instead of running the
+   * kernel. After the kernel, io.data is NULL again, unless the kernel gave
+   * its input back as the result (NW_RESULT_INPUT): then io.data is a
+   * malloc'd buffer that the owner frees, and `owned` says so. */
+  const void *src;
+  bool owned;
 
   /* Written by the pool. */
   uint32_t cancel;        /* atomic; nonzero once cancelled */
@@ -181,6 +191,17 @@ void nw_pool_free(nw_pool_t *p);
 void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out);
 
 int64_t nw_pool_now_ns(void);
+
+/* Copy len bytes from src to dst without faulting: memory at src that is no
+ * longer mapped (freed by another thread while a task waited) makes the copy
+ * fail with -EFAULT rather than kill the process. Returns 0 or a negative
+ * errno; -ENOSYS where the system offers no such copy (see
+ * nw_pool_copy_in_available). Any thread. */
+int nw_pool_copy_in(void *dst, const void *src, size_t len);
+
+/* True when nw_pool_copy_in works in this process (a seccomp filter may
+ * forbid the system call it uses). Checked once, then cached. */
+bool nw_pool_copy_in_available(void);
 
 #ifdef __cplusplus
 }

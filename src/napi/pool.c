@@ -56,6 +56,12 @@ typedef struct pool_handle pool_handle_t;
 #define COPY_CACHE_MIN (64u * 1024)
 #define COPY_CACHE_BYTES ((size_t)32 << 20)
 #define COPY_CACHE_SLOTS 64
+
+/* Inputs of at least this many bytes that must be copied are copied by the
+ * pool thread that runs the task rather than on the event loop: copying a
+ * 1 MiB input costs the loop a few hundred microseconds, and many at once
+ * block it for milliseconds. Smaller ones cost less than the hand-over. */
+#define COPY_OFF_LOOP_MIN (64u * 1024)
 typedef struct copy_cache {
   void *mem[COPY_CACHE_SLOTS];
   size_t cap[COPY_CACHE_SLOTS];
@@ -67,6 +73,7 @@ typedef struct gtask {
   nw_task_t t;            /* first: the core hands back nw_task_t pointers */
   pool_handle_t *h;
   napi_ref input;         /* the input view, when used in place */
+  napi_ref source;        /* the input view a pool thread copies (t.src) */
   uint8_t *copy;          /* private copy of the input (owned), or NULL */
   size_t copy_cap;        /* its allocated size */
   int view;               /* 0 none, 1 typed array, 2 DataView, 3 ArrayBuffer */
@@ -90,6 +97,16 @@ struct pool_handle {
   bool free_requested;
   bool external_gone;
 };
+
+/* Bytes per element of a typed array type. */
+static size_t elem_size(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int16_array: case napi_uint16_array: return 2;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
 
 /* ---- task memory ----------------------------------------------------------- */
 
@@ -168,6 +185,8 @@ static void spares_clear(pool_handle_t *h) {
  * goes back to the spares while the pool lives). */
 static void task_free(napi_env env, gtask_t *g) {
   if (g->input && env) napi_delete_reference(env, g->input);
+  if (g->source && env) napi_delete_reference(env, g->source);
+  if (g->t.owned) free(g->t.io.data);
   copy_release(g->h, g->copy, g->copy_cap);
   free(g->t.io.out);
   pool_handle_t *h = g->h;
@@ -265,12 +284,43 @@ static void pool_notify(void *arg) {
 
 static void free_cb(napi_env env, void *data, void *hint) { free(data); }
 
+/* JS thread. Whether the input a pool thread copied is still the memory
+ * it was at submission: JavaScript can detach an ArrayBuffer (transfer it)
+ * or shrink a resizable one while the task waits, and then the copy read
+ * memory the input no longer owns (or failed). Detaching and resizing
+ * happen on this thread, so an input found intact now was intact while the
+ * pool thread copied it. */
+static bool source_intact(napi_env env, gtask_t *g) {
+  napi_value v;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_reference_value(env, g->source, &v) != napi_ok || !v) return false;
+  if (g->view == 1) {
+    napi_typedarray_type type;
+    size_t length;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok)
+      return false;
+    len = length * elem_size(type);
+  } else if (g->view == 2) {
+    if (napi_get_dataview_info(env, v, &len, &data, NULL, NULL) != napi_ok) return false;
+  } else {
+    if (napi_get_arraybuffer_info(env, v, &data, &len) != napi_ok) return false;
+  }
+  return data == g->t.src && len == g->t.io.len;
+}
+
 /* JS thread. Builds the value a finished task resolves or rejects with.
  * Takes over the task's output and copy where it hands them to JS. Returns
  * NULL (with an exception pending) on failure. */
 static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
   nw_task_t *t = &g->t;
   napi_value v = NULL;
+  if (t->owned) {
+    /* The pool thread's copy of the input, handed back by the kernel. */
+    g->copy = t->io.data;
+    g->copy_cap = t->io.len;
+    t->owned = false;
+  }
   if (t->status == NW_POOL_REJECTED) {
     *kind = KIND_REJECTED;
     return NULL;
@@ -278,6 +328,18 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
   if (t->status == NW_CANCELLED || (t->status != 0 && t->cancel)) {
     *kind = KIND_CANCELLED;
     return NULL;
+  }
+  if (g->source && !source_intact(env, g)) {
+    *kind = KIND_FAILED;
+    napi_value msg, code, err;
+    if (napi_create_string_utf8(env, "ERR_INVALID_STATE", NAPI_AUTO_LENGTH, &code) != napi_ok ||
+        napi_create_string_utf8(env,
+                                "Invalid state: the input was detached or resized before the "
+                                "task finished",
+                                NAPI_AUTO_LENGTH, &msg) != napi_ok ||
+        napi_create_error(env, code, msg, &err) != napi_ok)
+      return NULL;
+    return err;
   }
   if (t->status != 0) {
     *kind = KIND_FAILED;
@@ -336,13 +398,7 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
           free(mem);
           return NULL;
         }
-        size_t es = 1;
-        switch (g->ta_type) {
-          case napi_int16_array: case napi_uint16_array: es = 2; break;
-          case napi_int32_array: case napi_uint32_array: case napi_float32_array: es = 4; break;
-          case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: es = 8; break;
-          default: es = 1;
-        }
+        size_t es = elem_size(g->ta_type);
         if (napi_create_typedarray(env, g->ta_type, len / es, ab, 0, &v) != napi_ok) return NULL;
         return v;
       }
@@ -575,14 +631,7 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
     /* napi_is_buffer accepts any view; what matters for the result's
      * shape is whether the bytes were a plain Uint8Array/Buffer. */
     g->is_buffer = g->ta_type == napi_uint8_array;
-    size_t es = 1;
-    switch (g->ta_type) {
-      case napi_int16_array: case napi_uint16_array: es = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: es = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: es = 8; break;
-      default: es = 1;
-    }
-    len = length * es;
+    len = length * elem_size(g->ta_type);
   } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
     napi_value ab;
     size_t offset;
@@ -606,10 +655,18 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
     return 0;
   }
   /* Memory JavaScript may detach or reuse while the kernel runs: copy. */
+  if (len >= COPY_OFF_LOOP_MIN && nw_pool_copy_in_available()) {
+    /* Large: the pool thread copies it just before the kernel runs, off
+     * the event loop (see source_intact for what keeps that safe). */
+    if (napi_create_reference(env, v, 1, &g->source) != napi_ok) return -ENOMEM;
+    g->t.src = data;
+    g->t.io.data = NULL;
+    return 0;
+  }
   g->copy = copy_alloc(g->h, len, &g->copy_cap);
   if (!g->copy) return -ENOMEM;
-  memcpy(g->copy, data, len);
   g->t.io.data = g->copy;
+  memcpy(g->copy, data, len);
   return 0;
 }
 

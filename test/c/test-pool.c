@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,9 +58,17 @@ static int k_gate(nw_kernel_io_t *io) {
   return 0;
 }
 
+/* Adds 1 to every input byte in place and gives the input back. */
+static int k_inc(nw_kernel_io_t *io) {
+  for (size_t i = 0; i < io->len; i++) io->data[i]++;
+  io->result = NW_RESULT_INPUT;
+  return 0;
+}
+
 static const nw_kernel_def_t test_defs[] = {
     {"reverse", k_reverse, 0}, {"bytesum", k_bytesum, 0}, {"fail", k_fail, 0},
     {"errno", k_errno, 0},     {"spin", k_spin, 0},       {"gate", k_gate, 0},
+    {"inc", k_inc, 0},
 };
 static const nw_kernel_table_t test_table = NW_KERNEL_TABLE(test_defs);
 
@@ -173,13 +182,13 @@ static void test_registry(void) {
   owner_init(&o);
   nw_pool_t *p = make_pool(&o, 1, 0);
   REQUIRE(p);
-  CHECK_EQ(nw_pool_kernel_count(p), 6);
+  CHECK_EQ(nw_pool_kernel_count(p), 7);
   CHECK(nw_pool_find_kernel(p, "reverse") == 0);
   CHECK_EQ(nw_pool_find_kernel(p, "nope"), -ENOENT);
   const char *clash = NULL;
   CHECK_EQ(nw_pool_add_kernels(p, &test_table, &clash), -EEXIST);
   CHECK(clash && strcmp(clash, "reverse") == 0);
-  CHECK_EQ(nw_pool_kernel_count(p), 6);
+  CHECK_EQ(nw_pool_kernel_count(p), 7);
   static const nw_kernel_def_t bad_name[] = {{"has space", k_fail, 0}};
   static const nw_kernel_table_t bad = NW_KERNEL_TABLE(bad_name);
   CHECK_EQ(nw_pool_add_kernels(p, &bad, NULL), -EINVAL);
@@ -420,6 +429,70 @@ static void test_spinning_threads(void) {
   spin_ns = 0;
 }
 
+/* Inputs the pool thread copies itself (nw_task_t.src): the kernel sees
+ * the bytes, the source is left alone, a kernel that gives its input back
+ * hands over the copy, and a source that is no longer mapped fails the task
+ * with -EFAULT instead of crashing. */
+static void test_copy_in(void) {
+  CHECK(nw_pool_copy_in_available());
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  size_t small = 100000, big = ((size_t)9 << 20) + 3; /* big: past the kept buffer */
+  uint8_t *a = malloc(small), *b = malloc(big);
+  REQUIRE(a && b);
+  double sa = 0, sb = 0;
+  for (size_t i = 0; i < small; i++) sa += (a[i] = (uint8_t)(i * 7));
+  for (size_t i = 0; i < big; i++) sb += (b[i] = (uint8_t)(i * 13));
+  long pg = sysconf(_SC_PAGESIZE);
+  uint8_t *gone = mmap(NULL, (size_t)pg * 4, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(gone != MAP_FAILED);
+  munmap(gone, (size_t)pg * 4);
+  enum { N = 8 };
+  nw_task_t *ts[N];
+  const char *names[N] = {"bytesum", "inc", "bytesum", "inc", "bytesum", "inc", "bytesum", "bytesum"};
+  const uint8_t *srcs[N] = {a, a, b, b, a, a, gone, gone};
+  size_t lens[N] = {small, small, big, big, small, small, (size_t)pg * 4, 1};
+  for (int i = 0; i < N; i++) {
+    ts[i] = new_task(p, names[i], (uint64_t)i, NULL, lens[i]);
+    ts[i]->src = srcs[i];
+  }
+  int err = 0;
+  CHECK_EQ(nw_pool_submit_batch(p, ts, N, &err), N);
+  nw_task_t *got[N] = {0};
+  CHECK_EQ(collect(p, &o, got, N, N), N);
+  for (int i = 0; i < N; i++) REQUIRE(got[i]);
+  for (int i = 0; i < 6; i++) {
+    CHECK_EQ(got[i]->status, 0);
+    bool in_place = strcmp(names[i], "inc") == 0;
+    CHECK_EQ(got[i]->owned, in_place);
+    if (in_place) {
+      REQUIRE(got[i]->io.data);
+      CHECK(got[i]->io.data != srcs[i]);
+      size_t bad = 0;
+      for (size_t k = 0; k < lens[i]; k++) bad += got[i]->io.data[k] != (uint8_t)(srcs[i][k] + 1);
+      CHECK_EQ(bad, 0);
+      free(got[i]->io.data);
+    } else {
+      CHECK(got[i]->io.data == NULL);
+      CHECK(got[i]->io.number == (srcs[i] == a ? sa : sb));
+    }
+  }
+  CHECK_EQ(got[6]->status, -EFAULT);
+  CHECK_EQ(got[7]->status, -EFAULT);
+  CHECK(!got[6]->owned && got[6]->io.data == NULL);
+  /* The sources were only read. */
+  CHECK_EQ(a[1], 7);
+  CHECK_EQ(b[1], 13);
+  for (int i = 0; i < N; i++) free_task(got[i]);
+  free(a);
+  free(b);
+  nw_pool_destroy(p);
+  nw_pool_free(p);
+  owner_fini(&o);
+}
+
 static void test_histogram(void) {
   nw_hist_t h;
   memset(&h, 0, sizeof h);
@@ -434,4 +507,5 @@ static void test_histogram(void) {
 
 TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_many),
           T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
-          T(test_destroy_busy), T(test_spinning_threads), T(test_histogram))
+          T(test_destroy_busy), T(test_spinning_threads), T(test_copy_in),
+          T(test_histogram))
