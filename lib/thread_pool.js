@@ -46,6 +46,7 @@ function capture(resolve) {
   captured = resolve;
 }
 const kState = Symbol('kState');
+const kNoName = Symbol('kNoName'); // equal to no name a caller can pass
 
 // Completion kinds (src/napi/pool.c).
 const KIND_OK = 0;
@@ -248,6 +249,8 @@ class ThreadPool {
       maxQueue,
       kernelIndex: new Map(),
       kernelNames: [],
+      lastName: kNoName,     // the kernel name of the last run() ...
+      lastKernel: 0,         // ... and its index
       nextId: 1,
       // The batch being collected for the next flush.
       batchFirst: 0,
@@ -298,9 +301,15 @@ class ThreadPool {
     const st = this[kState];
     let kernel, value, flags, signal;
     try {
-      validateString(name, 'name');
-      kernel = st.kernelIndex.get(name);
-      if (kernel === undefined) throw ERR_UNKNOWN_KERNEL(name);
+      if (name === st.lastName) {
+        kernel = st.lastKernel; // the common case: the same kernel again
+      } else {
+        validateString(name, 'name');
+        kernel = st.kernelIndex.get(name);
+        if (kernel === undefined) throw ERR_UNKNOWN_KERNEL(name);
+        st.lastName = name;
+        st.lastKernel = kernel;
+      }
       if (options !== undefined) {
         validateObject(options, 'options');
         signal = options.signal;

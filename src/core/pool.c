@@ -207,6 +207,37 @@ typedef struct {
   size_t cap;
 } scratch_t;
 
+/* Pool thread: run a kernel on a fresh io of this thread's and keep what it
+ * produced in the task. */
+static int run_kernel(nw_kernel_fn fn, nw_task_t *t) {
+  nw_kernel_io_t io;
+  memset(&io, 0, sizeof io);
+  io.struct_size = sizeof io;
+  io.elem_type = t->io.elem_type;
+  io.data = t->io.data;
+  io.len = t->io.len;
+  io.cancel = &t->cancel;
+  int rc = fn(&io);
+  t->io.result = io.result;
+  t->io.out = io.out;
+  t->io.out_len = io.out_len;
+  t->io.number = io.number;
+  t->io.bigint_lo = io.bigint_lo;
+  t->io.bigint_hi = io.bigint_hi;
+  if (rc != 0 && (io.error[0] || io.code[0] || io.errnum)) {
+    nw_task_failure_t *f = malloc(sizeof *f);
+    if (f) {
+      memcpy(f->error, io.error, sizeof f->error);
+      f->error[sizeof f->error - 1] = 0;
+      memcpy(f->code, io.code, sizeof f->code);
+      f->code[sizeof f->code - 1] = 0;
+      f->errnum = io.errnum;
+      t->failure = f;
+    }
+  }
+  return rc;
+}
+
 /* Pool thread: copy a task's input into the scratch buffer (or, past
  * SCRATCH_KEEP, into a buffer of its own). */
 static int copy_in(scratch_t *s, nw_task_t *t) {
@@ -284,7 +315,7 @@ static void *pool_thread(void *arg) {
       rc = NW_CANCELLED;
     else if (t->src)
       rc = copy_in(&scratch, t);
-    if (rc == 0) rc = p->kernels[t->kernel].fn(&t->io);
+    if (rc == 0) rc = run_kernel(p->kernels[t->kernel].fn, t);
     if (t->src) copy_done(&scratch, t, rc);
     int64_t end = nw_pool_now_ns();
     t->t_end = end;
@@ -598,9 +629,8 @@ int nw_pool_load(nw_pool_t *p, const char *path, char *err, size_t errlen) {
 /* ---- tasks ----------------------------------------------------------------- */
 
 static void prepare(nw_pool_t *p, nw_task_t *t, int64_t now) {
-  t->io.struct_size = sizeof(nw_kernel_io_t);
-  t->io.cancel = &t->cancel;
   t->cancel = 0;
+  t->failure = NULL;
   t->status = 0;
   t->state = NW_TASK_QUEUED;
   t->t_submit = now;

@@ -48,13 +48,40 @@ enum {
 /* nw_task_t.status besides a kernel's own return value. */
 #define NW_POOL_REJECTED (-10100) /* the pool closed before the task ran */
 
+/* A task's side of nw_kernel_io_t: the input the owner fills in, and what
+ * the kernel left in its io when it returned. The pool thread runs the
+ * kernel on a zeroed nw_kernel_io_t of its own (the message buffers there
+ * make it several times larger than a task needs to be) and moves these
+ * fields between the two. */
+typedef struct nw_task_io {
+  uint32_t elem_type;     /* input: nw_elem_type_t */
+  uint8_t *data;          /* input bytes */
+  size_t len;
+  uint32_t result;        /* output: nw_result_kind_t ... */
+  void *out;              /* ... malloc'd, owned by the task's owner */
+  size_t out_len;
+  double number;
+  uint64_t bigint_lo;
+  int64_t bigint_hi;
+} nw_task_io_t;
+
+/* Why a kernel failed, when it said (nw_fail or io->errnum). */
+typedef struct nw_task_failure {
+  char error[sizeof(((nw_kernel_io_t *)0)->error)]; /* NUL-terminated */
+  char code[sizeof(((nw_kernel_io_t *)0)->code)];   /* NUL-terminated */
+  int32_t errnum;
+} nw_task_failure_t;
+
 typedef struct nw_task nw_task_t;
 struct nw_task {
-  /* Filled by the owner before nw_pool_submit. io.data/io.len/io.elem_type
-   * describe the input; the pool sets io.cancel and io.struct_size. */
+  /* Filled by the owner before nw_pool_submit; io.data/io.len/io.elem_type
+   * describe the input. */
   uint32_t kernel;        /* index from nw_pool_find_kernel */
   uint64_t id;            /* the owner's name for it (nw_pool_cancel) */
-  nw_kernel_io_t io;
+  nw_task_io_t io;
+  /* Set by the pool when the kernel failed and left a message, code or
+   * errno; malloc'd, the owner frees it. */
+  nw_task_failure_t *failure;
   /* When not NULL: input the owner leaves to the pool thread to copy (io.data
    * must then be NULL). Before the kernel runs, the thread copies io.len
    * bytes from here with nw_pool_copy_in into memory of its own (a buffer it

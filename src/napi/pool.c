@@ -91,7 +91,10 @@ struct pool_handle {
   uint64_t in_flight;         /* JS thread: submitted, not delivered */
   copy_cache_t cache;         /* JS thread */
   struct gtask *spare;        /* JS thread: freed tasks kept for reuse */
-  uint32_t nspare;
+  uint64_t nspare;
+  uint64_t peak_cur, peak_prev; /* JS thread: most tasks in flight in this
+                                   window of SPARE_WINDOW_NS and the last */
+  int64_t window_start;
   bool refed;
   bool delivering;
   bool free_requested;
@@ -153,10 +156,37 @@ static void copy_cache_clear(pool_handle_t *h) {
   h->cache.bytes = 0;
 }
 
-/* Freed task records are kept (up to SPARE_MAX per pool) and reused:
- * noop-sized tasks otherwise spend a good part of their time in calloc
- * and free. JS thread only. */
-#define SPARE_MAX 4096
+/* Freed task records are kept and reused: noop-sized tasks otherwise spend
+ * a good part of their time in calloc, free and the page faults of a heap
+ * that grows and shrinks with every burst. A pool keeps as many records (in
+ * flight and spare) as it had tasks in flight at its peak over the last one
+ * to two SPARE_WINDOW_NS, and at least SPARE_MIN; when the load drops the
+ * rest is freed at the next window's turn. JS thread only. */
+#define SPARE_MIN 4096
+#define SPARE_WINDOW_NS ((int64_t)2000000000)
+
+static uint64_t spare_limit(const pool_handle_t *h) {
+  uint64_t m = h->peak_cur > h->peak_prev ? h->peak_cur : h->peak_prev;
+  return m > SPARE_MIN ? m : SPARE_MIN;
+}
+
+/* After in_flight changed: track the peak, turn the window, free spares
+ * past the limit. */
+static void spares_account(pool_handle_t *h) {
+  if (h->in_flight > h->peak_cur) h->peak_cur = h->in_flight;
+  int64_t now = nw_pool_now_ns();
+  if (now - h->window_start < SPARE_WINDOW_NS) return;
+  h->window_start = now;
+  h->peak_prev = h->peak_cur;
+  h->peak_cur = h->in_flight;
+  uint64_t limit = spare_limit(h);
+  while (h->spare && h->nspare + h->in_flight > limit) {
+    gtask_t *g = h->spare;
+    h->spare = (gtask_t *)g->t.next;
+    h->nspare--;
+    free(g);
+  }
+}
 
 static gtask_t *task_alloc(pool_handle_t *h) {
   gtask_t *g = h->spare;
@@ -189,8 +219,9 @@ static void task_free(napi_env env, gtask_t *g) {
   if (g->t.owned) free(g->t.io.data);
   copy_release(g->h, g->copy, g->copy_cap);
   free(g->t.io.out);
+  free(g->t.failure);
   pool_handle_t *h = g->h;
-  if (h->pool && h->nspare < SPARE_MAX) {
+  if (h->pool && h->nspare + h->in_flight < spare_limit(h)) {
     g->t.next = (nw_task_t *)h->spare;
     h->spare = g;
     h->nspare++;
@@ -343,28 +374,26 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
   }
   if (t->status != 0) {
     *kind = KIND_FAILED;
-    nw_kernel_io_t *io = &t->io;
-    io->error[sizeof io->error - 1] = 0;
-    io->code[sizeof io->code - 1] = 0;
-    if (t->status != NW_FAILED && t->status < 0 && !io->error[0]) {
+    const nw_task_failure_t *f = t->failure;
+    if (t->status != NW_FAILED && t->status < 0 && !(f && f->error[0])) {
       return nw_napi_errno_error(env, t->status, "kernel");
     }
     napi_value msg, code, err;
-    const char *m = io->error[0] ? io->error : "The kernel failed";
-    const char *c = io->code[0] ? io->code : "ERR_KERNEL_FAILED";
+    const char *m = f && f->error[0] ? f->error : "The kernel failed";
+    const char *c = f && f->code[0] ? f->code : "ERR_KERNEL_FAILED";
     if (napi_create_string_utf8(env, m, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
         napi_create_string_utf8(env, c, NAPI_AUTO_LENGTH, &code) != napi_ok ||
         napi_create_error(env, code, msg, &err) != napi_ok)
       return NULL;
-    if (io->errnum) {
+    if (f && f->errnum) {
       napi_value e;
-      if (napi_create_int32(env, io->errnum, &e) == napi_ok)
+      if (napi_create_int32(env, f->errnum, &e) == napi_ok)
         napi_set_named_property(env, err, "errno", e);
     }
     return err;
   }
   *kind = KIND_OK;
-  nw_kernel_io_t *io = &t->io;
+  nw_task_io_t *io = &t->io;
   switch (io->result) {
     case NW_RESULT_UNDEFINED:
       return NULL;
@@ -469,10 +498,10 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
      * freed task is no longer in any core list. */
     for (uint32_t i = 0; i < n; i++) {
       nw_task_t *next = chunk->next;
+      h->in_flight--;
       task_free(env, (gtask_t *)chunk);
       chunk = next;
     }
-    h->in_flight -= n;
     napi_value argv[2];
     napi_create_uint32(env, n, &argv[0]);
     argv[1] = values ? values : undef;
@@ -496,6 +525,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   /* Tasks of a broken-off loop: free them undelivered. */
   while (list) {
     nw_task_t *n = list->next;
+    if (h->in_flight) h->in_flight--;
     task_free(env, (gtask_t *)list);
     list = n;
   }
@@ -504,6 +534,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     shutdown_pool(h, env);
     if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   }
+  if (h->pool) spares_account(h);
   update_ref(h);
 }
 
@@ -760,6 +791,7 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
     h->in_flight += (uint64_t)q;
     if (q < (int)built) err = why;
   }
+  spares_account(h);
   update_ref(h);
 done:;
   napi_value out, v;
@@ -786,8 +818,8 @@ static napi_value cancel_fn(napi_env env, napi_callback_info info) {
   if (h->pool) {
     nw_task_t *t = NULL;
     if (nw_pool_cancel(h->pool, (uint64_t)id, &t) == 1) {
-      task_free(env, (gtask_t *)t);
       h->in_flight--;
+      task_free(env, (gtask_t *)t);
       removed = true;
       update_ref(h);
     }

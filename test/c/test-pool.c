@@ -140,6 +140,7 @@ static nw_task_t *new_task(nw_pool_t *p, const char *kernel, uint64_t id,
 
 static void free_task(nw_task_t *t) {
   free(t->io.out);
+  free(t->failure);
   free(t);
 }
 
@@ -222,8 +223,10 @@ static void test_results(void) {
   CHECK_EQ(got[1]->io.result, NW_RESULT_NUMBER);
   CHECK_EQ((int)got[1]->io.number, 15);
   CHECK_EQ(got[2]->status, NW_FAILED);
-  CHECK(strcmp(got[2]->io.code, "ERR_TEST") == 0);
-  CHECK(strcmp(got[2]->io.error, "failed on purpose") == 0);
+  REQUIRE(got[2]->failure);
+  CHECK(strcmp(got[2]->failure->code, "ERR_TEST") == 0);
+  CHECK(strcmp(got[2]->failure->error, "failed on purpose") == 0);
+  CHECK(got[3]->failure == NULL);
   CHECK_EQ(got[3]->status, -EDOM);
   nw_pool_stats_t st;
   nw_pool_stats(p, &st);
