@@ -239,7 +239,7 @@ async function gzipBench() {
     ['ThreadPool, 1 thread, SAB input', fmt(m('pool1shared', 'ms')), fmt(64000 / m('pool1shared', 'ms')), `${fmt(m('main', 'ms') / m('pool1shared', 'ms'))}x`, fmt(m('pool1shared', 'stall'))],
     ['ThreadPool, 2 threads, SAB input', fmt(m('pool2shared', 'ms')), fmt(64000 / m('pool2shared', 'ms')), `${fmt(m('main', 'ms') / m('pool2shared', 'ms'))}x`, fmt(m('pool2shared', 'stall'))],
   ]);
-  console.log(`  2 threads vs 1 thread: ${fmt(m('pool1', 'ms') / m('pool2', 'ms'))}x with Buffer input (copied on submit), ` +
+  console.log(`  2 threads vs 1 thread: ${fmt(m('pool1', 'ms') / m('pool2', 'ms'))}x with Buffer input (copied by the pool thread), ` +
               `${fmt(m('pool1shared', 'ms') / m('pool2shared', 'ms'))}x with SharedArrayBuffer input (zero copy)`);
 
   const gz = await gzipBench();

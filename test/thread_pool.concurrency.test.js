@@ -193,6 +193,11 @@ describe('ThreadPool concurrency', function () {
           p.run('sort', a).catch(() => {});
         }
       }
+      // A pool busy copying and hashing large ordinary inputs (copied by
+      // its threads as each task starts).
+      const busy = new ThreadPool({ threads: 2 });
+      const big = Buffer.alloc(1 << 20, 7);
+      for (let i = 0; i < 400; i++) busy.run('sha256', big).catch(() => {});
       // An idle pool that is never closed, too.
       new ThreadPool({ threads: 2 });
       setTimeout(() => parentPort.postMessage('busy'), 20);`;
