@@ -534,7 +534,7 @@ class Channel {
       const socket = dgram.createSocket(meta.dgramType);
       socket.bind({ fd }, () => done(socket));
     } else {
-      require('fs').closeSync(fd);
+      binding.closeFd(fd); // received by the addon: not an fd Node's fs tracks
       process.nextTick(done, undefined);
     }
   }

@@ -32,7 +32,7 @@ const provider = {
     const closeSock = () => {
       if (sockOpen) {
         sockOpen = false;
-        require('fs').closeSync(sock);
+        binding.closeFd(sock); // made by the addon: not an fd Node's fs tracks
       }
     };
     return {

@@ -28,7 +28,6 @@ const ENV = 'NW_CHANNEL';
   if (typeof spec !== 'string') return;
   const m = /^(\d+):(json|advanced)$/.exec(spec);
   if (m === null) return;
-  const fs = require('fs');
   const binding = require('./binding');
   const { setupChannel } = require('./channel');
   const sock = Number(m[1]);
@@ -39,7 +38,7 @@ const ENV = 'NW_CHANNEL';
   try {
     handle = binding.channelOpen(memfd, sock, 1);
   } finally {
-    fs.closeSync(memfd);
+    binding.closeFd(memfd);
   }
   setupChannel(process, handle, m[2]);
 })();
