@@ -296,6 +296,9 @@ class RingBuffer {
   }
 
   write(data, options = undefined) {
+    // The common case: no options and room in the ring. tryWrite validates
+    // `data` as below and keeps queued writeAsync calls first.
+    if (options === undefined && this.tryWrite(data)) return true;
     const { timeout } = readOptions(options, 'options');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
     if (bytes.length === 0) checkNotDetached(bytes);
@@ -488,6 +491,10 @@ class RingBuffer {
   }
 
   read(options = undefined) {
+    if (options === undefined) {
+      const m = this.tryRead(); // the common case: no options, a message waiting
+      if (m !== null) return m;
+    }
     const { timeout } = readOptions(options, 'options');
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     for (;;) {
