@@ -394,7 +394,8 @@ class ThreadPool {
   }
 
   // Hand the collected run() calls to the native pool. Inputs that are not
-  // shared memory are copied on this thread; at most COPY_BUDGET bytes are
+  // shared memory and smaller than 64 KiB are copied on this thread (larger
+  // ones by the pool thread that runs them); at most COPY_BUDGET bytes are
   // copied per turn of the event loop, the rest in the next turns.
   #flush(budget = COPY_BUDGET) {
     const st = this[kState];

@@ -49,8 +49,9 @@ static const napi_type_tag pool_tag = {0x6e77706f6f6c6861ULL,
 
 typedef struct pool_handle pool_handle_t;
 
-/* Large input copies are recycled: a fresh 1 MiB malloc is a fresh mmap,
- * and touching its pages costs more than the copy itself. Up to
+/* Large input copies made on the JS thread (where nw_pool_copy_in is not
+ * available; see COPY_OFF_LOOP_MIN) are recycled: a fresh 1 MiB malloc is a
+ * fresh mmap, and touching its pages costs more than the copy itself. Up to
  * COPY_CACHE_BYTES of freed copies are kept per pool, for reuse by inputs
  * of at least half their size. JS thread only. */
 #define COPY_CACHE_MIN (64u * 1024)
