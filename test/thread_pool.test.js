@@ -272,6 +272,10 @@ describe('ThreadPool API', function () {
     await pool.close();
   });
 
+  // Large ordinary inputs are copied by the pool thread where the system
+  // allows process_vm_readv (as here), else at run() like small ones.
+  const copyIn = require('../lib/internal/binding').pool.COPY_IN === 1;
+
   it('reads a large ordinary input when its task starts; detaching it before then rejects with ERR_INVALID_STATE', async () => {
     const pool = new ThreadPool({ threads: 1 });
     const data = bytes(1 << 20, 98);
@@ -284,7 +288,8 @@ describe('ThreadPool API', function () {
     structuredClone(data.buffer, { transfer: [data.buffer] });
     assert.strictEqual(data.length, 0);
     await blocker;
-    await assert.rejects(p, { code: 'ERR_INVALID_STATE' });
+    if (copyIn) await assert.rejects(p, { code: 'ERR_INVALID_STATE' });
+    else await p; // copied at run(): the detach came too late to matter
     assert.deepStrictEqual(await q, want, 'the neighbouring task is unaffected');
     await pool.close();
   });
@@ -299,8 +304,12 @@ describe('ThreadPool API', function () {
     await null;
     ab.resize(4096);
     await blocker;
-    await assert.rejects(whole, { code: 'ERR_INVALID_STATE' });
-    await assert.rejects(view, { code: 'ERR_INVALID_STATE' });
+    if (copyIn) {
+      await assert.rejects(whole, { code: 'ERR_INVALID_STATE' });
+      await assert.rejects(view, { code: 'ERR_INVALID_STATE' });
+    } else {
+      await Promise.all([whole, view]);
+    }
     // Grown instead: the bytes the task was given are all still there, but
     // an ArrayBuffer input is its whole length, which changed.
     const ab2 = new ArrayBuffer(1 << 20, { maxByteLength: 4 << 20 });
@@ -313,7 +322,8 @@ describe('ThreadPool API', function () {
     ab2.resize(2 << 20);
     await blocker2;
     assert.deepStrictEqual(await grownView, want);
-    await assert.rejects(grownWhole, { code: 'ERR_INVALID_STATE' });
+    if (copyIn) await assert.rejects(grownWhole, { code: 'ERR_INVALID_STATE' });
+    else await grownWhole;
     await pool.close();
   });
 

@@ -990,6 +990,9 @@ napi_value nw_pool_init_napi(napi_env env, napi_value exports) {
   NAPI_CALL(env, napi_create_object(env, &p));
   NAPI_CALL(env, nw_napi_export_fns(env, p, fns, sizeof fns / sizeof fns[0]));
   NAPI_CALL(env, nw_napi_export_u32(env, p, "CHUNK", CHUNK));
+  /* 1 when large inputs are copied by the pool threads (nw_pool_copy_in),
+   * 0 when they are copied at submission. */
+  NAPI_CALL(env, nw_napi_export_u32(env, p, "COPY_IN", nw_pool_copy_in_available() ? 1 : 0));
   NAPI_CALL(env, napi_set_named_property(env, exports, "pool", p));
   return exports;
 }
