@@ -498,5 +498,22 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_VERSION", NW_RING_VERSION));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY));
   NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY));
+  /* The header's word indices and flag bits, so that the JavaScript ring
+   * view (lib/internal/ring_view.js) never keeps copies of them. */
+  napi_value layout;
+  NAPI_CALL(env, napi_create_object(env, &layout));
+  static const struct { const char *name; uint32_t value; } words[] = {
+      {"capacity", NW_RW_CAPACITY},     {"flags", NW_RW_FLAGS},
+      {"closed", NW_RW_CLOSED},         {"prodHead", NW_RW_PROD_HEAD},
+      {"prodTail", NW_RW_PROD_TAIL},    {"consHead", NW_RW_CONS_HEAD},
+      {"consTail", NW_RW_CONS_TAIL},    {"rdWaiters", NW_RW_RD_WAITERS},
+      {"rdSeq", NW_RW_RD_SEQ},          {"wrWaiters", NW_RW_WR_WAITERS},
+      {"wrSeq", NW_RW_WR_SEQ},          {"skip", NW_RING_SKIP},
+      {"multiProducer", NW_RING_F_MULTI_PRODUCER},
+      {"multiConsumer", NW_RING_F_MULTI_CONSUMER},
+  };
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    NAPI_CALL(env, nw_napi_export_u32(env, layout, words[i].name, words[i].value));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "RING_WORDS", layout));
   return exports;
 }
