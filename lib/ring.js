@@ -2,11 +2,13 @@
 
 // RingBuffer: a ring of variable-length messages in a SharedArrayBuffer.
 //
-// The layout and protocol are those of src/core/ring.h. The hot paths
-// (tryWrite/tryRead) run here with Atomics, because a call into the addon
-// per message would cost more than the copy; sleeping and waking go through
-// the addon, on the Linux futex, so that JavaScript and native readers and
-// writers in any thread wake each other (V8's Atomics.wait is not a futex).
+// The ring protocol itself (src/core/ring.h, run with Atomics) is
+// lib/internal/ring_view.js; this file adds what users see: validation,
+// blocking and event-loop waits, and close. A call into the addon per
+// message would cost more than the copy, so the hot paths stay in
+// JavaScript; sleeping and waking go through the addon, on the Linux futex,
+// so that JavaScript and native readers and writers in any thread wake each
+// other (V8's Atomics.wait is not a futex).
 
 const binding = require('./internal/binding');
 const {
@@ -26,34 +28,18 @@ const {
   validateTimeout,
 } = require('./internal/validators');
 
+const { RingView, roundCapacity, recordSize, EMPTY, CORRUPT, NATIVE_COPY } = require('./internal/ring_view');
+
 const HEADER_SIZE = binding.RING_HEADER_SIZE;
 const MAX_CAPACITY = binding.RING_MAX_CAPACITY;
 const MIN_CAPACITY = binding.RING_MIN_CAPACITY;
 const ALIGN = binding.RING_ALIGN;
-
-// Word indices in the header (src/core/ring.h).
-const W_CAPACITY = 2;
-const W_FLAGS = 3;
-const W_CLOSED = 5;
-const W_PROD_HEAD = 16;
-const W_PROD_TAIL = 17;
-const W_CONS_HEAD = 32;
-const W_CONS_TAIL = 33;
-const W_RD_WAITERS = 48;
-const W_WR_WAITERS = 64;
-
-const F_MULTI_PRODUCER = 1;
-const F_MULTI_CONSUMER = 2;
-const SKIP = 0x80000000;
+const F_MULTI_PRODUCER = binding.RING_WORDS.multiProducer;
+const F_MULTI_CONSUMER = binding.RING_WORDS.multiConsumer;
 
 const KIND_READ = 0;
 const KIND_WRITE = 1;
 const WAIT_TIMEOUT = 1;
-
-// V8 copies to and from a SharedArrayBuffer a byte at a time; above these
-// sizes a call into the addon for a real memcpy is cheaper (measured).
-const NATIVE_COPY_IN = 512;
-const NATIVE_COPY_OUT = 8192;
 
 const kHandle = Symbol('kHandle');
 const kAttach = Symbol('kAttach');
@@ -61,16 +47,6 @@ const kAttach = Symbol('kAttach');
 // Called by the addon between slices of a blocking wait: it throws (fails)
 // only when the thread is being terminated.
 function alive() {}
-
-function roundCapacity(n) {
-  let c = MIN_CAPACITY;
-  while (c < n) c *= 2;
-  return c;
-}
-
-function recordSize(len) {
-  return 4 + ((len + 3) & ~3);
-}
 
 function toBytes(data) {
   if (data instanceof Uint8Array) return data;
@@ -93,6 +69,32 @@ function checkNotDetached(bytes) {
   }
 }
 
+// The caller's memory for tryReadInto/readInto, as bytes.
+function toU8(buffer) {
+  return buffer instanceof Uint8Array ? buffer
+    : ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+      : new Uint8Array(buffer);
+}
+
+// Bytes of `buffer` from `offset` on; validates both.
+function intoRoom(buffer, offset) {
+  let size;
+  if (ArrayBuffer.isView(buffer)) {
+    size = buffer.byteLength;
+  } else if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) {
+    size = buffer.byteLength;
+  } else {
+    throw ERR_INVALID_ARG_TYPE('buffer', ['Buffer', 'TypedArray', 'DataView', 'ArrayBuffer'], buffer);
+  }
+  if (offset !== 0) {
+    if (typeof offset !== 'number') throw ERR_INVALID_ARG_TYPE('offset', 'number', offset);
+    if (!Number.isInteger(offset) || offset < 0 || offset > size) {
+      throw ERR_OUT_OF_RANGE('offset', `an integer >= 0 and <= ${size}`, offset);
+    }
+  }
+  return size - offset;
+}
+
 function abortError(signal) {
   return new AbortError(undefined, { cause: signal.reason });
 }
@@ -107,17 +109,7 @@ function readOptions(options, name) {
 
 class RingBuffer {
   #sab;
-  #u8;
-  #buf;
-  #i32;
-  #h; // int32 index of the header
-  #data; // byte offset of the data area
-  #cap;
-  #mask;
-  #mp;
-  #mc;
-  #cachedCons = 0;
-  #cachedProd = 0;
+  #view;
   #readers = []; // pending readAsync: { resolve, reject, cleanup }
   #writers = []; // pending writeAsync: { bytes, resolve, reject, cleanup }
   #readArmed = false;
@@ -168,27 +160,18 @@ class RingBuffer {
 
   #bind(sab, base) {
     this.#sab = sab;
-    this.#u8 = new Uint8Array(sab);
-    this.#buf = Buffer.from(sab);
-    this.#i32 = new Int32Array(sab, 0, sab.byteLength >> 2);
-    this.#h = base >> 2;
-    this.#data = base + HEADER_SIZE;
-    this.#cap = this.#i32[this.#h + W_CAPACITY];
-    this.#mask = this.#cap - 1;
-    const flags = this.#i32[this.#h + W_FLAGS];
-    this.#mp = (flags & F_MULTI_PRODUCER) !== 0;
-    this.#mc = (flags & F_MULTI_CONSUMER) !== 0;
-    this.#cachedCons = Atomics.load(this.#i32, this.#h + W_CONS_TAIL);
-    this.#cachedProd = Atomics.load(this.#i32, this.#h + W_PROD_TAIL);
-    this[kHandle] = binding.ringOpen(this.#u8, alive);
+    // Any RingBuffer of this process may take its turn as the writer or
+    // the reader, so positions live in the header.
+    this.#view = new RingView(sab, base, { closable: true, shared: true });
+    this[kHandle] = binding.ringOpen(new Uint8Array(sab), alive);
   }
 
   get buffer() { return this.#sab; }
-  get capacity() { return this.#cap; }
-  get maxMessageSize() { return this.#cap - 4; }
-  get producers() { return this.#mp ? 'multi' : 'single'; }
-  get consumers() { return this.#mc ? 'multi' : 'single'; }
-  get closed() { return Atomics.load(this.#i32, this.#h + W_CLOSED) !== 0; }
+  get capacity() { return this.#view.cap; }
+  get maxMessageSize() { return this.#view.maxMessage; }
+  get producers() { return this.#view.multiProducer ? 'multi' : 'single'; }
+  get consumers() { return this.#view.multiConsumer ? 'multi' : 'single'; }
+  get closed() { return this.#view.closed; }
 
   // ---- writing ----------------------------------------------------------
 
@@ -202,97 +185,55 @@ class RingBuffer {
       this.#flushWriters();
       if (this.#writers.length !== 0) return false;
     }
-    return this.#write(bytes, null);
+    return this.#write(bytes);
   }
 
   #writeString(str) {
-    const len = Buffer.byteLength(str, 'utf8');
-    if (len > this.#cap - 4) throw this.#tooLarge(len);
     if (this.#writers.length !== 0) return this.tryWrite(Buffer.from(str, 'utf8'));
-    return this.#write(null, str, len);
-  }
-
-  #tooLarge(len) {
-    return ERR_OUT_OF_RANGE('data.byteLength', `<= ${this.#cap - 4} (the largest message this ring holds)`, len);
-  }
-
-  // Returns true when written, false when full; throws when closed. Either
-  // `bytes` or (`str`, `strLen`) is the payload.
-  #write(bytes, str, strLen) {
-    const len = bytes !== null ? bytes.length : strLen;
-    const cap = this.#cap;
-    if (len > cap - 4) throw this.#tooLarge(len);
-    const i32 = this.#i32;
-    const h = this.#h;
-    if (Atomics.load(i32, h + W_CLOSED) !== 0) throw ERR_RING_CLOSED();
-    const need = recordSize(len);
-    let head;
-    if (!this.#mp) {
-      head = i32[h + W_PROD_HEAD];
-      if (((head - this.#cachedCons) >>> 0) > cap - need) {
-        this.#cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
-        if (((head - this.#cachedCons) >>> 0) > cap - need) return false;
-      }
-      Atomics.store(i32, h + W_PROD_HEAD, (head + need) | 0);
+    const v = this.#view;
+    // An upper bound first: most strings then need no second pass.
+    const bound = str.length * 3;
+    const len = bound <= v.maxMessage ? -1 : Buffer.byteLength(str, 'utf8');
+    if (len > v.maxMessage) throw this.#tooLarge(len);
+    const exact = len >= 0 ? len : Buffer.byteLength(str, 'utf8');
+    const at = v.reserve(exact);
+    if (at < 0) return this.#full(at);
+    if (v.contiguous(at) >= exact) {
+      v.u8.utf8Write(str, v.payloadOffset(at), exact);
     } else {
-      for (;;) {
-        const ct = Atomics.load(i32, h + W_CONS_TAIL);
-        head = Atomics.load(i32, h + W_PROD_HEAD);
-        if (((head - ct) >>> 0) > cap - need) return false;
-        if (Atomics.compareExchange(i32, h + W_PROD_HEAD, head, (head + need) | 0) === head) break;
-      }
+      const tmp = Buffer.from(str, 'utf8');
+      v.copyIn(at, 0, tmp, 0, exact);
     }
-    const lenIndex = (this.#data + (head & this.#mask)) >> 2;
-    if (Atomics.load(i32, h + W_CLOSED) !== 0) {
-      // Closed after we reserved: leave a hole readers skip.
-      i32[lenIndex] = (SKIP | (need - 4)) | 0;
-      this.#publish(head, need);
-      throw ERR_RING_CLOSED();
-    }
-    i32[lenIndex] = len;
-    if (len !== 0) {
-      const o = ((head + 4) & this.#mask);
-      const first = cap - o;
-      if (bytes !== null) {
-        if (len >= NATIVE_COPY_IN) {
-          const n = len <= first ? len : first;
-          binding.bytesCopy(this.#u8, this.#data + o, bytes, 0, n);
-          if (n < len) binding.bytesCopy(this.#u8, this.#data, bytes, n, len - n);
-        } else if (len <= first) {
-          if (len <= 32) {
-            const u8 = this.#u8;
-            const d = this.#data + o;
-            for (let i = 0; i < len; i++) u8[d + i] = bytes[i];
-          } else {
-            this.#u8.set(bytes, this.#data + o);
-          }
-        } else {
-          this.#u8.set(bytes.subarray(0, first), this.#data + o);
-          this.#u8.set(bytes.subarray(first), this.#data);
-        }
-      } else if (len <= first) {
-        this.#buf.write(str, this.#data + o, len, 'utf8');
-      } else {
-        const tmp = Buffer.from(str, 'utf8');
-        this.#u8.set(tmp.subarray(0, first), this.#data + o);
-        this.#u8.set(tmp.subarray(first), this.#data);
-      }
-    }
-    this.#publish(head, need);
+    this.#publish(at, exact);
     return true;
   }
 
-  #publish(head, need) {
-    const i32 = this.#i32;
-    const h = this.#h;
-    if (this.#mp) {
-      let spins = 0;
-      while (Atomics.load(i32, h + W_PROD_TAIL) !== head) {
-        if (++spins === 1024) { binding.yieldThread(); spins = 0; }
-      }
-    }
-    Atomics.store(i32, h + W_PROD_TAIL, (head + need) | 0);
-    if (Atomics.load(i32, h + W_RD_WAITERS) !== 0) binding.ringWake(this[kHandle], KIND_READ);
+  #tooLarge(len) {
+    return ERR_OUT_OF_RANGE('data.byteLength', `<= ${this.#view.maxMessage} (the largest message this ring holds)`, len);
+  }
+
+  // reserve() found no room (-1) or the ring closed (-2).
+  #full(at) {
+    if (at === -2 || this.#view.closed) throw ERR_RING_CLOSED();
+    return false;
+  }
+
+  // Returns true when written, false when full; throws when closed.
+  #write(bytes) {
+    const len = bytes.length;
+    const v = this.#view;
+    if (len > v.maxMessage) throw this.#tooLarge(len);
+    const at = v.reserve(len);
+    if (at < 0) return this.#full(at);
+    v.copyIn(at, 0, bytes, 0, len);
+    this.#publish(at, len);
+    return true;
+  }
+
+  #publish(at, len) {
+    const v = this.#view;
+    v.publish(at, len);
+    if (v.readerAsleep()) binding.ringWake(this[kHandle], KIND_READ);
   }
 
   write(data, options = undefined) {
@@ -302,7 +243,7 @@ class RingBuffer {
     const { timeout } = readOptions(options, 'options');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
     if (bytes.length === 0) checkNotDetached(bytes);
-    if (bytes.length > this.#cap - 4) throw this.#tooLarge(bytes.length);
+    if (bytes.length > this.#view.maxMessage) throw this.#tooLarge(bytes.length);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     // Writes queued by writeAsync go first.
     while (this.#writers.length !== 0) {
@@ -314,11 +255,11 @@ class RingBuffer {
       binding.ringWait(this[kHandle], KIND_WRITE, recordSize(w.bytes.length), left);
     }
     for (;;) {
-      if (this.#write(bytes, null)) return true;
+      if (this.#write(bytes)) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
       const r = binding.ringWait(this[kHandle], KIND_WRITE, recordSize(bytes.length), left);
-      if (r === WAIT_TIMEOUT) return this.#write(bytes, null);
+      if (r === WAIT_TIMEOUT) return this.#write(bytes);
     }
   }
 
@@ -329,9 +270,9 @@ class RingBuffer {
       opts = readOptions(options, 'options');
       bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
       if (bytes.length === 0) checkNotDetached(bytes);
-      if (bytes.length > this.#cap - 4) throw this.#tooLarge(bytes.length);
+      if (bytes.length > this.#view.maxMessage) throw this.#tooLarge(bytes.length);
       if (opts.signal !== undefined && opts.signal.aborted) throw abortError(opts.signal);
-      if (this.#writers.length === 0 && this.#write(bytes, null)) return Promise.resolve(true);
+      if (this.#writers.length === 0 && this.#write(bytes)) return Promise.resolve(true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -352,7 +293,7 @@ class RingBuffer {
       const w = q[0];
       let ok;
       try {
-        ok = this.#write(w.bytes, null);
+        ok = this.#write(w.bytes);
       } catch (err) {
         // Closed: every queued write fails the same way.
         for (const e of q.splice(0)) { e.cleanup(); e.reject(err); }
@@ -380,114 +321,66 @@ class RingBuffer {
 
   // ---- reading ----------------------------------------------------------
 
-  // Returns a Buffer, or null when the ring is empty (or closed and drained).
-  tryRead() {
-    return this.#mc ? this.#readMulti() : this.#readSingle();
+  // The length of the next message, its position in the view's readPos;
+  // -1 when there is none. Throws on a corrupt header.
+  #next() {
+    const v = this.#view;
+    const len = v.multiConsumer ? v.claim() : v.peek();
+    if (len === CORRUPT) throw ERR_RING_CORRUPT('positions or record length out of range');
+    return len;
   }
 
-  #copyOut(pos, len) {
-    const o = pos & this.#mask;
-    const first = this.#cap - o;
-    const start = this.#data + o;
-    if (len >= NATIVE_COPY_OUT) {
-      const out = Buffer.allocUnsafeSlow(len);
-      const n = len <= first ? len : first;
-      binding.bytesCopy(out, 0, this.#u8, start, n);
-      if (n < len) binding.bytesCopy(out, n, this.#u8, this.#data, len - n);
-      return out;
-    }
-    const out = Buffer.allocUnsafe(len);
-    if (len === 0) return out;
-    if (len <= first) {
-      if (len <= 32) {
-        const u8 = this.#u8;
-        for (let i = 0; i < len; i++) out[i] = u8[start + i];
-      } else {
-        out.set(this.#u8.subarray(start, start + len));
-      }
+  // Hand the message just read back to the writers.
+  #done(at, len) {
+    const v = this.#view;
+    if (v.multiConsumer) {
+      v.releaseClaim(at, len);
     } else {
-      out.set(this.#u8.subarray(start, start + first));
-      out.set(this.#u8.subarray(this.#data, this.#data + (len - first)), first);
+      v.advance(len);
+      v.release();
     }
+    if (v.writerAsleep()) binding.ringWake(this[kHandle], KIND_WRITE);
+  }
+
+  // Returns a Buffer, or null when the ring is empty (or closed and drained).
+  tryRead() {
+    const len = this.#next();
+    if (len === EMPTY) return null;
+    const v = this.#view;
+    const at = v.readPos;
+    const out = len >= NATIVE_COPY ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
+    v.copyOut(at, 0, out, 0, len);
+    this.#done(at, len);
     return out;
   }
 
-  #readSingle() {
-    const i32 = this.#i32;
-    const h = this.#h;
-    const cap = this.#cap;
-    for (;;) {
-      const cons = i32[h + W_CONS_HEAD];
-      let avail = (this.#cachedProd - cons) >>> 0;
-      if (avail === 0 || avail > cap) {
-        this.#cachedProd = Atomics.load(i32, h + W_PROD_TAIL);
-        avail = (this.#cachedProd - cons) >>> 0;
-        if (avail === 0) return null;
-        if (avail > cap) throw ERR_RING_CORRUPT('positions out of range');
-      }
-      const word = i32[(this.#data + (cons & this.#mask)) >> 2];
-      const plen = word & 0x7fffffff;
-      const need = recordSize(plen);
-      if (plen > cap - 4 || need > avail) throw ERR_RING_CORRUPT('record length out of range');
-      const next = (cons + need) | 0;
-      if (word < 0) { // skip record
-        this.#release(cons, next);
-        continue;
-      }
-      const out = this.#copyOut(cons + 4, plen);
-      this.#release(cons, next);
-      return out;
+  // Reads the next message into `buffer` at `offset` and returns its
+  // length, or -1 when the ring is empty (or closed and drained). Nothing is
+  // allocated. A message longer than the room in `buffer` stays in the
+  // ring, and ERR_OUT_OF_RANGE says how long it is. (With several consumers
+  // a message cannot be looked at before it is taken: the room must then
+  // hold maxMessageSize bytes.)
+  tryReadInto(buffer, offset = 0) {
+    const v = this.#view;
+    const room = intoRoom(buffer, offset);
+    if (v.multiConsumer && room < v.maxMessage) {
+      throw ERR_OUT_OF_RANGE('buffer.byteLength - offset',
+        `>= ${v.maxMessage} (maxMessageSize, with consumers: 'multi')`, room);
     }
-  }
-
-  #readMulti() {
-    const i32 = this.#i32;
-    const h = this.#h;
-    const cap = this.#cap;
-    for (;;) {
-      const head = Atomics.load(i32, h + W_CONS_HEAD);
-      const pt = Atomics.load(i32, h + W_PROD_TAIL);
-      const avail = (pt - head) >>> 0;
-      if (avail === 0) return null;
-      const word = Atomics.load(i32, (this.#data + (head & this.#mask)) >> 2);
-      const plen = word & 0x7fffffff;
-      const need = recordSize(plen);
-      if (avail > cap || plen > cap - 4 || need > avail) {
-        // A stale claim position reads garbage; only a current one is corrupt.
-        if (Atomics.load(i32, h + W_CONS_HEAD) !== head) continue;
-        throw ERR_RING_CORRUPT('record length out of range');
-      }
-      const next = (head + need) | 0;
-      if (Atomics.compareExchange(i32, h + W_CONS_HEAD, head, next) !== head) continue;
-      const out = word < 0 ? null : this.#copyOut(head + 4, plen);
-      this.#release(head, next);
-      if (out !== null) return out;
+    const len = this.#next();
+    if (len === EMPTY) return -1;
+    if (len > room) {
+      throw ERR_OUT_OF_RANGE('buffer.byteLength - offset', `>= ${len} (the next message's length)`, room);
     }
-  }
-
-  #release(start, next) {
-    const i32 = this.#i32;
-    const h = this.#h;
-    if (this.#mc) {
-      let spins = 0;
-      while (Atomics.load(i32, h + W_CONS_TAIL) !== start) {
-        if (++spins === 1024) { binding.yieldThread(); spins = 0; }
-      }
-    } else {
-      i32[h + W_CONS_HEAD] = next;
-    }
-    Atomics.store(i32, h + W_CONS_TAIL, next);
-    if (Atomics.load(i32, h + W_WR_WAITERS) !== 0) binding.ringWake(this[kHandle], KIND_WRITE);
+    const at = v.readPos;
+    v.copyOut(at, 0, toU8(buffer), offset, len);
+    this.#done(at, len);
+    return len;
   }
 
   // Closed, nothing left and nothing being written.
   #drained() {
-    const i32 = this.#i32;
-    const h = this.#h;
-    if (Atomics.load(i32, h + W_CLOSED) === 0) return false;
-    const ph = Atomics.load(i32, h + W_PROD_HEAD);
-    const pt = Atomics.load(i32, h + W_PROD_TAIL);
-    return ph === pt && Atomics.load(i32, h + W_CONS_HEAD) === pt;
+    return this.#view.drained();
   }
 
   read(options = undefined) {
@@ -496,16 +389,32 @@ class RingBuffer {
       if (m !== null) return m;
     }
     const { timeout } = readOptions(options, 'options');
+    return this.#blockingRead(timeout, () => this.tryRead(), null);
+  }
+
+  // Blocks like read(); returns the message's length, or -1 (timeout, or
+  // closed and drained). `options`: { offset, timeout }.
+  readInto(buffer, options = undefined) {
+    let offset = 0;
+    let timeout = Infinity;
+    if (options !== undefined) {
+      ({ timeout } = readOptions(options, 'options'));
+      if (options.offset !== undefined) offset = options.offset;
+    }
+    const n = this.tryReadInto(buffer, offset);
+    if (n !== -1) return n;
+    return this.#blockingRead(timeout, () => this.tryReadInto(buffer, offset), -1);
+  }
+
+  #blockingRead(timeout, attempt, none) {
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     for (;;) {
-      const m = this.tryRead();
-      if (m !== null) return m;
-      if (this.#drained()) return null;
+      const m = attempt();
+      if (m !== none) return m;
+      if (this.#drained()) return none;
       const left = deadline - performance.now();
-      if (left <= 0) return null;
-      if (binding.ringWait(this[kHandle], KIND_READ, 0, left) === WAIT_TIMEOUT) {
-        return this.tryRead();
-      }
+      if (left <= 0) return none;
+      if (binding.ringWait(this[kHandle], KIND_READ, 0, left) === WAIT_TIMEOUT) return attempt();
     }
   }
 

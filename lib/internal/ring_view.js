@@ -1,0 +1,336 @@
+'use strict';
+
+// The one ring protocol in JavaScript: a view of one ring of
+// src/core/ring.h, run with Atomics on the shared memory. RingBuffer
+// (lib/ring.js), the fork channel (ipc/fork_channel.js) and the
+// worker_threads lanes (worker/lanes.js) all read and write their rings
+// through this class; none of them knows a header word index.
+//
+// A view neither sleeps nor wakes: each owner has its own way of waking a
+// peer (the futex words, the fork channel's socket, a doorbell) and does it
+// after publish() or release(). The word indices come from the addon
+// (binding.RING_WORDS), so they cannot drift from the C header.
+//
+// Positions are free-running 32-bit counters, compared modulo 2^32
+// (`(a - b) >>> 0`), so a ring keeps working after 2^32 bytes.
+//
+// Producer:  const at = view.reserve(len)   -> position, or -1 (no room)
+//            ...copy the payload to view.payloadOffset(at) (view.copyIn)
+//            view.publish(at, len)
+// Consumer:  const len = view.peek()        -> payload length, -1 empty
+//            ...read view.readPos's payload (view.copyOut, or in place)
+//            view.advance(len)              local; then, per message or
+//            view.release()                 per batch, hand the space back
+
+const binding = require('./binding');
+
+const W = binding.RING_WORDS;
+const W_CAPACITY = W.capacity;
+const W_FLAGS = W.flags;
+const W_CLOSED = W.closed;
+const W_PROD_HEAD = W.prodHead;
+const W_PROD_TAIL = W.prodTail;
+const W_CONS_HEAD = W.consHead;
+const W_CONS_TAIL = W.consTail;
+const W_RD_WAITERS = W.rdWaiters;
+const W_WR_WAITERS = W.wrWaiters;
+const SKIP = W.skip;
+const LEN_MASK = ~SKIP;
+const F_MULTI_PRODUCER = W.multiProducer;
+const F_MULTI_CONSUMER = W.multiConsumer;
+const HEADER_SIZE = binding.RING_HEADER_SIZE;
+const MIN_CAPACITY = binding.RING_MIN_CAPACITY;
+
+// peek() results besides a length.
+const EMPTY = -1;
+const CORRUPT = -2;
+
+// V8 copies into and out of a SharedArrayBuffer with relaxed atomic moves,
+// several times slower than memcpy; below this many bytes that still beats
+// a call into the addon (measured with benchmark/ring.js's copy table).
+// Plain ArrayBuffers (the fork channel's mapping) copy with memcpy anyway.
+const NATIVE_COPY = 512;
+
+// Bytes a record of `len` payload bytes takes: a length word, the payload
+// padded to 4.
+function recordSize(len) {
+  return 4 + ((len + 3) & ~3);
+}
+
+// The capacity a ring is made with: a power of two, at least the minimum.
+function roundCapacity(n) {
+  let c = MIN_CAPACITY;
+  while (c < n) c *= 2;
+  return c;
+}
+
+// Copy src[srcOff, srcOff + len) to dst at dstOff. Both are Uint8Arrays
+// (Buffers); `shared` says whether either side is shared memory.
+function copyBytes(dst, dstOff, src, srcOff, len, shared) {
+  if (shared && len >= NATIVE_COPY) {
+    binding.bytesCopy(dst, dstOff, src, srcOff, len);
+  } else if (len <= 16) {
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+  } else {
+    dst.set(srcOff === 0 && len === src.length ? src : src.subarray(srcOff, srcOff + len), dstOff);
+  }
+}
+
+// Copy `len` bytes (a multiple of 4 after rounding up) between Int32Array
+// views, byte offsets 4-aligned: for small records a loop of words is
+// cheaper than making a view to copy from.
+function copyWords(dst, at, src, from, len) {
+  const d0 = at >> 2;
+  const s0 = from >> 2;
+  for (let i = 0, w = (len + 3) >> 2; i < w; i++) dst[d0 + i] = src[s0 + i];
+}
+
+class RingView {
+  // `buffer`: the SharedArrayBuffer or ArrayBuffer holding the ring;
+  // `base`: the byte offset of its header (from binding.ringInit,
+  // ringAttach or the fork channel's layout). `closable`: writes follow
+  // the close protocol of ring.h (a reservation is published before
+  // `closed` is checked); rings that are never closed through their header
+  // skip that fence. `shared`: other views of this process may take turns
+  // in this view's role (a RingBuffer attached twice), so positions are
+  // read from the header each time; otherwise (a ring shared with another
+  // process, which may write anything into it at any time) this view keeps
+  // its own positions and only ever reads the peer's.
+  constructor(buffer, base, { closable = false, shared = false } = {}) {
+    this.buffer = buffer;
+    this.shared = buffer instanceof SharedArrayBuffer;
+    this.i32 = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+    this.u8 = Buffer.from(buffer);
+    this.dv = new DataView(buffer);
+    this.h = base >> 2;
+    this.data = base + HEADER_SIZE;
+    this.cap = this.i32[this.h + W_CAPACITY];
+    this.mask = this.cap - 1;
+    this.maxMessage = this.cap - 4;
+    const flags = this.i32[this.h + W_FLAGS];
+    this.multiProducer = (flags & F_MULTI_PRODUCER) !== 0;
+    this.multiConsumer = (flags & F_MULTI_CONSUMER) !== 0;
+    this.closable = closable;
+    this.sharedRole = shared;
+    this.cachedCons = Atomics.load(this.i32, this.h + W_CONS_TAIL);
+    this.cachedProd = Atomics.load(this.i32, this.h + W_PROD_TAIL);
+    this.wpos = this.i32[this.h + W_PROD_HEAD]; // this producer's position
+    this.rpos = this.i32[this.h + W_CONS_HEAD]; // this consumer's position
+    this.readPos = 0; // after peek(): the position of the record it saw
+  }
+
+  // ---- producer ----------------------------------------------------------
+
+  // Reserve room for a record of `len` payload bytes. Returns its position,
+  // or -1 when it does not fit now, or -2 when the ring is closed (closable
+  // views only: the reservation is then a hole readers skip).
+  reserve(len) {
+    const i32 = this.i32;
+    const h = this.h;
+    const need = recordSize(len);
+    const limit = this.cap - need;
+    let head;
+    if (!this.multiProducer) {
+      head = this.sharedRole ? i32[h + W_PROD_HEAD] : this.wpos;
+      if (((head - this.cachedCons) >>> 0) > limit) {
+        this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
+        if (((head - this.cachedCons) >>> 0) > limit) return -1;
+      }
+      if (!this.closable) return head;
+      // Published before `closed` is read, so a close() either sees this
+      // reservation (and its reader waits for it) or we see the close.
+      Atomics.store(i32, h + W_PROD_HEAD, (head + need) | 0);
+    } else {
+      for (;;) {
+        const ct = Atomics.load(i32, h + W_CONS_TAIL);
+        head = Atomics.load(i32, h + W_PROD_HEAD);
+        if (((head - ct) >>> 0) > limit) return -1;
+        if (Atomics.compareExchange(i32, h + W_PROD_HEAD, head, (head + need) | 0) === head) break;
+      }
+    }
+    if (Atomics.load(i32, h + W_CLOSED) !== 0) {
+      i32[(this.data + (head & this.mask)) >> 2] = (SKIP | (need - 4)) | 0;
+      this.publishRaw(head, need);
+      return -2;
+    }
+    return head;
+  }
+
+  // Byte offset in this.u8 where the payload of the record at `at` starts.
+  payloadOffset(at) {
+    return this.data + ((at + 4) & this.mask);
+  }
+
+  // Payload bytes of the record at `at` that lie before the end of the data
+  // area (the rest, if any, continues at its start).
+  contiguous(at) {
+    return this.cap - ((at + 4) & this.mask);
+  }
+
+  // Copy src[off, off + len) into the payload of the record at `at`, from
+  // payload byte `skip` on, wrapping as needed.
+  copyIn(at, skip, src, off, len) {
+    const o = (at + 4 + skip) & this.mask;
+    const first = this.cap - o;
+    if (len <= first) {
+      copyBytes(this.u8, this.data + o, src, off, len, this.shared);
+    } else {
+      copyBytes(this.u8, this.data + o, src, off, first, this.shared);
+      copyBytes(this.u8, this.data, src, off + first, len - first, this.shared);
+    }
+  }
+
+  // Make the record of `len` payload bytes at `at` readable.
+  publish(at, len) {
+    this.i32[(this.data + (at & this.mask)) >> 2] = len;
+    this.publishRaw(at, recordSize(len));
+  }
+
+  publishRaw(at, need) {
+    const i32 = this.i32;
+    const h = this.h;
+    const next = (at + need) | 0;
+    if (this.multiProducer) {
+      let spins = 0;
+      while (Atomics.load(i32, h + W_PROD_TAIL) !== at) {
+        if (++spins === 1024) { binding.yieldThread(); spins = 0; }
+      }
+    } else if (!this.closable) {
+      i32[h + W_PROD_HEAD] = next;
+    }
+    this.wpos = next;
+    Atomics.store(i32, h + W_PROD_TAIL, next);
+  }
+
+  // Whether a reader sleeps on the futex (RingBuffer's own waits).
+  readerAsleep() {
+    return Atomics.load(this.i32, this.h + W_RD_WAITERS) !== 0;
+  }
+
+  writerAsleep() {
+    return Atomics.load(this.i32, this.h + W_WR_WAITERS) !== 0;
+  }
+
+  // ---- consumer (one at a time) --------------------------------------------
+
+  // The payload length of the next record, or EMPTY, or CORRUPT when the
+  // shared memory holds an impossible position or length. Sets readPos.
+  // Holes are passed over. Single-consumer views only.
+  peek() {
+    const i32 = this.i32;
+    const h = this.h;
+    const cap = this.cap;
+    for (;;) {
+      const cons = this.sharedRole ? i32[h + W_CONS_HEAD] : this.rpos;
+      let avail = (this.cachedProd - cons) >>> 0;
+      if (avail === 0 || avail > cap) {
+        this.cachedProd = Atomics.load(i32, h + W_PROD_TAIL);
+        avail = (this.cachedProd - cons) >>> 0;
+        if (avail === 0) return EMPTY;
+        if (avail > cap) return CORRUPT;
+      }
+      const word = i32[(this.data + (cons & this.mask)) >> 2];
+      const len = word & LEN_MASK;
+      if (len > cap - 4 || recordSize(len) > avail) return CORRUPT;
+      this.readPos = cons;
+      if (word >= 0) return len;
+      this.advance(len); // a hole
+      this.release();
+    }
+  }
+
+  // Whether a record may be waiting (one load; for spinning).
+  ready() {
+    return Atomics.load(this.i32, this.h + W_PROD_TAIL) !== this.rpos;
+  }
+
+  // Step over the record of `len` payload bytes at readPos. Its space is
+  // handed back to the writer by the next release().
+  advance(len) {
+    const next = (this.readPos + recordSize(len)) | 0;
+    this.rpos = next;
+    this.i32[this.h + W_CONS_HEAD] = next;
+  }
+
+  release() {
+    Atomics.store(this.i32, this.h + W_CONS_TAIL, this.rpos);
+  }
+
+  // Copy `len` payload bytes of the record at `at`, from payload byte
+  // `skip` on, into dst at dstOff.
+  copyOut(at, skip, dst, dstOff, len) {
+    const o = (at + 4 + skip) & this.mask;
+    const first = this.cap - o;
+    if (len <= first) {
+      copyBytes(dst, dstOff, this.u8, this.data + o, len, this.shared);
+    } else {
+      copyBytes(dst, dstOff, this.u8, this.data + o, first, this.shared);
+      copyBytes(dst, dstOff + first, this.u8, this.data, len - first, this.shared);
+    }
+  }
+
+  // Multi-consumer claim: the payload length of the record claimed (its
+  // position in readPos), EMPTY, or CORRUPT. The claim must be handed back
+  // with releaseClaim(len) in claim order.
+  claim() {
+    const i32 = this.i32;
+    const h = this.h;
+    const cap = this.cap;
+    for (;;) {
+      const head = Atomics.load(i32, h + W_CONS_HEAD);
+      const avail = (Atomics.load(i32, h + W_PROD_TAIL) - head) >>> 0;
+      if (avail === 0) return EMPTY;
+      const word = Atomics.load(i32, (this.data + (head & this.mask)) >> 2);
+      const len = word & LEN_MASK;
+      if (avail > cap || len > cap - 4 || recordSize(len) > avail) {
+        // A stale claim position reads garbage; only a current one is corrupt.
+        if (Atomics.load(i32, h + W_CONS_HEAD) !== head) continue;
+        return CORRUPT;
+      }
+      if (Atomics.compareExchange(i32, h + W_CONS_HEAD, head, (head + recordSize(len)) | 0) !== head) continue;
+      this.readPos = head;
+      if (word >= 0) return len;
+      this.releaseClaim(head, len);
+    }
+  }
+
+  // Hand back the claimed record of `len` bytes at `at`, after every claim
+  // before it.
+  releaseClaim(at, len) {
+    const i32 = this.i32;
+    const h = this.h;
+    let spins = 0;
+    while (Atomics.load(i32, h + W_CONS_TAIL) !== at) {
+      if (++spins === 1024) { binding.yieldThread(); spins = 0; }
+    }
+    Atomics.store(i32, h + W_CONS_TAIL, (at + recordSize(len)) | 0);
+  }
+
+  // ---- state ---------------------------------------------------------------
+
+  // Bytes published and not yet consumed.
+  used() {
+    return (Atomics.load(this.i32, this.h + W_PROD_TAIL) - this.rpos) >>> 0;
+  }
+
+  // Producer: bytes not yet handed back by the reader.
+  taken() {
+    this.cachedCons = Atomics.load(this.i32, this.h + W_CONS_TAIL);
+    return (this.wpos - this.cachedCons) >>> 0;
+  }
+
+  get closed() {
+    return Atomics.load(this.i32, this.h + W_CLOSED) !== 0;
+  }
+
+  // Closed, nothing left and nothing being written.
+  drained() {
+    const i32 = this.i32;
+    const h = this.h;
+    if (Atomics.load(i32, h + W_CLOSED) === 0) return false;
+    const pt = Atomics.load(i32, h + W_PROD_TAIL);
+    return Atomics.load(i32, h + W_PROD_HEAD) === pt && Atomics.load(i32, h + W_CONS_HEAD) === pt;
+  }
+}
+
+module.exports = { RingView, roundCapacity, recordSize, copyBytes, copyWords, EMPTY, CORRUPT, NATIVE_COPY };
