@@ -12,6 +12,7 @@ const { getSystemErrorName } = require('util');
 
 const {
   ChildProcess,
+  kSpawnWith,
   spawnSync: spawnSyncInternal,
   convertToValidSignal,
 } = require('./internal/child_process');
@@ -164,13 +165,19 @@ function abortChildProcess(child, killSignal, reason) {
 }
 
 function spawn(file, args, options) {
+  return spawnWith(file, args, options, null);
+}
+
+// spawn() with the provider of an 'ipc' stdio slot (fork() gives its own;
+// null: Node's protocol).
+function spawnWith(file, args, options, ipcProvider) {
   options = normalizeSpawnArguments(file, args, options);
   validateTimeout(options.timeout);
   validateAbortSignal(options.signal, 'options.signal');
   const killSignal = sanitizeKillSignal(options.killSignal);
   const child = new ChildProcess();
 
-  child.spawn(options);
+  child[kSpawnWith](options, ipcProvider);
 
   if (options.timeout > 0) {
     let timeoutId = setTimeout(() => {
@@ -470,9 +477,8 @@ module.exports = {
   execFile,
   execFileSync,
   execSync,
-  fork: require('./internal/fork').makeFork(spawn),
+  fork: require('./internal/fork').makeFork(spawnWith),
   spawn,
   spawnSync,
   // Shared with fork() (lib/internal/child_process.js holds the class).
-  _normalizeSpawnArguments: normalizeSpawnArguments,
 };

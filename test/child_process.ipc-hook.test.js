@@ -1,9 +1,9 @@
 'use strict';
 
 // The hook through which the fork() channel attaches to a ChildProcess:
-// an 'ipc' stdio entry goes to the registered provider, its descriptor lands
-// at that child descriptor number, its environment entries reach the child,
-// and 'close' waits for the channel.
+// an 'ipc' stdio entry goes to the provider the caller of spawn gives, its
+// descriptor lands at that child descriptor number, its environment
+// entries reach the child, and 'close' waits for the channel.
 
 const assert = require('assert');
 const net = require('net');
@@ -11,10 +11,17 @@ const binding = require('../lib/internal/binding');
 const internal = require('../lib/internal/child_process');
 const ours = require('../lib/child_process');
 
-describe('child_process IPC provider hook', () => {
-  afterEach(() => internal.setIpcProvider(null));
+// ChildProcess.spawn with `provider` for its 'ipc' slot, on options as
+// spawn() normalises them.
+function spawnWith(provider, file, args, options) {
+  const child = new internal.ChildProcess();
+  const envPairs = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  child[internal.kSpawnWith]({ file, args: [file, ...args], envPairs, ...options }, provider);
+  return child;
+}
 
-  it("without a registered provider, 'ipc' gets Node's protocol; ERR_IPC_ONE_PIPE leaks nothing", async () => {
+describe('child_process IPC provider hook', () => {
+  it("without a provider, 'ipc' gets Node's protocol; ERR_IPC_ONE_PIPE leaks nothing", async () => {
     const fs = require('fs');
     const before = fs.readdirSync('/proc/self/fd').length;
     assert.throws(() => ours.spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc', 'ipc'] }),
@@ -31,7 +38,7 @@ describe('child_process IPC provider hook', () => {
 
   it('places the channel, passes its env, and delays close until it closes', async () => {
     const calls = [];
-    internal.setIpcProvider({
+    const provider = {
       prepare({ index, serialization }) {
         const [parentFd, childFd] = binding.socketpair();
         calls.push(['prepare', index, serialization]);
@@ -56,8 +63,8 @@ describe('child_process IPC provider hook', () => {
           },
         };
       },
-    });
-    const c = ours.spawn('sh', ['-c', 'echo "$NODE_CHANNEL_FD $NODE_CHANNEL_SERIALIZATION_MODE" >&3; echo out'],
+    };
+    const c = spawnWith(provider, '/bin/sh', ['-c', 'echo "$NODE_CHANNEL_FD $NODE_CHANNEL_SERIALIZATION_MODE" >&3; echo out'],
       { stdio: ['ignore', 'pipe', 'ignore', 'ipc'], serialization: 'advanced' });
     let out = '';
     c.stdout.on('data', (d) => { out += d; });
@@ -71,7 +78,7 @@ describe('child_process IPC provider hook', () => {
 
   it('a failed spawn tells the provider and still emits error then close', async () => {
     let after;
-    internal.setIpcProvider({
+    const provider = {
       prepare() {
         const [parentFd, childFd] = binding.socketpair();
         return {
@@ -80,8 +87,8 @@ describe('child_process IPC provider hook', () => {
           attach() { throw new Error('attach must not run'); },
         };
       },
-    });
-    const c = ours.spawn('no-such-command-nw', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
+    };
+    const c = spawnWith(provider, 'no-such-command-nw', [], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
     const events = [];
     c.on('error', (e) => events.push(e.code));
     await new Promise((resolve) => c.on('close', (code) => { events.push(code); resolve(); }));

@@ -11,6 +11,8 @@ const net = require('net');
 const path = require('path');
 const nodeCp = require('child_process');
 const ours = require('../lib/child_process');
+const binding = require('../lib/internal/binding');
+const { kTransport } = require('../lib/internal/ipc/target');
 
 const STRESS = process.env.NW_STRESS === '1';
 const ECHO = path.join(__dirname, 'fixtures', 'fork-echo.js');
@@ -162,13 +164,14 @@ describe('fork(): failures', function () {
     assert.strictEqual(back, 'x');
     // Forge an impossible record in the ring this side reads, as a broken
     // or hostile peer could.
-    const r = cp._channel.in;
-    r.i32[(r.data + (r.pos & r.mask)) >> 2] = 0x7ffffff0;
-    Atomics.store(r.i32, r.h + 17, (r.pos + 8) | 0);
+    const ch = cp[kTransport];
+    const r = ch.in;
+    r.i32[(r.data + (r.rpos & r.mask)) >> 2] = 0x7ffffff0;
+    Atomics.store(r.i32, r.h + binding.RING_WORDS.prodTail, (r.rpos + 8) | 0);
     const events = [];
     const done = new Promise((resolve) => cp.on('disconnect', resolve));
     cp.on('error', (e) => events.push(e.code));
-    cp._channel.run();
+    ch.run();
     await done;
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepStrictEqual(events, ['ERR_IPC_CHANNEL_CORRUPT']);

@@ -7,9 +7,8 @@
 // this process) and watched through a pidfd on the event loop.
 //
 // IPC hook. An 'ipc' entry in spawn's stdio is handed to the provider
-// registered with setIpcProvider(provider) (fork() registers its
-// shared-memory channel for the length of its spawn call); otherwise to the
-// default provider of lib/internal/node_ipc.js, which speaks Node's own IPC
+// its caller gives (fork() gives its shared-memory channel); otherwise to
+// the default provider of ipc/node_ipc.js, which speaks Node's own IPC
 // protocol so that a plain Node child works over it. Contract:
 //   provider.prepare({ index, serialization, options }) -> channel, where
 //     (`options` are the normalised spawn options, so a provider can tell
@@ -33,7 +32,6 @@ const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
 const path = require('path');
-const { getSystemErrorName } = require('util');
 
 const binding = require('./binding');
 const {
@@ -41,6 +39,7 @@ const {
     ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_IPC_SYNC_FORK,
     ERR_UNKNOWN_SIGNAL,
   },
+  errnoException,
 } = require('./errors');
 
 // Validators Node's child_process uses that the shared module may lack.
@@ -75,29 +74,15 @@ const UV_EINVAL = -os.constants.errno.EINVAL;
 const UV_ENOSYS = -os.constants.errno.ENOSYS;
 
 const kNative = Symbol('kNative');
-
-let ipcProvider = null;
-function setIpcProvider(provider) { ipcProvider = provider; }
+const kSpawnWith = Symbol('kSpawnWith');
 
 let defaultIpcProvider = null;
-function getIpcProvider() {
-  if (ipcProvider) return ipcProvider;
+function nodeIpcProvider() {
   if (defaultIpcProvider === null) {
     // Loaded on first use: it needs maybeClose from this module.
-    defaultIpcProvider = require('./node_ipc').createProvider(maybeClose, kBeforeExit);
+    defaultIpcProvider = require('./ipc/node_ipc').createNodeIpcProvider(maybeClose, kBeforeExit);
   }
   return defaultIpcProvider;
-}
-
-// A Node-style system error from a negative errno: message
-// "<syscall> <CODE>", then errno, code, syscall (Node's ErrnoException).
-function errnoException(errno, syscall) {
-  const code = getSystemErrorName(errno);
-  const err = new Error(`${syscall} ${code}`);
-  err.errno = errno;
-  err.code = code;
-  err.syscall = syscall;
-  return err;
 }
 
 function convertToValidSignal(signal) {
@@ -310,6 +295,11 @@ class ChildProcess extends EventEmitter {
   // options: normalised by normalizeSpawnArguments (file, args incl. argv0,
   // envPairs, cwd, stdio, detached, uid, gid, serialization).
   spawn(options) {
+    return this[kSpawnWith](options, null);
+  }
+
+  // spawn(), with the provider of the 'ipc' slot (null: Node's protocol).
+  [kSpawnWith](options, ipcProvider) {
     const { validateObject, validateOneOf, validateString, validateArray } = validatorsLocal;
     validateObject(options, 'options');
     let { stdio, ipc, ipcFd } = getValidStdio(options.stdio || 'pipe', false);
@@ -324,7 +314,7 @@ class ChildProcess extends EventEmitter {
       if (ipc !== undefined) {
         if (options.envPairs === undefined) options.envPairs = [];
         else validateArray(options.envPairs, 'options.envPairs');
-        channel = getIpcProvider().prepare({ index: ipcFd, serialization, options });
+        channel = (ipcProvider || nodeIpcProvider()).prepare({ index: ipcFd, serialization, options });
         stdio[ipcFd].childFd = channel.childFd;
         options.envPairs.push(...(channel.env || []));
       }
@@ -475,9 +465,8 @@ module.exports = {
   ChildProcess,
   kBeforeExit,
   spawnSync,
-  setIpcProvider,
+  kSpawnWith,
   maybeClose,
   convertToValidSignal,
-  errnoException,
   getValidStdio,
 };

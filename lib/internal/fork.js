@@ -3,26 +3,26 @@
 // fork(modulePath[, args][, options]) of native-workers/child_process:
 // Node 20's argument handling (lib/child_process.js fork) on the
 // posix_spawn-based spawn, with the shared-memory channel of
-// lib/internal/channel.js in place of Node's pipe.
+// lib/internal/ipc/fork_channel.js in place of Node's pipe.
 //
-// The channel is registered as the IPC provider of the ChildProcess: the
-// 'ipc' stdio slot gets the child's end of the channel's socketpair (the
-// memfd travels on it), NW_CHANNEL names the slot to the child, and the
-// child's preload (fork_child.js, loaded with --require) attaches it.
+// The channel is the IPC provider fork() hands to spawn: the 'ipc' stdio
+// slot gets the child's end of the channel's socketpair (the memfd travels
+// on it), NW_CHANNEL names the slot to the child, and the child's preload
+// (ipc/fork_preload.js, loaded with --require) attaches it.
 
 const path = require('path');
 const { fileURLToPath } = require('url');
 
 const binding = require('./binding');
-const { setIpcProvider, maybeClose, kBeforeExit } = require('./child_process');
-const { setupChannel } = require('./channel');
+const { maybeClose, kBeforeExit } = require('./child_process');
+const { setupForkChannel } = require('./ipc/fork_channel');
 const {
   codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_CHILD_PROCESS_IPC_REQUIRED },
   makeNodeError,
 } = require('./errors');
 const { validateObject } = require('./validators');
 
-const PRELOAD = path.join(__dirname, 'fork_child.js');
+const PRELOAD = path.join(__dirname, 'ipc', 'fork_preload.js');
 
 const provider = {
   // Called by ChildProcess.spawn for the 'ipc' slot `index`.
@@ -45,7 +45,7 @@ const provider = {
       attach(child) {
         closeSock();
         child.once('disconnect', () => maybeClose(child));
-        const ch = setupChannel(child, handle, serialization);
+        const ch = setupForkChannel(child, handle, serialization, { countListeners: false });
         child[kBeforeExit] = () => ch.settleBeforeExit();
       },
     };
@@ -85,7 +85,9 @@ function stdioStringToArray(stdio) {
   }
 }
 
-function makeFork(spawn) {
+// `spawnWith(file, args, options, ipcProvider)`: spawn() with the provider
+// of its 'ipc' slot given.
+function makeFork(spawnWith) {
   return function fork(modulePath, args, options) {
     modulePath = getValidatedPath(modulePath, 'modulePath');
     if (args == null) {
@@ -120,14 +122,9 @@ function makeFork(spawn) {
       throw ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
     }
     // The channel serves fork() only: a plain spawn() with 'ipc' in stdio
-    // gets Node's own protocol (lib/internal/node_ipc.js), since that child
-    // has no preload to attach this channel.
-    setIpcProvider(provider);
-    try {
-      return spawn(options.execPath, args, options);
-    } finally {
-      setIpcProvider(null);
-    }
+    // gets Node's own protocol (ipc/node_ipc.js), since that child has no
+    // preload to attach this channel.
+    return spawnWith(options.execPath, args, options, provider);
   };
 }
 

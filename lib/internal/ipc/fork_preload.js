@@ -28,8 +28,8 @@ const ENV = 'NW_CHANNEL';
   if (typeof spec !== 'string') return;
   const m = /^(\d+):(json|advanced)$/.exec(spec);
   if (m === null) return;
-  const binding = require('./binding');
-  const { setupChannel } = require('./channel');
+  const binding = require('../binding');
+  const { setupForkChannel } = require('./fork_channel');
   const sock = Number(m[1]);
   // The parent queued the memfd on the socket before it started us.
   const memfd = binding.channelRecvFd(sock, 10000);
@@ -40,5 +40,6 @@ const ENV = 'NW_CHANNEL';
   } finally {
     binding.closeFd(memfd);
   }
-  setupChannel(process, handle, m[2]);
+  // A child's channel keeps it alive only while someone listens, as Node's.
+  setupForkChannel(process, handle, m[2], { countListeners: true });
 })();

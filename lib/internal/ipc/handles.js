@@ -1,0 +1,113 @@
+'use strict';
+
+// The one table of handles that send(message, handle) can pass, for both
+// IPC paths (the fork channel and Node's own protocol), in the manner of
+// Node's handleConversion: for each type, how to find the descriptor to
+// pass and what else the receiver needs, what becomes of the sender's
+// object, and how the receiver rebuilds an object of the same type around
+// the descriptor it got (SCM_RIGHTS).
+
+const net = require('net');
+const dgram = require('dgram');
+
+const binding = require('../binding');
+const { codes: { ERR_INVALID_HANDLE_TYPE } } = require('../errors');
+
+// Where a dgram.Socket keeps its handle (a symbol-keyed state object).
+let dgramState;
+function dgramHandle(sock) {
+  if (dgramState === undefined) {
+    dgramState = Object.getOwnPropertySymbols(sock).find((s) => String(s) === 'Symbol(state symbol)') || null;
+  }
+  const state = dgramState && sock[dgramState];
+  return state && state.handle;
+}
+
+function fdOf(handle) {
+  const fd = handle && handle.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
+const conversions = {
+  'net.Server': {
+    fd: (server) => fdOf(server._handle),
+    detach: () => null,
+    rebuild(fd, meta, done) {
+      const server = new net.Server();
+      server.listen({ fd }, () => done(server));
+    },
+  },
+  'net.Socket': {
+    fd: (socket) => fdOf(socket._handle),
+    // As Node does: unless keepOpen, the socket object lets go of its
+    // handle (it is neither destroyed nor usable any more), reading stops
+    // so that no data meant for the receiver is taken here meanwhile, and
+    // the handle is closed once the descriptor is on its way.
+    detach(socket, options) {
+      if (options.keepOpen) return null;
+      const raw = socket._handle;
+      if (typeof raw.readStop === 'function') raw.readStop();
+      raw.onread = () => {};
+      socket._handle = null;
+      socket.setTimeout(0);
+      return raw;
+    },
+    rebuild(fd, meta, done) {
+      process.nextTick(done, new net.Socket({ fd, readable: true, writable: true }));
+    },
+  },
+  'dgram.Socket': {
+    fd: (socket) => fdOf(dgramHandle(socket)),
+    extra: (socket) => ({ dgramType: socket.type }),
+    detach: () => null,
+    rebuild(fd, meta, done) {
+      const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
+      socket.bind({ fd }, () => done(socket));
+    },
+  },
+};
+
+// What send() passes for `handle`: { type, fd, extra } (fd -1 when the
+// handle has nothing to pass, such as a server not listening: Node then
+// sends the bare message). Throws ERR_INVALID_HANDLE_TYPE for anything
+// else.
+function describeHandle(handle) {
+  let type;
+  if (handle instanceof net.Socket) type = 'net.Socket';
+  else if (handle instanceof net.Server) type = 'net.Server';
+  else if (handle instanceof dgram.Socket) type = 'dgram.Socket';
+  else throw ERR_INVALID_HANDLE_TYPE();
+  const conv = conversions[type];
+  return { type, fd: conv.fd(handle), extra: conv.extra ? conv.extra(handle) : null };
+}
+
+// After the descriptor went into a message: what the sender keeps of
+// `handle` (a raw handle to close once the descriptor is delivered, or
+// null).
+function detachHandle(handle, type, options) {
+  return conversions[type].detach(handle, options);
+}
+
+// Build the object a received descriptor stands for and call done(object).
+// A descriptor of a type this table does not know is closed, and done() is
+// called with undefined, as for a message without a handle.
+function rebuildHandle(type, fd, meta, done) {
+  const conv = Object.hasOwn(conversions, type) ? conversions[type] : undefined;
+  if (conv === undefined) {
+    closeFd(fd);
+    process.nextTick(done, undefined);
+    return;
+  }
+  conv.rebuild(fd, meta, done);
+}
+
+// Close a descriptor the addon received (not one Node's fs tracks).
+function closeFd(fd) {
+  try {
+    binding.closeFd(fd);
+  } catch {
+    // already closed
+  }
+}
+
+module.exports = { describeHandle, detachHandle, rebuildHandle, closeFd, dgramHandle };
