@@ -1,7 +1,7 @@
 'use strict';
 
 // native-workers/worker_threads: Node's worker_threads API with messages
-// carried by this package's ring channel (lib/internal/worker_channel.js).
+// carried by this package's ring channel (lib/internal/worker/).
 //
 // A Worker's JavaScript runs in a thread that Node's own worker_threads
 // starts: Node-API cannot create a V8 isolate. The script, its options, its
@@ -16,11 +16,6 @@ const {
   MessagePort,
   MessageChannel,
   receiveMessageOnPort,
-  newChannelMemory,
-  substitutePorts,
-  restorePorts,
-  mapTransferList,
-  describePort,
   kCreate,
   kAttach,
   kSuspend,
@@ -29,7 +24,11 @@ const {
   kDrain,
   kCloseLocal,
   WORKER_CAPACITY,
-} = require('./internal/worker_channel');
+} = require('./internal/worker/port');
+const { newChannelMemory } = require('./internal/worker/lanes');
+const {
+  substitutePorts, restorePorts, mapTransferList, describePort,
+} = require('./internal/worker/transfer');
 const { codes: { ERR_INVALID_ARG_TYPE } } = require('./internal/errors');
 
 // The key under which a Worker of ours passes its channel in Node's
@@ -60,7 +59,7 @@ class Worker extends EventEmitter {
     if (ours !== null) for (const [port, node] of ours) ports.push({ ...describePort(port), node });
     opts.workerData = {
       [CHANNEL_KEY]: {
-        ctl: mem.ctlSab, r0: mem.r0.buffer, r1: mem.r1.buffer, port: side.port2, ports,
+        ctl: mem.ctlSab, r0: mem.r0, r1: mem.r1, port: side.port2, ports,
       },
       data,
     };

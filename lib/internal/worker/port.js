@@ -1,0 +1,610 @@
+'use strict';
+
+// MessagePort and MessageChannel of the worker_threads mirror: a port's
+// lifecycle and events, over the two lanes of its channel (lanes.js) and a
+// pair of Node MessagePorts used as a side channel.
+//
+// A message goes into the outbox lane when it can (plain data in the wire
+// form, lone views and ArrayBuffers as bytes); everything else
+// (transferList, SharedArrayBuffers, Maps, errors, host objects, messages
+// too large for the ring) goes through Node's own postMessage on the side
+// port, and an 'n' record keeps its place: the reader takes it with
+// receiveMessageOnPort when it reaches the 'n'. Order is the ring's order
+// either way.
+//
+// Wakeups: the reader of a lane publishes the id of its doorbell
+// (src/napi/worker.c) and sets its ASLEEP word before it stops reading; a
+// writer that finds ASLEEP set takes it (Atomics.exchange) and rings the
+// bell, which is one uv_async_send to the reader's loop. A writer that
+// finds the reader awake makes no system call. When a lane is full the
+// writer keeps a backlog, sets WANT, and the reader rings the writer's
+// bell once it has made room.
+
+const EventEmitter = require('events');
+const { performance } = require('perf_hooks');
+const nodeWT = require('worker_threads');
+const binding = require('../binding');
+const { Encoder } = require('../wire');
+const {
+  codes: { ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID },
+} = require('../errors');
+const {
+  Lane, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recordSize,
+  TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED,
+} = require('./lanes');
+const {
+  kState, substitutePorts, restorePorts, mapTransferList, describePort,
+} = require('./transfer');
+
+const NodeMessagePort = nodeWT.MessagePort;
+const nodeReceive = nodeWT.receiveMessageOnPort;
+
+// Messages one call from the bell may dispatch; and what runs the nextTick
+// queue and microtasks between them (Node's own, as its timers use it).
+const BATCH = 64;
+const runNextTicks = typeof process._tickCallback === 'function' ? process._tickCallback : undefined;
+
+// How long a reader watches an empty inbox after traffic (#spinRead), ms.
+const SPIN_MS = 0.05;
+
+const CHANNEL_CAPACITY = 256 * 1024;
+const WORKER_CAPACITY = 1024 * 1024;
+
+const kCreate = Symbol('kCreate');
+const kSuspend = Symbol('kSuspend');
+const kResume = Symbol('kResume');
+const kDetach = Symbol('kDetach');
+const kDrain = Symbol('kDrain');
+const kReceive = Symbol('kReceive');
+const kCloseLocal = Symbol('kCloseLocal');
+const kAttach = Symbol('kAttach');
+
+class MessagePort extends EventEmitter {
+  constructor(token, init) {
+    if (token !== kCreate && token !== kAttach) throw ERR_CONSTRUCT_CALL_INVALID();
+    super();
+    const st = {
+      ctlSab: init.ctlSab,
+      ctl: new Int32Array(init.ctlSab),
+      r0: init.r0, // the rings' SharedArrayBuffers: ring s is side s's inbox
+      r1: init.r1,
+      side: init.side,
+      inbox: new Lane(init.side === 0 ? init.r0 : init.r1, init.shapes),
+      outbox: new Lane(init.side === 0 ? init.r1 : init.r0),
+      active: false, // traffic since the reader last went to sleep
+      enc: null, // shapes this port has defined in its outbox (wire.js)
+      node: init.node, // the side-channel Node MessagePort
+      target: init.target || this, // who emits 'message' (a Worker for its port)
+      bell: 0,
+      backlog: [], // records waiting for room in the outbox, from bqHead on
+      bqHead: 0, // (the backlog is empty exactly when its length is 0)
+      bqPosts: 0, // posts that went to the backlog (see #send)
+      started: false,
+      refed: false,
+      userUnref: false,
+      closed: false,
+      detached: false,
+      closeEmitted: false,
+      closePending: false, // close() waits for the backlog to drain
+      onBell: null,
+    };
+    this[kState] = st;
+    if (st.node !== undefined) {
+      st.node.unref();
+    }
+    st.onBell = () => this.#onBell();
+    this.#openBell();
+    this.on('newListener', (name) => {
+      if (name === 'message' || name === 'messageerror') {
+        if (this[kState].target === this) { this.ref(); this.start(); }
+      }
+    });
+    this.on('removeListener', (name) => {
+      if ((name === 'message' || name === 'messageerror') && this[kState].target === this &&
+          this.listenerCount('message') + this.listenerCount('messageerror') === 0) {
+        this.#stop();
+      }
+    });
+  }
+
+
+  #openBell() {
+    const st = this[kState];
+    st.bell = binding.bellOpen(st.onBell);
+    Atomics.store(st.ctl, C_BELL + st.side, st.bell);
+    if (st.refed) binding.bellRef(st.bell, true);
+    // Look at the inbox once: messages may already be waiting, and this
+    // also arms ASLEEP for the writer.
+    binding.bellRing(st.bell);
+  }
+
+  #closeBell() {
+    const st = this[kState];
+    if (st.bell === 0) return;
+    Atomics.store(st.ctl, C_ASLEEP + st.side, 0);
+    Atomics.compareExchange(st.ctl, C_BELL + st.side, st.bell, 0);
+    binding.bellClose(st.bell);
+    st.bell = 0;
+  }
+
+  // Called by the bell until it returns 0: dispatch what is waiting and
+  // return how many messages that was, or 0 when there is nothing (more)
+  // to do.
+  #onBell() {
+    const st = this[kState];
+    if (st.closed || st.detached) return 0;
+    if (st.backlog.length !== 0) this.#flush();
+    const ctl = st.ctl;
+    if (!st.started) {
+      // Not reading yet, but a closed peer with nothing left to deliver
+      // closes this end too, as in Node.
+      if (Atomics.load(ctl, C_CLOSED + 1 - st.side) !== 0 && st.inbox.empty()) this.#peerClosed();
+      return 0;
+    }
+    const asleep = C_ASLEEP + st.side;
+    let rec = st.inbox.tryRead();
+    if (rec === null) rec = this.#spinRead();
+    if (rec === null) {
+      Atomics.store(ctl, asleep, 1);
+      rec = st.inbox.tryRead();
+      if (rec === null) {
+        if (Atomics.load(ctl, C_CLOSED + 1 - st.side) !== 0) {
+          rec = st.inbox.tryRead();
+          if (rec === null) { this.#peerClosed(); return 0; }
+        } else {
+          return 0;
+        }
+      }
+      Atomics.store(ctl, asleep, 0);
+    }
+    this.#roomMade();
+    this.#dispatch(rec);
+    // More messages in this call, with what the last listener queued run in
+    // between, exactly as between two calls from the event loop (nextTick
+    // callbacks, then microtasks): the same step Node's timers take between
+    // two timers in one call. A call from C costs more than the message.
+    let n = 1;
+    if (runNextTicks !== undefined) {
+      while (n < BATCH && st.inbox.ready()) {
+        runNextTicks();
+        if (st.closed || st.detached || !st.started) break;
+        rec = st.inbox.tryRead();
+        if (rec === null) break;
+        this.#roomMade();
+        this.#dispatch(rec);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // The inbox is empty. If this port has just received or sent something
+  // (a reply may follow), watch the inbox for a moment before going to
+  // sleep: a sleeping reader costs the writer a system call and itself a
+  // wakeup of its loop, tens of microseconds here. A port that is not in a
+  // conversation goes to sleep at once.
+  #spinRead() {
+    const st = this[kState];
+    if (!st.active) return null;
+    const lane = st.inbox;
+    const t0 = performance.now();
+    do {
+      for (let i = 0; i < 32; i++) {
+        if (lane.ready()) return lane.tryRead();
+      }
+    } while (performance.now() - t0 < SPIN_MS);
+    st.active = false;
+    return null;
+  }
+
+  // The writer into our inbox has a backlog: tell it there is room.
+  #roomMade() {
+    const st = this[kState];
+    const want = C_WANT + st.side;
+    // A plain read: the release just before (Atomics.store) is the fence
+    // that orders it after our consumption, and the exchange decides. The
+    // writer is called back only once half the ring is free, so that it
+    // refills in large batches rather than one wakeup per few records.
+    if (st.ctl[want] !== 0 && st.inbox.used() <= st.inbox.cap >>> 1 &&
+        Atomics.exchange(st.ctl, want, 0) !== 0) {
+      binding.bellRing(Atomics.load(st.ctl, C_BELL + 1 - st.side));
+    }
+  }
+
+  // A record from the inbox (see Lane.tryRead) -> the message value.
+  #decode(rec) {
+    if (typeof rec !== 'string') {
+      if (rec.error !== undefined) throw rec.error;
+      return rec.value;
+    }
+    const tag = rec.charCodeAt(0);
+    if (tag === TAG_NODE) return this.#receiveSide();
+    throw new Error(`unknown record tag ${tag}`);
+  }
+
+  // The message waiting on the side channel, with our ports rebuilt.
+  #receiveSide() {
+    const got = nodeReceive(this[kState].node);
+    if (got === undefined) throw new Error('side-channel message missing');
+    const { v, p } = got.message;
+    if (p === undefined) return v;
+    const map = new Map();
+    for (let i = 0; i < p.length; i++) {
+      const d = p[i];
+      map.set(d.node, new MessagePort(kAttach, {
+        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
+      }));
+    }
+    return restorePorts(v, map);
+  }
+
+  #dispatch(rec) {
+    const st = this[kState];
+    st.active = true;
+    let value;
+    try {
+      value = this.#decode(rec);
+    } catch (err) {
+      st.target.emit('messageerror', err);
+      return;
+    }
+    st.target.emit('message', value);
+  }
+
+  [kSuspend]() { this.#suspend(); }
+
+  [kResume]() { this.#resume(); }
+
+  [kDetach]() { this.#detach(); }
+
+  // Deliver everything already in the inbox now (a Worker's 'exit').
+  [kDrain]() {
+    const st = this[kState];
+    if (st.closed || st.detached) return;
+    for (;;) {
+      const rec = st.inbox.tryRead();
+      if (rec === null) return;
+      this.#dispatch(rec);
+    }
+  }
+
+  // Read one message now (receiveMessageOnPort): { message } or undefined.
+  [kReceive]() {
+    const st = this[kState];
+    if (st.closed || st.detached) return undefined;
+    const rec = st.inbox.tryRead();
+    if (rec === null) return undefined;
+    this.#roomMade();
+    return { message: this.#decode(rec) };
+  }
+
+  postMessage(value, transferList) {
+    if (arguments.length === 0) throw ERR_MISSING_ARGS('value');
+    const st = this[kState];
+    let rec = null;
+    let enc = null;
+    if (transferList === undefined || transferList === null) {
+      rec = encodeBytes(value, Math.min(BYTES_VIA_RING, st.outbox.maxMessage));
+      if (rec === null) {
+        enc = st.enc === null ? (st.enc = new Encoder()) : st.enc;
+        const len = enc.encode(value, st.outbox.maxMessage);
+        if (len !== -1) rec = enc;
+      }
+    } else if (typeof transferList === 'object' && !Array.isArray(transferList) &&
+               transferList[Symbol.iterator] === undefined) {
+      // postMessage(value, { transfer })
+      transferList = transferList.transfer;
+      if (transferList === undefined || transferList === null) return this.postMessage(value);
+    }
+    if (rec === null) {
+      if (st.closed || st.detached) {
+        // Node still validates and detaches what is transferred.
+        this.#sendSide(value, transferList, true);
+        return;
+      }
+      this.#sendSide(value, transferList, false);
+      rec = 'n';
+    }
+    if (st.closed || st.detached || st.closePending) {
+      if (enc !== null) enc.rollback();
+      return;
+    }
+    if (!this.#send(rec)) {
+      // Bytes that do not fit now: rather than copy them into the backlog
+      // and from there into the ring, let Node's clone take them (one copy)
+      // and keep their place in the ring with an 'n'.
+      this.#sendSide(value, undefined, false);
+      this.#send('n');
+    }
+    // In the ring or the backlog: the shapes the record defines are sent.
+    if (enc !== null) enc.commit();
+  }
+
+  // Post through Node's side channel. Our ports in the transfer list leave
+  // with it: they stop reading first and are detached once Node took them.
+  #sendSide(value, transferList, discard) {
+    const st = this[kState];
+    let nodeList = transferList;
+    let ours = null;
+    if (transferList !== undefined && transferList !== null &&
+        typeof transferList === 'object' && typeof transferList[Symbol.iterator] === 'function') {
+      ({ ours, nodeList } = mapTransferList(transferList, this));
+    }
+    const v = substitutePorts(value, ours || new Map());
+    let msg;
+    if (ours !== null && ours.size !== 0) {
+      const p = [];
+      for (const [port, node] of ours) p.push({ ...describePort(port), node });
+      msg = { v, p };
+      for (const port of ours.keys()) port.#suspend();
+    } else {
+      msg = { v, p: undefined };
+    }
+    // Closed ports post into a throwaway port, so errors and detaching
+    // happen as in Node but nothing is delivered.
+    const target = discard ? new nodeWT.MessageChannel().port1 : st.node;
+    try {
+      target.postMessage(msg, nodeList);
+    } catch (err) {
+      if (ours !== null) for (const port of ours.keys()) port.#resume();
+      throw err;
+    } finally {
+      if (discard) target.close();
+    }
+    if (ours !== null) for (const port of ours.keys()) port.#detach();
+  }
+
+  // Write a record to the ring, or to the backlog when the ring is full.
+  // Bytes that do not go straight into the ring are left to the caller
+  // (false): it sends them through Node's clone instead of copying them
+  // twice on our side.
+  #send(rec) {
+    const st = this[kState];
+    st.active = true;
+    if (st.ctl[C_CLOSED + 1 - st.side] !== 0) return true; // peer gone (a hint: see close)
+    if (st.backlog.length === 0) {
+      let ok;
+      try {
+        ok = rec instanceof Encoder ? st.outbox.tryWriteEncoded(rec) : st.outbox.tryWrite(rec);
+      } catch {
+        return true; // the ring was closed under us: the peer is gone
+      }
+      if (ok) { this.#wakePeer(); return true; }
+    }
+    if (typeof rec !== 'string' && !(rec instanceof Encoder)) return false;
+    // The backlog keeps copies: clone takes the value as it is now.
+    const q = st.backlog;
+    const first = q.length === 0;
+    if (rec instanceof Encoder) {
+      const last = q.length === 0 ? null : q[q.length - 1];
+      if (!(last instanceof Spill) || !last.add(rec)) {
+        const spill = new Spill(Math.max(SPILL_SIZE, recordSize(rec.pos)));
+        spill.add(rec);
+        q.push(spill);
+      }
+    } else {
+      q.push(rec);
+    }
+    // With a backlog already waiting, WANT is set or the reader has rung
+    // us: our bell will flush. Trying now and then still keeps the reader
+    // fed while a long synchronous loop of posts holds our thread.
+    if (first || (++st.bqPosts & 63) === 0) {
+      Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
+      // The reader may have drained everything before it saw WANT.
+      this.#flush();
+    }
+    return true;
+  }
+
+  #flush() {
+    const st = this[kState];
+    const q = st.backlog;
+    const h0 = st.bqHead;
+    let h = h0;
+    try {
+      while (h < q.length && this.#flushOne(q[h])) q[h++] = undefined;
+    } catch {
+      h = q.length;
+    }
+    if (h === q.length) {
+      q.length = 0;
+      h = 0;
+    } else if (h > 1024 && h * 2 > q.length) {
+      q.splice(0, h); // drop the written head now and then, not per flush
+      h = 0;
+    }
+    st.bqHead = h;
+    if (h !== h0 || q.length === 0) this.#wakePeer();
+    if (q.length === 0) {
+      Atomics.store(st.ctl, C_WANT + 1 - st.side, 0);
+      if (st.closePending) { st.closePending = false; this.close(); }
+    } else {
+      Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
+      // Room may have been made between our last try and WANT: look again.
+      if (this.#flushOne(q[h])) {
+        q[h] = undefined;
+        st.bqHead = h + 1;
+        if (st.bqHead === q.length) { q.length = 0; st.bqHead = 0; }
+        this.#wakePeer();
+        this.#flush();
+      }
+    }
+  }
+
+  // Hand one backlog item to the outbox; true when all of it went.
+  #flushOne(item) {
+    const lane = this[kState].outbox;
+    return item instanceof Spill ? item.drainInto(lane) : lane.tryWrite(item);
+  }
+
+  #wakePeer() {
+    const ctl = this[kState].ctl;
+    const peer = 1 - this[kState].side;
+    // A plain read: the publishing Atomics.store just before is the fence
+    // that orders it after the record, and the exchange decides.
+    if (ctl[C_ASLEEP + peer] !== 0 && Atomics.exchange(ctl, C_ASLEEP + peer, 0) !== 0) {
+      binding.bellRing(Atomics.load(ctl, C_BELL + peer));
+    }
+  }
+
+  // Stop reading while this port is handed to Node for transfer.
+  #suspend() {
+    this.#closeBell();
+  }
+
+  #resume() {
+    this.#openBell();
+  }
+
+  #detach() {
+    const st = this[kState];
+    st.detached = true;
+    st.backlog.length = 0;
+    st.bqHead = 0;
+  }
+
+  start() {
+    const st = this[kState];
+    if (st.closed || st.detached || st.started) return;
+    st.started = true;
+    if (st.bell !== 0) binding.bellRing(st.bell);
+  }
+
+  #stop() {
+    const st = this[kState];
+    st.started = false;
+    this.unref();
+  }
+
+  ref() {
+    const st = this[kState];
+    st.refed = true;
+    if (st.bell !== 0) binding.bellRef(st.bell, true);
+    return this;
+  }
+
+  unref() {
+    const st = this[kState];
+    st.refed = false;
+    if (st.bell !== 0) binding.bellRef(st.bell, false);
+    return this;
+  }
+
+  hasRef() {
+    return this[kState].refed && !this[kState].closed && !this[kState].detached;
+  }
+
+  close() {
+    const st = this[kState];
+    if (st.closed || st.detached || st.closePending) return;
+    if (st.backlog.length !== 0) this.#flush();
+    if (st.backlog.length !== 0) {
+      // Messages posted before close() are still delivered: stop reading,
+      // keep the loop alive, and close once the backlog is in the ring.
+      st.closePending = true;
+      st.started = false;
+      if (st.bell !== 0) binding.bellRef(st.bell, true);
+      return;
+    }
+    st.closed = true;
+    Atomics.store(st.ctl, C_CLOSED + st.side, 1);
+    this.#closeBell();
+    // Wake the peer so that it drains what we sent and then sees the close.
+    const peer = 1 - st.side;
+    Atomics.store(st.ctl, C_ASLEEP + peer, 0);
+    binding.bellRing(Atomics.load(st.ctl, C_BELL + peer));
+    this.#emitClose();
+  }
+
+  // The peer closed and everything it sent was delivered.
+  #peerClosed() {
+    const st = this[kState];
+    if (st.closed) return;
+    st.closed = true;
+    Atomics.store(st.ctl, C_CLOSED + st.side, 1);
+    this.#closeBell();
+    try { st.node.close(); } catch { /* already closed */ }
+    this.#emitClose();
+  }
+
+  // Used by a Worker when its thread has exited.
+  [kCloseLocal]() {
+    const st = this[kState];
+    if (st.closed || st.detached) return;
+    st.closed = true;
+    Atomics.store(st.ctl, C_CLOSED + st.side, 1);
+    Atomics.store(st.ctl, C_CLOSED + 1 - st.side, 1);
+    st.backlog.length = 0;
+    st.bqHead = 0;
+    this.#closeBell();
+    try { st.node.close(); } catch { /* already closed */ }
+  }
+
+  #emitClose() {
+    const st = this[kState];
+    if (st.closeEmitted || st.target !== this) return;
+    st.closeEmitted = true;
+    process.nextTick(() => this.emit('close'));
+  }
+
+  // EventTarget-style listeners receive a MessageEvent, as with Node's ports.
+  addEventListener(type, listener, options) {
+    if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) return;
+    const once = options !== null && typeof options === 'object' && options.once === true;
+    const call = typeof listener === 'function' ? listener : listener.handleEvent.bind(listener);
+    const wrapped = (data) => {
+      const ev = (type === 'message' || type === 'messageerror')
+        ? new MessageEvent(type, { data }) : new Event(type);
+      call.call(this, ev);
+    };
+    wrapped.listener = listener;
+    if (once) this.once(type, wrapped); else this.on(type, wrapped);
+  }
+
+  removeEventListener(type, listener) {
+    for (const fn of this.rawListeners(type)) {
+      const inner = fn.listener !== undefined && fn.listener.listener !== undefined ? fn.listener : fn;
+      if (inner.listener === listener) { this.removeListener(type, inner); return; }
+    }
+  }
+
+  set onmessage(fn) {
+    if (this._onmessage) this.removeListener('message', this._onmessage);
+    this._onmessage = null;
+    if (typeof fn === 'function') {
+      this._onmessage = (data) => fn.call(this, new MessageEvent('message', { data }));
+      this.on('message', this._onmessage);
+    }
+  }
+
+  get onmessage() { return this._onmessage ? this._onmessage : null; }
+}
+
+class MessageChannel {
+  constructor(capacity = CHANNEL_CAPACITY) {
+    const { ctlSab, r0, r1 } = newChannelMemory(capacity);
+    const node = new nodeWT.MessageChannel();
+    this.port1 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 0, node: node.port1 });
+    this.port2 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 1, node: node.port2 });
+  }
+}
+
+function receiveMessageOnPort(port) {
+  if (port instanceof MessagePort) return port[kReceive]();
+  if (port instanceof NodeMessagePort) return nodeReceive(port);
+  throw ERR_INVALID_ARG_TYPE('port', 'MessagePort', port);
+}
+
+module.exports = {
+  MessagePort,
+  MessageChannel,
+  receiveMessageOnPort,
+  kCreate,
+  kAttach,
+  kSuspend,
+  kResume,
+  kDetach,
+  kDrain,
+  kCloseLocal,
+  WORKER_CAPACITY,
+};
