@@ -14,5 +14,8 @@ export const {
   setEnvironmentData,
   getEnvironmentData,
   markAsUntransferable,
+  moveMessagePortToContext,
+  BroadcastChannel,
+  postMessageToThread,
 } = cjs;
 export default cjs;
