@@ -112,8 +112,7 @@ class RingBuffer {
   #view;
   #readers = []; // pending readAsync: { resolve, reject, cleanup }
   #writers = []; // pending writeAsync: { bytes, resolve, reject, cleanup }
-  #readArmed = false;
-  #writeArmed = false;
+  #armed = [false, false]; // by kind: the addon watches for a queued async call
 
   constructor(capacity, options = undefined) {
     if (capacity === kAttach) {
@@ -282,7 +281,7 @@ class RingBuffer {
       const entry = { bytes: copy, resolve, reject, cleanup: null };
       entry.cleanup = this.#watch(entry, opts, this.#writers, () => resolve(false));
       this.#writers.push(entry);
-      this.#armWrite();
+      this.#arm(KIND_WRITE);
     });
   }
 
@@ -306,16 +305,20 @@ class RingBuffer {
     }
   }
 
-  #armWrite() {
-    if (this.#writers.length === 0) {
-      if (this.#writeArmed) { binding.ringDisarm(this[kHandle], KIND_WRITE); this.#writeArmed = false; }
+  // Keep the addon's helper thread watching the ring for the first queued
+  // async call of `kind` (or stop it when none is left).
+  #arm(kind) {
+    const q = kind === KIND_READ ? this.#readers : this.#writers;
+    if (q.length === 0) {
+      if (this.#armed[kind]) { binding.ringDisarm(this[kHandle], kind); this.#armed[kind] = false; }
       return;
     }
-    this.#writeArmed = true;
-    binding.ringArm(this[kHandle], KIND_WRITE, recordSize(this.#writers[0].bytes.length), () => {
-      this.#writeArmed = false;
-      this.#flushWriters();
-      this.#armWrite();
+    this.#armed[kind] = true;
+    const need = kind === KIND_READ ? 0 : recordSize(q[0].bytes.length);
+    binding.ringArm(this[kHandle], kind, need, () => {
+      this.#armed[kind] = false;
+      if (kind === KIND_READ) this.#flushReaders(); else this.#flushWriters();
+      this.#arm(kind);
     });
   }
 
@@ -435,7 +438,7 @@ class RingBuffer {
       const entry = { resolve, reject, cleanup: null };
       entry.cleanup = this.#watch(entry, opts, this.#readers, () => resolve(null));
       this.#readers.push(entry);
-      this.#armRead();
+      this.#arm(KIND_READ);
     });
   }
 
@@ -446,7 +449,7 @@ class RingBuffer {
     const remove = () => {
       const i = queue.indexOf(entry);
       if (i !== -1) queue.splice(i, 1);
-      if (queue === this.#readers) this.#armRead(); else this.#armWrite();
+      this.#arm(queue === this.#readers ? KIND_READ : KIND_WRITE);
     };
     if (timeout !== Infinity) {
       timer = setTimeout(() => { cleanup(); remove(); onTimeout(); }, timeout);
@@ -481,19 +484,6 @@ class RingBuffer {
       e.cleanup();
       e.resolve(m);
     }
-  }
-
-  #armRead() {
-    if (this.#readers.length === 0) {
-      if (this.#readArmed) { binding.ringDisarm(this[kHandle], KIND_READ); this.#readArmed = false; }
-      return;
-    }
-    this.#readArmed = true;
-    binding.ringArm(this[kHandle], KIND_READ, 0, () => {
-      this.#readArmed = false;
-      this.#flushReaders();
-      this.#armRead();
-    });
   }
 
   async* [Symbol.asyncIterator]() {

@@ -52,3 +52,73 @@ describe('RingBuffer message sizes', () => {
     }
   });
 });
+
+describe('RingBuffer reads into caller memory', () => {
+  it('tryReadInto copies each message to the offset and returns its length', () => {
+    const rb = new RingBuffer(256);
+    const into = Buffer.alloc(16, 0xee);
+    assert.strictEqual(rb.tryReadInto(into), -1);
+    rb.tryWrite('abc');
+    rb.tryWrite(Buffer.alloc(0));
+    rb.tryWrite(new Uint8Array([1, 2, 3, 4, 5]));
+    assert.strictEqual(rb.tryReadInto(into, 2), 3);
+    assert.deepStrictEqual([...into.subarray(0, 6)], [0xee, 0xee, 0x61, 0x62, 0x63, 0xee]);
+    assert.strictEqual(rb.tryReadInto(into), 0);
+    const u16 = new Uint16Array(4);
+    assert.strictEqual(rb.tryReadInto(u16), 5);
+    assert.deepStrictEqual([...new Uint8Array(u16.buffer)], [1, 2, 3, 4, 5, 0, 0, 0]);
+    assert.strictEqual(rb.tryReadInto(into), -1);
+  });
+
+  it('keeps every byte across the wrap point, into every kind of buffer', () => {
+    const rb = new RingBuffer(1024);
+    const targets = [Buffer.alloc(700), new Uint8Array(700), new DataView(new ArrayBuffer(700)),
+      new ArrayBuffer(700), new SharedArrayBuffer(700)];
+    for (let i = 0; i < 200; i++) {
+      const len = (i * 37) % 690;
+      const msg = Buffer.alloc(len, i & 0xff);
+      assert.strictEqual(rb.tryWrite(msg), true);
+      const t = targets[i % targets.length];
+      assert.strictEqual(rb.tryReadInto(t, 3), len);
+      const bytes = ArrayBuffer.isView(t) ? Buffer.from(t.buffer, t.byteOffset, t.byteLength) : Buffer.from(t);
+      assert.ok(bytes.subarray(3, 3 + len).equals(msg), `message ${i}`);
+    }
+  });
+
+  it('a message larger than the room stays in the ring', () => {
+    const rb = new RingBuffer(64);
+    rb.tryWrite('0123456789');
+    assert.throws(() => rb.tryReadInto(Buffer.alloc(12), 4), { code: 'ERR_OUT_OF_RANGE' });
+    assert.strictEqual(rb.tryRead().toString(), '0123456789');
+  });
+
+  it('readInto waits like read(), with a timeout and an offset', () => {
+    const rb = new RingBuffer(64);
+    const into = Buffer.alloc(8);
+    assert.strictEqual(rb.readInto(into, { timeout: 5 }), -1);
+    rb.tryWrite('hi');
+    assert.strictEqual(rb.readInto(into, { offset: 1, timeout: 5 }), 2);
+    assert.strictEqual(into.toString('latin1', 1, 3), 'hi');
+    rb.close();
+    assert.strictEqual(rb.readInto(into), -1);
+  });
+
+  it('bad buffers and offsets get Node\'s codes, and nothing is consumed', () => {
+    const rb = new RingBuffer(64);
+    rb.tryWrite('x');
+    for (const bad of [undefined, null, 'str', 5, {}, [1, 2]]) {
+      assert.throws(() => rb.tryReadInto(bad), { code: 'ERR_INVALID_ARG_TYPE' });
+    }
+    assert.throws(() => rb.tryReadInto(Buffer.alloc(4), '1'), { code: 'ERR_INVALID_ARG_TYPE' });
+    for (const bad of [-1, 1.5, 5, NaN]) {
+      assert.throws(() => rb.tryReadInto(Buffer.alloc(4), bad), { code: 'ERR_OUT_OF_RANGE' });
+    }
+    assert.throws(() => rb.readInto(Buffer.alloc(4), { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => rb.readInto(Buffer.alloc(4), 'x'), { code: 'ERR_INVALID_ARG_TYPE' });
+    const multi = new RingBuffer(64, { consumers: 'multi' });
+    multi.tryWrite('y');
+    assert.throws(() => multi.tryReadInto(Buffer.alloc(8)), { code: 'ERR_OUT_OF_RANGE' });
+    assert.strictEqual(multi.tryReadInto(Buffer.alloc(multi.maxMessageSize)), 1);
+    assert.strictEqual(rb.tryRead().toString(), 'x');
+  });
+});

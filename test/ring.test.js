@@ -72,6 +72,19 @@ describe('RingBuffer across threads', function () {
     verify([await c.result], 1, n);
   });
 
+  it('main -> worker, read into one buffer with readInto', async () => {
+    const seed = 4321;
+    const rb = new RingBuffer(16 * 1024);
+    const c = startPeer({ role: 'consumer', buffer: rb.buffer, seed, maxLen: 4096, mode: 'into' });
+    for (let seq = 0; seq < n; seq++) rb.write(makeMessage(0, seq, seed, 4096));
+    rb.close();
+    verify([await c.result], 1, n);
+  });
+
+  it('2 producers -> 2 consumers reading with readInto (multi/multi)', async () => {
+    await runTopology({ producers: 2, consumers: 2, count: n, capacity: 8192, maxLen: 512, seed: 77, mode: 'into' });
+  });
+
   it('worker -> main, read on the event loop with readAsync', async () => {
     const seed = 99;
     const rb = new RingBuffer(16 * 1024);

@@ -14,6 +14,11 @@ export interface RingWaitOptions {
   timeout?: number;
 }
 
+export interface RingReadIntoOptions extends RingWaitOptions {
+  /** Where in `buffer` the message goes; default 0. */
+  offset?: number;
+}
+
 export interface RingAsyncOptions extends RingWaitOptions {
   signal?: AbortSignal;
 }
@@ -45,6 +50,16 @@ export class RingBuffer implements AsyncIterable<Buffer> {
   tryRead(): Buffer | null;
   /** Blocks; null on timeout, or when closed and drained. */
   read(options?: RingWaitOptions): Buffer | null;
+  /**
+   * Reads the next message into `buffer` at `offset` (default 0) without
+   * allocating; returns its length, or -1 when the ring is empty (or closed
+   * and drained). A message longer than the room from `offset` stays in the
+   * ring and ERR_OUT_OF_RANGE is thrown; with consumers: 'multi' the room
+   * must hold maxMessageSize bytes.
+   */
+  tryReadInto(buffer: NodeJS.ArrayBufferView | ArrayBuffer | SharedArrayBuffer, offset?: number): number;
+  /** As tryReadInto, but blocks like read(); -1 on timeout, or when closed and drained. */
+  readInto(buffer: NodeJS.ArrayBufferView | ArrayBuffer | SharedArrayBuffer, options?: RingReadIntoOptions): number;
   /** Never blocks the event loop; null on timeout, or when closed and drained. */
   readAsync(options?: RingAsyncOptions): Promise<Buffer | null>;
   [Symbol.asyncIterator](): AsyncIterator<Buffer>;

@@ -80,7 +80,7 @@ let defaultIpcProvider = null;
 function nodeIpcProvider() {
   if (defaultIpcProvider === null) {
     // Loaded on first use: it needs maybeClose from this module.
-    defaultIpcProvider = require('./ipc/node_ipc').createNodeIpcProvider(maybeClose, kBeforeExit);
+    defaultIpcProvider = require('./ipc/node_ipc').createNodeIpcProvider(ipcSlot);
   }
   return defaultIpcProvider;
 }
@@ -235,6 +235,35 @@ function createSocket(fd, readable) {
 // A hook an IPC provider may set on a ChildProcess, run when the child's
 // exit is reported, before 'exit' is emitted.
 const kBeforeExit = Symbol('kBeforeExit');
+
+// The channel object of the provider contract (above) for a channel made
+// in prepare(): `childFd` goes to the child and is closed here once the
+// spawn was tried; closeOnFailure() frees the rest when the spawn failed;
+// connect(child) installs the IPC surface and returns its transport, whose
+// settleBeforeExit() runs when the exit is reported.
+function ipcSlot({ childFd, env, closeOnFailure, connect }) {
+  let childOpen = true;
+  const closeChild = () => {
+    if (childOpen) {
+      childOpen = false;
+      binding.closeFd(childFd); // made by the addon: not an fd Node's fs tracks
+    }
+  };
+  return {
+    childFd,
+    env,
+    afterSpawn(err) {
+      closeChild();
+      if (err) closeOnFailure();
+    },
+    attach(child) {
+      closeChild();
+      child.once('disconnect', () => maybeClose(child));
+      const transport = connect(child);
+      child[kBeforeExit] = () => transport.settleBeforeExit();
+    },
+  };
+}
 
 function maybeClose(subprocess) {
   subprocess._closesGot++;
@@ -466,6 +495,7 @@ module.exports = {
   kBeforeExit,
   spawnSync,
   kSpawnWith,
+  ipcSlot,
   maybeClose,
   convertToValidSignal,
   getValidStdio,

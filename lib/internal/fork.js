@@ -14,7 +14,7 @@ const path = require('path');
 const { fileURLToPath } = require('url');
 
 const binding = require('./binding');
-const { maybeClose, kBeforeExit } = require('./child_process');
+const { ipcSlot } = require('./child_process');
 const { setupForkChannel } = require('./ipc/fork_channel');
 const {
   codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_CHILD_PROCESS_IPC_REQUIRED },
@@ -28,27 +28,12 @@ const provider = {
   // Called by ChildProcess.spawn for the 'ipc' slot `index`.
   prepare({ index, serialization }) {
     const { handle, sock } = binding.channelCreate(binding.CHANNEL_DEFAULT_CAPACITY);
-    let sockOpen = true;
-    const closeSock = () => {
-      if (sockOpen) {
-        sockOpen = false;
-        binding.closeFd(sock); // made by the addon: not an fd Node's fs tracks
-      }
-    };
-    return {
+    return ipcSlot({
       childFd: sock,
       env: [`NW_CHANNEL=${index}:${serialization}`],
-      afterSpawn(err) {
-        closeSock();
-        if (err) binding.channelClose(handle);
-      },
-      attach(child) {
-        closeSock();
-        child.once('disconnect', () => maybeClose(child));
-        const ch = setupForkChannel(child, handle, serialization, { countListeners: false });
-        child[kBeforeExit] = () => ch.settleBeforeExit();
-      },
-    };
+      closeOnFailure: () => binding.channelClose(handle),
+      connect: (child) => setupForkChannel(child, handle, serialization, { countListeners: false }),
+    });
   },
 };
 

@@ -263,33 +263,21 @@ function deliverIfOpen(ch, message, handle) {
 
 // The IPC provider of ChildProcess.spawn (lib/internal/child_process.js)
 // for a user's 'ipc' entry: Node's protocol on a socketpair.
-function createNodeIpcProvider(maybeClose, kBeforeExit) {
+function createNodeIpcProvider(ipcSlot) {
   return {
     prepare({ index, serialization }) {
       const [parentFd, childFd] = binding.socketpair();
-      let childOpen = true;
-      const closeChild = () => {
-        if (childOpen) {
-          childOpen = false;
-          binding.closeFd(childFd);
-        }
-      };
-      return {
+      return ipcSlot({
         childFd,
         env: [`NODE_CHANNEL_FD=${index}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`],
-        afterSpawn(err) {
-          closeChild();
-          if (err) binding.closeFd(parentFd);
-        },
-        attach(child) {
-          closeChild();
-          child.once('disconnect', () => maybeClose(child));
+        closeOnFailure: () => binding.closeFd(parentFd),
+        connect(child) {
           const ipc = setupIpc(child, { countListeners: false });
           const ch = new NodeIpc(ipc, parentFd, serialization);
           ipc.attach(ch);
-          child[kBeforeExit] = () => ch.settleBeforeExit();
+          return ch;
         },
-      };
+      });
     },
   };
 }
