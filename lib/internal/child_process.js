@@ -492,7 +492,6 @@ function spawnSync(options) {
 
 module.exports = {
   ChildProcess,
-  kBeforeExit,
   spawnSync,
   kSpawnWith,
   ipcSlot,
