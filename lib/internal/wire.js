@@ -73,12 +73,20 @@ const ObjectProto = Object.prototype;
 const ArrayProto = Array.prototype;
 const DateProto = Date.prototype;
 const getProto = Object.getPrototypeOf;
+const hasOwn = Object.hasOwn;
 const dateTime = Date.prototype.getTime;
 const fromCharCode = String.fromCharCode;
 
 // Thrown inside the encoder when the value is not one it carries, or the
 // record would be larger than allowed.
 const GIVE_UP = Symbol('GIVE_UP');
+
+// Whether `o` has an enumerable property of its own (a polluted
+// Object.prototype does): an empty for-in costs next to nothing.
+function hasEnumerable(o) {
+  for (const k in o) if (hasOwn(o, k)) return true;
+  return false;
+}
 
 class TrieNode {
   constructor(keys) {
@@ -93,6 +101,7 @@ class TrieNode {
 class Encoder {
   constructor(options) {
     this.json = options !== undefined && options.json === true;
+    this.inherited = false; // set by encode(): Object.prototype has enumerable keys
     this.ab = new ArrayBuffer(256);
     this.u8 = new Uint8Array(this.ab);
     this.i32 = new Int32Array(this.ab);
@@ -117,6 +126,7 @@ class Encoder {
   // getters of the value propagate, as from Node's postMessage.
   encode(value, limit) {
     this.limit = limit;
+    this.inherited = hasEnumerable(ObjectProto);
     this.flags = 0;
     this.pos = HEADER;
     let ok = false;
@@ -355,10 +365,15 @@ class Encoder {
   }
 
   plain(v, depth) {
+    // for-in gives the own enumerable string keys, as clone takes them,
+    // unless something enumerable was put on Object.prototype (then its
+    // keys are passed over here).
+    const inherited = this.inherited && getProto(v) !== null;
     // Find the shape: walk the trie by the keys in enumeration order.
     let node = this.root;
     let n = 0;
     for (const k in v) {
+      if (inherited && !hasOwn(v, k)) continue;
       n++;
       if (node === null) continue;
       if (node.key === k) {
@@ -399,6 +414,7 @@ class Encoder {
       this.u32(n);
       let i = 0;
       for (const k in v) {
+        if (inherited && !hasOwn(v, k)) continue;
         if (++i > n) throw GIVE_UP; // keys added while reading
         this.string(k);
         this.value(v[k], depth + 1);
@@ -411,6 +427,7 @@ class Encoder {
     const keys = node.keys;
     let i = 0;
     for (const k in v) {
+      if (inherited && !hasOwn(v, k)) continue;
       if (keys[i] !== k) throw GIVE_UP;
       i++;
       this.value(v[k], depth + 1);
