@@ -96,6 +96,9 @@ function normalizeSpawnArguments(file, args, options) {
 
   if (options === undefined) options = kEmptyObject;
   else validateObject(options, 'options');
+  // Only the caller's own properties count: a property planted on
+  // Object.prototype changes nothing that is spawned (as in Node).
+  options = { __proto__: null, ...options };
 
   let cwd = options.cwd;
   if (cwd != null) cwd = getValidatedCwd(cwd);
@@ -144,6 +147,7 @@ function normalizeSpawnArguments(file, args, options) {
   }
 
   return {
+    __proto__: null,
     ...options,
     args,
     cwd,
@@ -218,7 +222,7 @@ function normalizeExecArgs(command, options, callback) {
     callback = options;
     options = undefined;
   }
-  options = { ...options };
+  options = { __proto__: null, ...options };
   options.shell = typeof options.shell === 'string' ? options.shell : true;
   return { file: command, options, callback };
 }
@@ -269,7 +273,7 @@ function normalizeExecFileArgs(file, args, options, callback) {
   if (args == null) args = [];
   if (typeof options === 'function') callback = options;
   else if (options != null) validateObject(options, 'options');
-  if (options == null) options = kEmptyObject;
+  options = options == null ? kEmptyObject : { __proto__: null, ...options };
   if (callback != null) validateFunction(callback, 'callback');
   if (options.argv0 != null) {
     validateString(options.argv0, 'options.argv0');
@@ -281,6 +285,7 @@ function normalizeExecFileArgs(file, args, options, callback) {
 function execFile(file, args, options, callback) {
   ({ file, args, options, callback } = normalizeExecFileArgs(file, args, options, callback));
   options = {
+    __proto__: null,
     encoding: 'utf8',
     timeout: 0,
     maxBuffer: MAX_BUFFER,
@@ -295,6 +300,7 @@ function execFile(file, args, options, callback) {
   options.killSignal = sanitizeKillSignal(options.killSignal);
 
   const child = spawn(file, args, {
+    __proto__: null,
     cwd: options.cwd,
     env: options.env,
     gid: options.gid,
@@ -406,6 +412,7 @@ Object.defineProperty(execFile, promisify.custom, {
 
 function spawnSync(file, args, options) {
   options = {
+    __proto__: null,
     maxBuffer: MAX_BUFFER,
     ...normalizeSpawnArguments(file, args, options),
   };

@@ -99,12 +99,13 @@ function abortError(signal) {
   return new AbortError(undefined, { cause: signal.reason });
 }
 
+// { timeout, signal, offset } from the caller's own properties.
 function readOptions(options, name) {
-  if (options === undefined) return { timeout: Infinity, signal: undefined };
+  if (options === undefined) return { timeout: Infinity, signal: undefined, offset: undefined };
   validateObject(options, name);
-  const timeout = validateTimeout(options.timeout, `${name}.timeout`);
-  validateAbortSignal(options.signal, `${name}.signal`);
-  return { timeout, signal: options.signal };
+  const { timeout, signal, offset } = { __proto__: null, ...options };
+  validateAbortSignal(signal, `${name}.signal`);
+  return { timeout: validateTimeout(timeout, `${name}.timeout`), signal, offset };
 }
 
 class RingBuffer {
@@ -127,13 +128,14 @@ class RingBuffer {
     let consumers = 'single';
     if (options !== undefined) {
       validateObject(options, 'options');
-      if (options.producers !== undefined) {
-        validateOneOf(options.producers, 'options.producers', ['single', 'multi']);
-        producers = options.producers;
+      const own = { __proto__: null, ...options };
+      if (own.producers !== undefined) {
+        validateOneOf(own.producers, 'options.producers', ['single', 'multi']);
+        producers = own.producers;
       }
-      if (options.consumers !== undefined) {
-        validateOneOf(options.consumers, 'options.consumers', ['single', 'multi']);
-        consumers = options.consumers;
+      if (own.consumers !== undefined) {
+        validateOneOf(own.consumers, 'options.consumers', ['single', 'multi']);
+        consumers = own.consumers;
       }
     }
     const cap = roundCapacity(capacity);
@@ -401,8 +403,9 @@ class RingBuffer {
     let offset = 0;
     let timeout = Infinity;
     if (options !== undefined) {
-      ({ timeout } = readOptions(options, 'options'));
-      if (options.offset !== undefined) offset = options.offset;
+      const opts = readOptions(options, 'options');
+      timeout = opts.timeout;
+      if (opts.offset !== undefined) offset = opts.offset;
     }
     const n = this.tryReadInto(buffer, offset);
     if (n !== -1) return n;

@@ -237,7 +237,9 @@ function makeState() {
 class ThreadPool {
   constructor(options = undefined) {
     if (options !== undefined) validateObject(options, 'options');
-    const { threads = Math.min(os.availableParallelism(), 256), maxQueue = Infinity } = options || {};
+    const {
+      threads = Math.min(os.availableParallelism(), 256), maxQueue = Infinity,
+    } = { __proto__: null, ...options }; // the caller's own properties only
     validateInteger(threads, 'options.threads', 1, 256);
     if (maxQueue !== Infinity) validateInteger(maxQueue, 'options.maxQueue', 1);
 
@@ -312,7 +314,7 @@ class ThreadPool {
       }
       if (options !== undefined) {
         validateObject(options, 'options');
-        signal = options.signal;
+        signal = Object.hasOwn(options, 'signal') ? options.signal : undefined;
         validateAbortSignal(signal, 'options.signal');
       }
       if (input === undefined || input === null) {

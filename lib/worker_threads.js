@@ -42,8 +42,10 @@ const kPort = Symbol('kPort');
 class Worker extends EventEmitter {
   constructor(filename, options = undefined) {
     super();
-    // Node takes anything here and validates the fields it reads.
-    const opts = options !== null && typeof options === 'object' ? { ...options } : {};
+    // Node takes anything here and validates the fields it reads; only the
+    // caller's own properties count (Node 20's Worker also reads some
+    // through Object.prototype).
+    const opts = { __proto__: null, ...(options !== null && typeof options === 'object' ? options : undefined) };
     const userList = opts.transferList;
     const mem = newChannelMemory(WORKER_CAPACITY);
     const side = new nodeWT.MessageChannel();

@@ -212,8 +212,10 @@ function nativeFds(stdio, sync) {
   });
 }
 
+// A null prototype: the addon looks up optional fields by name.
 function nativeOptions(options, fds) {
   return {
+    __proto__: null,
     file: options.file,
     // Node's native side stringifies every argument (a Symbol throws the
     // usual TypeError here).

@@ -4,8 +4,10 @@
 
 const { codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE } } = require('./errors');
 
-function validateObject(value, name, { nullable = false } = {}) {
-  if ((!nullable && value === null) || typeof value !== 'object' || Array.isArray(value)) {
+// `allowNull`: null passes too (a flag, not an options object, so that
+// nothing on Object.prototype can change it).
+function validateObject(value, name, allowNull = false) {
+  if ((allowNull !== true && value === null) || typeof value !== 'object' || Array.isArray(value)) {
     throw ERR_INVALID_ARG_TYPE(name, 'Object', value);
   }
 }
