@@ -11,13 +11,13 @@
 // changing only the require.
 
 const EventEmitter = require('events');
+const path = require('path');
 const nodeWT = require('worker_threads');
 const {
   MessagePort,
   MessageChannel,
   receiveMessageOnPort,
   kCreate,
-  kAttach,
   kSuspend,
   kResume,
   kDetach,
@@ -26,15 +26,72 @@ const {
   WORKER_CAPACITY,
 } = require('./internal/worker/port');
 const { newChannelMemory } = require('./internal/worker/lanes');
-const {
-  substitutePorts, restorePorts, mapTransferList, describePort,
-} = require('./internal/worker/transfer');
+const { substitutePorts, mapTransferList, describePort } = require('./internal/worker/transfer');
 const { codes: { ERR_INVALID_ARG_TYPE } } = require('./internal/errors');
 
-// The key under which a Worker of ours passes its channel in Node's
-// workerData. Code in the worker that reads node:worker_threads' workerData
-// directly sees this wrapper; ours unwraps it.
-const CHANNEL_KEY = '__nativeWorkersChannel';
+// The wrapper a Worker of ours puts around its workerData (the channel's
+// memory, its side port, ports of ours in the data, the execArgv to show)
+// is unwrapped in the thread by the bootstrap, before any user code runs.
+const BOOTSTRAP = path.join(__dirname, 'internal', 'worker', 'bootstrap.js');
+const { CHANNEL_KEY, attached } = require('./internal/worker/bootstrap');
+
+// The execArgv a Worker's thread starts with: the bootstrap after the
+// caller's list or, when there is none, after what Node would inherit (the
+// flags of NODE_OPTIONS and process.execArgv) less the flags a worker may
+// not take, which Node names when it refuses them.
+function startWorker(filename, opts) {
+  const given = opts.execArgv;
+  if (given !== undefined && !Array.isArray(given)) return new nodeWT.Worker(filename, opts); // Node's error
+  const shown = given !== undefined ? [...given] : [...process.execArgv];
+  let list = given !== undefined ? shown : [...nodeOptionsFlags(), ...shown];
+  opts.workerData[CHANNEL_KEY].execArgv = shown;
+  for (let tries = 0; ; tries++) {
+    try {
+      return new nodeWT.Worker(filename, { __proto__: null, ...opts, execArgv: [...list, '--require', BOOTSTRAP] });
+    } catch (err) {
+      const refused = given === undefined && tries < 4 && err && err.code === 'ERR_WORKER_INVALID_EXEC_ARGV'
+        ? refusedFlags(err.message) : null;
+      if (refused === null) throw err;
+      list = list.filter((f) => !refused.has(f));
+    }
+  }
+}
+
+// "Initiated Worker with invalid execArgv flags: --a, --b=1" -> the flags.
+function refusedFlags(message) {
+  const at = message.indexOf(': ');
+  if (at === -1) return null;
+  const set = new Set(message.slice(at + 2).split(', '));
+  return set.size === 0 ? null : set;
+}
+
+// NODE_OPTIONS split as Node splits it: on spaces, with double quotes
+// grouping and a backslash escaping inside them.
+function nodeOptionsFlags() {
+  const s = process.env.NODE_OPTIONS;
+  if (typeof s !== 'string' || s.length === 0) return [];
+  const out = [];
+  let cur = '';
+  let inQuote = false;
+  let any = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inQuote && c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+    } else if (c === '"') {
+      inQuote = !inQuote;
+      any = true;
+    } else if (c === ' ' && !inQuote) {
+      if (any || cur.length !== 0) out.push(cur);
+      cur = '';
+      any = false;
+    } else {
+      cur += c;
+    }
+  }
+  if (any || cur.length !== 0) out.push(cur);
+  return out;
+}
 
 const kNode = Symbol('kNode');
 const kPort = Symbol('kPort');
@@ -72,7 +129,7 @@ class Worker extends EventEmitter {
     let node;
     if (ours !== null) for (const port of ours.keys()) port[kSuspend]();
     try {
-      node = new nodeWT.Worker(filename, opts);
+      node = startWorker(filename, opts);
     } catch (err) {
       side.port1.close();
       if (ours !== null) for (const port of ours.keys()) port[kResume]();
@@ -126,28 +183,11 @@ class Worker extends EventEmitter {
 
 // ---- inside a worker ------------------------------------------------------
 
-let parentPort = null;
-let workerData = nodeWT.workerData;
-
-if (!nodeWT.isMainThread) {
-  const wd = nodeWT.workerData;
-  const ch = wd !== null && typeof wd === 'object' ? wd[CHANNEL_KEY] : undefined;
-  if (ch !== undefined) {
-    parentPort = new MessagePort(kAttach, {
-      ctlSab: ch.ctl, r0: ch.r0, r1: ch.r1, side: 1, node: ch.port,
-    });
-    const map = new Map();
-    for (const d of ch.ports) {
-      map.set(d.node, new MessagePort(kAttach, {
-        ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
-      }));
-    }
-    workerData = restorePorts(wd.data, map);
-  } else {
-    // A worker started by node:worker_threads itself: its own port.
-    parentPort = nodeWT.parentPort;
-  }
-}
+// A thread our Worker started was set up by the bootstrap; one that
+// node:worker_threads itself started has Node's own port.
+const inThread = nodeWT.isMainThread ? null : attached();
+const parentPort = nodeWT.isMainThread ? null : inThread !== null ? inThread.parentPort : nodeWT.parentPort;
+const workerData = inThread !== null ? inThread.workerData : nodeWT.workerData;
 
 // Node's moveMessagePortToContext works on Node's own ports: a port of
 // ours is refused with Node's error for a wrong argument.
