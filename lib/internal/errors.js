@@ -4,18 +4,37 @@
 // message in Node's wording, so that user code can branch on `err.code`.
 
 const kIsNodeError = Symbol('kIsNodeError');
+const kCode = Symbol('kCode');
+
+// Node's internal errors are instances of a subclass of their base, named
+// as the base, whose toString() shows the code: String(err) and the first
+// line of err.stack read 'RangeError [ERR_X]: message'. Own properties:
+// stack, message, code (enumerable).
+const classes = new Map();
+function nodeErrorClass(Base) {
+  let C = classes.get(Base);
+  if (C === undefined) {
+    C = ({
+      [Base.name]: class extends Base {
+        toString() { return `${this.name} [${this[kCode]}]: ${this.message}`; }
+      },
+    })[Base.name];
+    Object.defineProperty(C.prototype, kIsNodeError, { value: true });
+    classes.set(Base, C);
+  }
+  return C;
+}
 
 function makeNodeError(Base, code, message) {
-  const err = new Base(message);
-  Object.defineProperty(err, 'code', { value: code, enumerable: true, writable: true, configurable: true });
-  Object.defineProperty(err, kIsNodeError, { value: true });
-  // Node prints "TypeError [ERR_X]: message"; keep the same shape.
-  const name = Base.name;
-  err.name = `${name} [${code}]`;
-  // Accessing the stack captures the name; then restore the plain name.
+  const err = new (nodeErrorClass(Base))(message);
+  Object.defineProperty(err, kCode, { value: code });
+  // The stack is formatted on first access, from the name: give it the
+  // code for that moment, as Node's header has it.
+  err.name = `${Base.name} [${code}]`;
   // eslint-disable-next-line no-unused-expressions
   err.stack;
-  err.name = name;
+  delete err.name;
+  err.code = code;
   return err;
 }
 
