@@ -20,7 +20,7 @@
       ],
       "include_dirs": ["include", "src"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread", "-ldl"]
     },

@@ -411,14 +411,10 @@ int nw_channel_wait(nw_channel_t *ch, bool want_write, uint32_t need,
       if (!want_write && nw_ring_readable(&ch->in)) return 0;
       return -EPIPE;
     }
-    int wait = -1;
-    if (deadline >= 0) {
-      int64_t left = deadline - nw_now_ns();
-      if (left <= 0) {
-        STORE_SC(&ch->hdr[flag], 0u);
-        return -ETIMEDOUT;
-      }
-      wait = (int)((left + 999999) / 1000000);
+    int wait = nw_poll_ms_until(deadline);
+    if (wait == 0) {
+      STORE_SC(&ch->hdr[flag], 0u);
+      return -ETIMEDOUT;
     }
     struct pollfd p = {ch->sock, POLLIN, 0};
     if (poll(&p, 1, wait) < 0 && errno != EINTR) return -errno;

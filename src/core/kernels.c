@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "core/brotli_api.h"
+#include "core/clock.h"
 
 /* Work between two looks at the cancel flag. */
 #define SLICE ((size_t)1 << 20)
@@ -48,16 +49,12 @@ static int k_sleep(nw_kernel_io_t *io) {
   double ms = 0;
   if (io->len == sizeof ms) memcpy(&ms, io->data, sizeof ms);
   if (!(ms > 0)) ms = 0;
+  if (ms > 9e12) ms = 9e12; /* 285 years: keeps the deadline in range */
   io->result = NW_RESULT_UNDEFINED;
-  struct timespec end;
-  clock_gettime(CLOCK_MONOTONIC, &end);
-  int64_t end_ns = (int64_t)end.tv_sec * 1000000000LL + end.tv_nsec +
-                   (int64_t)(ms * 1e6);
+  int64_t end_ns = nw_now_ns() + (int64_t)(ms * 1e6);
   for (;;) {
     if (nw_cancelled(io)) return NW_CANCELLED;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left = end_ns - ((int64_t)now.tv_sec * 1000000000LL + now.tv_nsec);
+    int64_t left = end_ns - nw_now_ns();
     if (left <= 0) return 0;
     if (left > 1000000) left = 1000000;
     struct timespec ts = {0, (long)left};
@@ -157,6 +154,16 @@ static int grow(nw_kernel_io_t *io, size_t used, size_t more) {
   return 0;
 }
 
+/* The first output buffer of a decompression: four times the input (a
+ * typical ratio for text), at least 1 KiB and at most 64 MiB; grow() takes
+ * it from there. */
+static size_t decompressed_guess(size_t in_len) {
+  size_t guess = in_len < SIZE_MAX / 4 ? in_len * 4 : in_len;
+  if (guess < 1024) guess = 1024;
+  if (guess > ((size_t)64 << 20)) guess = (size_t)64 << 20;
+  return guess;
+}
+
 /* Shrink the output to what was written. */
 static void trim(nw_kernel_io_t *io, size_t used) {
   if (used < io->out_len) {
@@ -225,10 +232,7 @@ static int decompress_zlib(nw_kernel_io_t *io, int window_bits, bool gzip) {
   size_t used = 0;
   io->out = NULL;
   io->out_len = 0;
-  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
-  if (guess < 1024) guess = 1024;
-  if (guess > 64u << 20) guess = 64u << 20;
-  if ((rc = grow(io, 0, guess)) != 0) goto out;
+  if ((rc = grow(io, 0, decompressed_guess(io->len))) != 0) goto out;
   s.next_in = io->data;
   size_t in_left = io->len;
   for (;;) {
@@ -323,10 +327,7 @@ static int k_brotli_decompress(nw_kernel_io_t *io) {
   const uint8_t *next_in = io->data;
   io->out = NULL;
   io->out_len = 0;
-  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
-  if (guess < 1024) guess = 1024;
-  if (guess > 64u << 20) guess = 64u << 20;
-  if ((rc = grow(io, 0, guess)) != 0) goto out;
+  if ((rc = grow(io, 0, decompressed_guess(io->len))) != 0) goto out;
   for (;;) {
     if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
     size_t room = io->out_len - used;
@@ -369,15 +370,6 @@ out:
 }
 
 /* ---- typed arrays ---------------------------------------------------------- */
-
-static size_t elem_size(uint32_t t) {
-  switch (t) {
-    case NW_INT16: case NW_UINT16: return 2;
-    case NW_INT32: case NW_UINT32: case NW_FLOAT32: return 4;
-    case NW_FLOAT64: case NW_BIGINT64: case NW_BIGUINT64: return 8;
-    default: return 1;
-  }
-}
 
 #define CMP_INT(name, type)                                                   \
   static int name(const void *a, const void *b) {                             \
@@ -423,7 +415,7 @@ static int k_sort(nw_kernel_io_t *io) {
     case NW_BIGUINT64: cmp = cmp_u64; break;
     default: return -EINVAL;
   }
-  size_t es = elem_size(io->elem_type);
+  size_t es = nw_elem_size(io->elem_type);
   if (nw_cancelled(io)) return NW_CANCELLED;
   qsort(io->data, io->len / es, es, cmp);
   io->result = NW_RESULT_INPUT;
@@ -433,7 +425,7 @@ static int k_sort(nw_kernel_io_t *io) {
 /* Sum left to right in float64, as Array.prototype.reduce((a, b) => a + b)
  * does; BigInt arrays sum exactly into a BigInt. */
 static int k_sum(nw_kernel_io_t *io) {
-  size_t es = elem_size(io->elem_type), n = io->len / es;
+  size_t es = nw_elem_size(io->elem_type), n = io->len / es;
   const uint8_t *p = io->data;
   if (io->elem_type == NW_BIGINT64 || io->elem_type == NW_BIGUINT64) {
     __int128 acc = 0;

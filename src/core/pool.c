@@ -17,6 +17,8 @@
 #endif
 #include "core/pool.h"
 
+#include "core/clock.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -27,7 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct kernel_entry {
@@ -85,12 +86,6 @@ struct nw_pool {
   int64_t busy_ns;
   nw_hist_t run_hist, wait_hist;
 };
-
-int64_t nw_pool_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- histogram ----------------------------------------------------------- */
 
@@ -287,8 +282,8 @@ static void *pool_thread(void *arg) {
        * wake threads for tasks a spinning thread will take. */
       p->spinning++;
       pthread_mutex_unlock(&p->lock);
-      int64_t end = nw_pool_now_ns() + p->spin_ns;
-      while (!__atomic_load_n(&p->has_work, __ATOMIC_ACQUIRE) && nw_pool_now_ns() < end)
+      int64_t end = nw_now_ns() + p->spin_ns;
+      while (!__atomic_load_n(&p->has_work, __ATOMIC_ACQUIRE) && nw_now_ns() < end)
         sched_yield();
       pthread_mutex_lock(&p->lock);
       p->spinning--;
@@ -308,7 +303,7 @@ static void *pool_thread(void *arg) {
     p->nrunning++;
     pthread_mutex_unlock(&p->lock);
 
-    int64_t start = nw_pool_now_ns();
+    int64_t start = nw_now_ns();
     t->t_start = start;
     int rc = 0;
     if (__atomic_load_n(&t->cancel, __ATOMIC_ACQUIRE))
@@ -317,7 +312,7 @@ static void *pool_thread(void *arg) {
       rc = copy_in(&scratch, t);
     if (rc == 0) rc = run_kernel(p->kernels[t->kernel].fn, t);
     if (t->src) copy_done(&scratch, t, rc);
-    int64_t end = nw_pool_now_ns();
+    int64_t end = nw_now_ns();
     t->t_end = end;
     t->status = rc;
 
@@ -355,7 +350,7 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   p->max_queue = opt->max_queue;
   p->notify = opt->notify;
   p->notify_arg = opt->notify_arg;
-  p->t_created = nw_pool_now_ns();
+  p->t_created = nw_now_ns();
   p->spin_ns = opt->spin_ns > 0 ? opt->spin_ns : 0;
   p->threads = calloc(opt->threads, sizeof *p->threads);
   p->current = calloc(opt->threads, sizeof *p->current);
@@ -440,7 +435,7 @@ void nw_pool_close(nw_pool_t *p) {
       nw_task_t *t = p->q_head;
       q_unlink(p, t);
       t->status = NW_POOL_REJECTED;
-      t->t_start = t->t_end = nw_pool_now_ns();
+      t->t_start = t->t_end = nw_now_ns();
       if (d_push(p, t)) notify = true;
     }
     wake_idle(p, p->nthreads);
@@ -640,7 +635,7 @@ static void prepare(nw_pool_t *p, nw_task_t *t, int64_t now) {
 /* Owner thread. */
 int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
                          int *err) {
-  int64_t now = nw_pool_now_ns();
+  int64_t now = nw_now_ns();
   int done = 0, why = 0;
   pthread_mutex_lock(&p->lock);
   for (; done < n; done++) {
@@ -689,7 +684,7 @@ int nw_pool_cancel(nw_pool_t *p, uint64_t id, nw_task_t **out) {
       __atomic_store_n(&t->cancel, 1, __ATOMIC_RELEASE);
       p->in_flight--;
       p->cancelled++;
-      nw_hist_record(&p->wait_hist, nw_pool_now_ns() - t->t_submit);
+      nw_hist_record(&p->wait_hist, nw_now_ns() - t->t_submit);
       if (out) *out = t;
       rc = 1;
       break;
@@ -743,7 +738,7 @@ void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out) {
   out->wait_time = p->wait_hist;
   out->busy_ns = p->busy_ns;
   pthread_mutex_unlock(&p->lock);
-  out->elapsed_ns = nw_pool_now_ns() - p->t_created;
+  out->elapsed_ns = nw_now_ns() - p->t_created;
   double cap = (double)p->nthreads * (double)out->elapsed_ns;
   out->utilization = cap > 0 ? (double)out->busy_ns / cap : 0;
   if (out->utilization > 1) out->utilization = 1;

@@ -97,7 +97,7 @@ struct nw_task {
   uint32_t cancel;        /* atomic; nonzero once cancelled */
   int state;              /* under the pool lock */
   int status;             /* kernel result, NW_CANCELLED or NW_POOL_REJECTED */
-  int64_t t_submit, t_start, t_end; /* CLOCK_MONOTONIC ns */
+  int64_t t_submit, t_start, t_end; /* nw_now_ns() (core/clock.h) */
   nw_task_t *prev, *next; /* queue / finished list links, under the lock */
 };
 
@@ -216,8 +216,6 @@ bool nw_pool_threads_done(nw_pool_t *p);
 void nw_pool_free(nw_pool_t *p);
 
 void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out);
-
-int64_t nw_pool_now_ns(void);
 
 /* Copy len bytes from src to dst without faulting: memory at src that is no
  * longer mapped (freed by another thread while a task waited) makes the copy

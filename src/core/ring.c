@@ -41,12 +41,6 @@ static inline void cpu_relax(void) {
 
 /* ---- futex --------------------------------------------------------------- */
 
-int64_t nw_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int nw_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns) {
   struct timespec ts, *tsp = NULL;
   if (deadline_ns >= 0) {

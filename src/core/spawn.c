@@ -4,6 +4,8 @@
  */
 #include "core/spawn.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,7 +20,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -332,12 +333,6 @@ void nw_spawn_close(nw_child_t *child) {
 
 /* ---- synchronous runner ------------------------------------------------ */
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Append up to 64 KiB read from `fd` to `o`. Returns bytes read, 0 at end
  * of file, -EAGAIN when nothing is there, or another -errno. */
 static ssize_t read_into(int fd, nw_spawn_output_t *o, size_t *cap) {
@@ -419,7 +414,12 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
     pfds[0] = -1;
   }
 
-  int64_t deadline = so->timeout_ms > 0 ? now_ms() + so->timeout_ms : -1;
+  /* Past INT64_MAX / 2 ns (292 years) a timeout is as good as none. */
+  int64_t deadline = -1;
+  if (so->timeout_ms > 0)
+    deadline = nw_now_ns() + (so->timeout_ms < INT64_MAX / 2 / 1000000
+                                  ? so->timeout_ms * 1000000
+                                  : INT64_MAX / 2);
   int reaped = 0, killed = 0;
   size_t total_out = 0; /* bytes kept over all outputs, as Node counts */
   for (;;) {
@@ -443,14 +443,13 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
 
     int wait_ms = -1;
     if (deadline >= 0 && !killed) {
-      int64_t left = deadline - now_ms();
-      if (left <= 0) {
+      wait_ms = nw_poll_ms_until(deadline);
+      if (wait_ms == 0) {
         res->error = -ETIMEDOUT;
         nw_spawn_kill(&child, so->kill_signal);
         killed = 1;
         continue;
       }
-      wait_ms = left > INT_MAX ? INT_MAX : (int)left;
     }
     int pr = poll(pl, (nfds_t)n, wait_ms);
     if (pr < 0) {

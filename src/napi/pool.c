@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/kernels.h"
 #include "core/pool.h"
 #include "napi/common.h"
@@ -175,7 +176,7 @@ static uint64_t spare_limit(const pool_handle_t *h) {
  * past the limit. */
 static void spares_account(pool_handle_t *h) {
   if (h->in_flight > h->peak_cur) h->peak_cur = h->in_flight;
-  int64_t now = nw_pool_now_ns();
+  int64_t now = nw_now_ns();
   if (now - h->window_start < SPARE_WINDOW_NS) return;
   h->window_start = now;
   h->peak_prev = h->peak_cur;
