@@ -10,6 +10,7 @@
  *     cb(buffer, [fd...], 0) per read; cb(null, [], 0) at end of file;
  *     cb(null, [], -errno) on an error. Reading stops after either.
  *   ipcReaderRef(reader, bool)   whether it keeps the loop alive (default yes)
+ *   ipcReaderDrain(reader)       read what the pipe holds now
  *   ipcReaderClose(reader)       stop and close the duplicate
  *
  * Lifetime: the reader struct is shared by the wrapper object and the open
@@ -25,6 +26,7 @@
 
 #include "core/channel.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 #define READ_SIZE 65536
 #define MAX_FDS 16
@@ -96,40 +98,32 @@ static void wrapper_finalize(napi_env env, void *data, void *hint) {
   reader_unref(r);
 }
 
-/* Call the JavaScript callback with (buffer|null, fds, err). */
+/* Loop thread. Call the JavaScript callback with (buffer|null, fds, err).
+ * The descriptors become JavaScript's once it is called; when it cannot be,
+ * they are closed here rather than leaked. */
 static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
   napi_env env = r->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, argv[3];
-  bool ok = r->callback && napi_get_reference_value(env, r->callback, &cb) == napi_ok && cb &&
-            napi_get_global(env, &recv) == napi_ok;
-  if (ok && n > 0) {
+  napi_status st = napi_open_handle_scope(env, &scope);
+  if (st == napi_ok) {
+    napi_value argv[3];
     void *data;
-    ok = napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &argv[0]) == napi_ok;
-  } else if (ok) {
-    ok = napi_get_null(env, &argv[0]) == napi_ok;
-  }
-  ok = ok && napi_create_array_with_length(env, (size_t)nfds, &argv[1]) == napi_ok;
-  for (int i = 0; ok && i < nfds; i++) {
-    napi_value v;
-    ok = napi_create_int32(env, fds[i], &v) == napi_ok &&
-         napi_set_element(env, argv[1], (uint32_t)i, v) == napi_ok;
-  }
-  ok = ok && napi_create_int32(env, n < 0 ? (int32_t)n : 0, &argv[2]) == napi_ok;
-  if (!ok) {
-    /* Nobody can take them: do not leak the descriptors. */
-    for (int i = 0; i < nfds; i++) close(fds[i]);
-  } else {
-    napi_value result;
-    napi_status st = napi_make_callback(env, r->actx, recv, cb, 3, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
+    st = r->callback ? napi_ok : napi_invalid_arg;
+    if (st == napi_ok)
+      st = n > 0 ? napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &argv[0])
+                 : napi_get_null(env, &argv[0]);
+    if (st == napi_ok) st = napi_create_array_with_length(env, (size_t)nfds, &argv[1]);
+    for (int i = 0; st == napi_ok && i < nfds; i++) {
+      napi_value v;
+      st = napi_create_int32(env, fds[i], &v);
+      if (st == napi_ok) st = napi_set_element(env, argv[1], (uint32_t)i, v);
     }
+    if (st == napi_ok) st = napi_create_int32(env, n < 0 ? (int32_t)n : 0, &argv[2]);
+    if (st == napi_ok) st = nw_napi_make_callback(env, r->actx, r->callback, 3, argv, NULL);
+    napi_close_handle_scope(env, scope);
   }
-  napi_close_handle_scope(env, scope);
+  if (st != napi_ok && st != napi_pending_exception)
+    for (int i = 0; i < nfds; i++) close(fds[i]);
 }
 
 /* Read and deliver up to `reads` chunks, until the pipe is empty, at its
@@ -151,31 +145,17 @@ static void on_poll(uv_poll_t *p, int status, int events) {
 }
 
 static ipc_reader_t *get_reader(napi_env env, napi_value v) {
-  bool ok = false;
-  void *p = NULL;
-  napi_valuetype t = napi_undefined;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object ||
-      napi_check_object_type_tag(env, v, &reader_tag, &ok) != napi_ok || !ok ||
-      napi_unwrap(env, v, &p) != napi_ok || !p) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected an IPC reader");
-    return NULL;
-  }
-  return p;
+  return nw_napi_unwrap(env, v, &reader_tag, "an IPC reader");
 }
 
 static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_valuetype t0 = napi_undefined, t1 = napi_undefined;
-  if (argc >= 2) {
-    NAPI_CALL(env, napi_typeof(env, argv[0], &t0));
-    NAPI_CALL(env, napi_typeof(env, argv[1], &t1));
-  }
+  NW_ARGV(2);
   int32_t fd = -1;
-  if (t0 == napi_number) NAPI_CALL(env, napi_get_value_int32(env, argv[0], &fd));
-  if (t0 != napi_number || t1 != napi_function || fd < 0) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+  if (!nw_napi_get_int32(env, argv[0], "fd", &fd) ||
+      !nw_napi_check_function(env, argv[1], "callback"))
+    return NULL;
+  if (fd < 0) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "ipcReaderStart expects a descriptor and a function");
     return NULL;
   }
@@ -227,13 +207,9 @@ static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
 }
 
 static napi_value reader_ref_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ipc_reader_t *r = argc >= 1 ? get_reader(env, argv[0]) : get_reader(env, NULL);
-  if (!r) return NULL;
+  NW_ARGV_HANDLE(2, ipc_reader_t, r, get_reader);
   bool on = true;
-  if (argc >= 2) NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  if (argc >= 2 && !nw_napi_get_bool(env, argv[1], "ref", &on)) return NULL;
   if (r->poll_open) {
     if (on) uv_ref((uv_handle_t *)&r->poll);
     else uv_unref((uv_handle_t *)&r->poll);
@@ -242,14 +218,7 @@ static napi_value reader_ref_fn(napi_env env, napi_callback_info info) {
 }
 
 static napi_value reader_close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ipc_reader_t *r = argc >= 1 ? get_reader(env, argv[0]) : NULL;
-  if (!r) {
-    if (argc < 1) nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected an IPC reader");
-    return NULL;
-  }
+  NW_ARGV_HANDLE(1, ipc_reader_t, r, get_reader);
   reader_close(r);
   return NULL;
 }
@@ -259,19 +228,16 @@ static napi_value reader_close_fn(napi_env env, napi_callback_info info) {
  * The parent calls it when the child's exit is reported: the kernel has
  * closed the child's end by then, but the loop may not have seen it. */
 static napi_value reader_drain_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ipc_reader_t *r = get_reader(env, argv[0]);
-  if (!r) return NULL;
+  NW_ARGV_HANDLE(1, ipc_reader_t, r, get_reader);
   read_some(r, 0, INT_MAX);
   return NULL;
 }
 
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports) {
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderDrain", reader_drain_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderStart", reader_start_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderRef", reader_ref_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "ipcReaderClose", reader_close_fn, NULL));
+  static const nw_napi_fn_t fns[] = {
+      {"ipcReaderStart", reader_start_fn}, {"ipcReaderRef", reader_ref_fn},
+      {"ipcReaderDrain", reader_drain_fn}, {"ipcReaderClose", reader_close_fn},
+  };
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;
 }

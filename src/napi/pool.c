@@ -31,6 +31,7 @@
 #include "core/kernels.h"
 #include "core/pool.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 #define CHUNK 4096
 /* How long an idle pool thread keeps looking for work before it sleeps
@@ -102,16 +103,6 @@ struct pool_handle {
   bool free_requested;
   bool external_gone;
 };
-
-/* Bytes per element of a typed array type. */
-static size_t elem_size(napi_typedarray_type t) {
-  switch (t) {
-    case napi_int16_array: case napi_uint16_array: return 2;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
-    default: return 1;
-  }
-}
 
 /* ---- task memory ----------------------------------------------------------- */
 
@@ -333,7 +324,9 @@ static bool source_intact(napi_env env, gtask_t *g) {
     size_t length;
     if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok)
       return false;
-    len = length * elem_size(type);
+    uint32_t et = NW_BYTES;
+    nw_napi_elem_type(type, &et);
+    len = length * nw_elem_size(et);
   } else if (g->view == 2) {
     if (napi_get_dataview_info(env, v, &len, &data, NULL, NULL) != napi_ok) return false;
   } else {
@@ -429,7 +422,7 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
           free(mem);
           return NULL;
         }
-        size_t es = elem_size(g->ta_type);
+        size_t es = nw_elem_size(g->t.io.elem_type);
         if (napi_create_typedarray(env, g->ta_type, len / es, ab, 0, &v) != napi_ok) return NULL;
         return v;
       }
@@ -543,32 +536,25 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
 /* ---- JS entry points -------------------------------------------------------- */
 
 static pool_handle_t *get_handle(napi_env env, napi_value v) {
-  bool ok = false;
-  if (napi_check_object_type_tag(env, v, &pool_tag, &ok) != napi_ok || !ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "not a pool handle");
-    return NULL;
-  }
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
-  return p;
+  return nw_napi_unwrap(env, v, &pool_tag, "a pool handle");
 }
 
 /* poolCreate(threads, maxQueue, onComplete, completionBuffer) -> External
  * maxQueue 0: unlimited. completionBuffer: Float64Array of 2*CHUNK. */
 static napi_value create_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(4);
   uint32_t threads = 0;
   double max_queue = 0;
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &threads));
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &max_queue));
+  if (!nw_napi_get_uint32(env, argv[0], "threads", &threads) ||
+      !nw_napi_get_double(env, argv[1], "maxQueue", &max_queue) ||
+      !nw_napi_check_function(env, argv[2], "onComplete"))
+    return NULL;
   napi_typedarray_type type;
   size_t length;
   void *data;
   NAPI_CALL(env, napi_get_typedarray_info(env, argv[3], &type, &length, &data, NULL, NULL));
   if (type != napi_float64_array || length < 2 * CHUNK) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "bad completion buffer");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "bad completion buffer");
     return NULL;
   }
   pool_handle_t *h = calloc(1, sizeof *h);
@@ -625,23 +611,6 @@ static napi_value create_fn(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static bool element_type(napi_typedarray_type t, uint32_t *out) {
-  switch (t) {
-    case napi_int8_array: *out = NW_INT8; return true;
-    case napi_uint8_array: *out = NW_UINT8; return true;
-    case napi_uint8_clamped_array: *out = NW_UINT8_CLAMPED; return true;
-    case napi_int16_array: *out = NW_INT16; return true;
-    case napi_uint16_array: *out = NW_UINT16; return true;
-    case napi_int32_array: *out = NW_INT32; return true;
-    case napi_uint32_array: *out = NW_UINT32; return true;
-    case napi_float32_array: *out = NW_FLOAT32; return true;
-    case napi_float64_array: *out = NW_FLOAT64; return true;
-    case napi_bigint64_array: *out = NW_BIGINT64; return true;
-    case napi_biguint64_array: *out = NW_BIGUINT64; return true;
-    default: return false;
-  }
-}
-
 /* JS thread. Fills a task's input from `v` (undefined, a TypedArray, a
  * DataView or an ArrayBuffer). Returns 0 or a negative errno. */
 static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
@@ -658,13 +627,13 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
     if (napi_get_typedarray_info(env, v, &g->ta_type, &length, &data, &ab, &offset) != napi_ok)
       return -EINVAL;
     uint32_t et = NW_BYTES;
-    element_type(g->ta_type, &et);
+    nw_napi_elem_type(g->ta_type, &et);
     g->t.io.elem_type = et;
     g->view = 1;
     /* napi_is_buffer accepts any view; what matters for the result's
      * shape is whether the bytes were a plain Uint8Array/Buffer. */
     g->is_buffer = g->ta_type == napi_uint8_array;
-    len = length * elem_size(g->ta_type);
+    len = length * nw_elem_size(et);
   } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
     napi_value ab;
     size_t offset;
@@ -714,18 +683,15 @@ static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
  * submit the rest later, so that one call never blocks the loop for long.
  */
 static napi_value submit_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(7, pool_handle_t, h, get_handle);
   double first = 0;
   uint32_t from = 0, n = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &first));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &from));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &n));
+  if (!nw_napi_get_double(env, argv[1], "firstId", &first) ||
+      !nw_napi_get_uint32(env, argv[2], "from", &from) ||
+      !nw_napi_get_uint32(env, argv[3], "n", &n))
+    return NULL;
   double budget = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[6], &budget));
+  if (!nw_napi_get_double(env, argv[6], "budget", &budget)) return NULL;
   argv[3] = argv[4];
   argv[4] = argv[5];
   size_t copied = 0;
@@ -734,7 +700,7 @@ static napi_value submit_fn(napi_env env, napi_callback_info info) {
   void *mdata;
   NAPI_CALL(env, napi_get_typedarray_info(env, argv[3], &type, &mlen, &mdata, NULL, NULL));
   if (type != napi_uint32_array || mlen < n) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "bad meta array");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "bad meta array");
     return NULL;
   }
   const uint32_t *meta = mdata;
@@ -809,13 +775,9 @@ done:;
  * removed and will never complete), false when it runs (its cancel flag is
  * set) or is finished. */
 static napi_value cancel_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
   double id = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &id));
+  if (!nw_napi_get_double(env, argv[1], "id", &id)) return NULL;
   bool removed = false;
   if (h->pool) {
     nw_task_t *t = NULL;
@@ -834,13 +796,9 @@ static napi_value cancel_fn(napi_env env, napi_callback_info info) {
 /* poolClose(handle, abort): no new tasks; queued ones come back rejected;
  * with abort, running kernels are asked to stop. */
 static napi_value close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
   bool abort = false;
-  napi_get_value_bool(env, argv[1], &abort);
+  if (!nw_napi_get_bool(env, argv[1], "abort", &abort)) return NULL;
   if (h->pool) {
     if (abort) nw_pool_abort(h->pool);
     else nw_pool_close(h->pool);
@@ -852,11 +810,7 @@ static napi_value close_fn(napi_env env, napi_callback_info info) {
  * handle itself (the External's finalizer frees that). Called by JS once
  * nothing is in flight. */
 static napi_value free_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
   if (h->delivering) {
     h->free_requested = true;
     return NULL;
@@ -872,11 +826,7 @@ static napi_value free_fn(napi_env env, napi_callback_info info) {
 
 /* poolKernels(handle) -> [names] */
 static napi_value kernels_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
   uint32_t n = h->pool ? nw_pool_kernel_count(h->pool) : 0;
   napi_value out, v;
   NAPI_CALL(env, napi_create_array_with_length(env, n, &out));
@@ -891,11 +841,7 @@ static napi_value kernels_fn(napi_env env, napi_callback_info info) {
 /* poolLoad(handle, path) -> [added, message]: added >= 0 kernels, or a
  * negative errno (see nw_pool_load) with the message. */
 static napi_value load_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
   char path[4096];
   size_t plen = 0;
   NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen));
@@ -943,11 +889,7 @@ static napi_value hist_object(napi_env env, const nw_hist_t *hist) {
 /* poolStats(handle) -> { threads, queued, running, completed, failed,
  * cancelled, runTime, waitTime, utilization }; times in milliseconds. */
 static napi_value stats_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
   nw_pool_stats_t *s = calloc(1, sizeof *s);
   if (!s) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
@@ -989,11 +931,14 @@ napi_value nw_pool_init_napi(napi_env env, napi_value exports) {
   };
   napi_value p;
   NAPI_CALL(env, napi_create_object(env, &p));
-  NAPI_CALL(env, nw_napi_export_fns(env, p, fns, sizeof fns / sizeof fns[0]));
-  NAPI_CALL(env, nw_napi_export_u32(env, p, "CHUNK", CHUNK));
-  /* 1 when large inputs are copied by the pool threads (nw_pool_copy_in),
-   * 0 when they are copied at submission. */
-  NAPI_CALL(env, nw_napi_export_u32(env, p, "COPY_IN", nw_pool_copy_in_available() ? 1 : 0));
+  /* COPY_IN: 1 when large inputs are copied by the pool threads
+   * (nw_pool_copy_in), 0 when they are copied at submission. */
+  const nw_napi_const_t consts[] = {
+      {"CHUNK", CHUNK},
+      {"COPY_IN", nw_pool_copy_in_available() ? 1 : 0},
+  };
+  NAPI_CALL(env, nw_napi_export_fns(env, p, fns, NW_COUNT(fns)));
+  NAPI_CALL(env, nw_napi_export_consts(env, p, consts, NW_COUNT(consts)));
   NAPI_CALL(env, napi_set_named_property(env, exports, "pool", p));
   return exports;
 }

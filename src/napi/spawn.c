@@ -34,6 +34,7 @@
 
 #include "core/spawn.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 static const napi_type_tag proc_tag = {0x6e7770726f636573ULL,
                                        0x8a1d5e0c44b7f291ULL};
@@ -149,21 +150,12 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   napi_env env = p->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn = NULL, recv, argv[2], result;
-  if (p->onexit && napi_get_reference_value(env, p->onexit, &fn) == napi_ok && fn &&
-      napi_get_global(env, &recv) == napi_ok &&
-      /* libuv's convention, which Node's onexit expects: the exit status
-       * is 0 when a signal ended the child, negative only for an error. */
-      napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
-      napi_create_int32(env, sig, &argv[1]) == napi_ok) {
-    napi_async_context actx = p->actx;
-    napi_status st = napi_make_callback(env, actx, recv, fn, 2, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok)
-        napi_fatal_exception(env, err);
-    }
-  }
+  napi_value argv[2];
+  /* libuv's convention, which Node's onexit expects: the exit status is 0
+   * when a signal ended the child, negative only for an error. */
+  if (napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
+      napi_create_int32(env, sig, &argv[1]) == napi_ok)
+    nw_napi_make_callback(env, p->actx, p->onexit, 2, argv, NULL);
   proc_drop_js(p);
   napi_close_handle_scope(env, scope);
 }
@@ -173,18 +165,7 @@ static void proc_finalize(napi_env env, void *data, void *hint) {
 }
 
 static proc_t *get_proc(napi_env env, napi_value v) {
-  bool ok = false;
-  void *data = NULL;
-  napi_valuetype t;
-  /* Check the type first: tagging checks throw on null/undefined. */
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
-      napi_get_value_external(env, v, &data) != napi_ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "expected a process handle");
-    return NULL;
-  }
-  return data;
+  return nw_napi_unwrap(env, v, &proc_tag, "a process handle");
 }
 
 /* ---- option unwrapping --------------------------------------------------- */
@@ -364,7 +345,7 @@ static bool get_spawn_args(napi_env env, napi_value obj, spawn_args_t *a) {
 bad:
   spawn_args_free(a);
   memset(a, 0, sizeof *a);
-  nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                      "invalid native spawn options");
   return false;
 }
@@ -377,7 +358,7 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   napi_valuetype t;
   if (argc < 2 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "spawn(options, onexit) needs a function");
     return NULL;
   }
@@ -438,20 +419,18 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The process handle in the first argument of a call, and with `extra`
+ * the number in its second; NULL after throwing ERR_INVALID_ARG_TYPE. */
 static proc_t *proc_arg(napi_env env, napi_callback_info info, int32_t *extra) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a process handle");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
   }
-  proc_t *p = get_proc(env, argv[0]);
-  if (p && extra) {
-    if (argc < 2 || napi_get_value_int32(env, argv[1], extra) != napi_ok) {
-      nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a number");
-      return NULL;
-    }
-  }
+  proc_t *p = get_proc(env, argc >= 1 ? argv[0] : NULL);
+  if (p && extra && !nw_napi_get_int32(env, argc >= 2 ? argv[1] : NULL, "signal", extra))
+    return NULL;
   return p;
 }
 
@@ -517,12 +496,11 @@ static napi_value socketpair_fn(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  NW_ARGV(1);
   int32_t fd = -1;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a descriptor");
+  if (!nw_napi_get_int32(env, argv[0], "fd", &fd)) return NULL;
+  if (fd < 0) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected a descriptor");
     return NULL;
   }
   close(fd);
@@ -532,11 +510,9 @@ static napi_value close_fd_fn(napi_env env, napi_callback_info info) {
 static void free_output(napi_env env, void *data, void *hint) { free(data); }
 
 static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   if (argc < 1) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected options");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected options");
     return NULL;
   }
   spawn_args_t a;
@@ -568,7 +544,7 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
   }
   if (!ok || so.kill_signal < 0) {
     spawn_args_free(&a);
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "invalid native spawn options");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "invalid native spawn options");
     return NULL;
   }
 
@@ -618,17 +594,12 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
 }
 
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
-  napi_value c, v;
-  NAPI_CALL(env, napi_create_object(env, &c));
-#define CONST(name, x)                                                        \
-  NAPI_CALL(env, napi_create_int32(env, (x), &v));                            \
-  NAPI_CALL(env, napi_set_named_property(env, c, name, v))
-  CONST("FD_INHERIT", NW_SPAWN_FD_INHERIT);
-  CONST("FD_CLOSE", NW_SPAWN_FD_CLOSE);
-  CONST("FD_DEVNULL", NW_SPAWN_FD_DEVNULL);
-  CONST("FD_PIPE", NW_SPAWN_FD_PIPE);
-#undef CONST
-  NAPI_CALL(env, napi_set_named_property(env, exports, "spawnConstants", c));
+  static const nw_napi_const_t fd_kinds[] = {
+      {"FD_INHERIT", NW_SPAWN_FD_INHERIT},
+      {"FD_CLOSE", NW_SPAWN_FD_CLOSE},
+      {"FD_DEVNULL", NW_SPAWN_FD_DEVNULL},
+      {"FD_PIPE", NW_SPAWN_FD_PIPE},
+  };
   static const nw_napi_fn_t fns[] = {
       {"spawn", spawn_fn},          {"spawnSync", spawn_sync_fn},
       {"processPid", pid_fn},       {"processKill", kill_fn},
@@ -636,6 +607,10 @@ napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
       {"processHasRef", has_ref_fn}, {"socketpair", socketpair_fn},
       {"closeFd", close_fd_fn},
   };
-  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
+  napi_value c;
+  NAPI_CALL(env, napi_create_object(env, &c));
+  NAPI_CALL(env, nw_napi_export_consts(env, c, fd_kinds, NW_COUNT(fd_kinds)));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "spawnConstants", c));
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;
 }

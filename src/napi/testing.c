@@ -12,6 +12,7 @@
 
 #include "core/ring.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 /* The content test peers agree on: message `seq` of a stream seeded `seed`
  * is a u32 sequence number followed by `len` bytes of a pattern. */
@@ -93,9 +94,7 @@ static void peer_finalize(napi_env env, void *data, void *hint) {
 
 /* startPeer(view, isReader, count, seed, maxLen, delayMs) -> external */
 static napi_value start_peer_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(6);
   void *mem;
   size_t len;
   napi_value ab;
@@ -110,7 +109,7 @@ static napi_value start_peer_fn(napi_env env, napi_callback_info info) {
   napi_get_value_uint32(env, argv[5], &p->delay_ms);
   if (nw_ring_attach(&p->ring, mem, len) != 0) {
     free(p);
-    nw_napi_throw_code(env, NULL, "ERR_INVALID_ARG_VALUE", "not a ring");
+    nw_napi_throw_code(env, NW_ERROR, "ERR_INVALID_ARG_VALUE", "not a ring");
     return NULL;
   }
   napi_create_reference(env, argv[0], 1, &p->buffer);
@@ -122,9 +121,7 @@ static napi_value start_peer_fn(napi_env env, napi_callback_info info) {
 
 /* joinPeer(external) -> result (blocks) */
 static napi_value join_peer_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   void *data;
   NAPI_CALL(env, napi_get_value_external(env, argv[0], &data));
   peer_t *p = data;
@@ -180,9 +177,7 @@ static void *bench_consumer(void *arg) {
  * publication.
  */
 static napi_value bench_ring_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(4);
   uint32_t cap = 0, len = 16, batch = 1;
   double count_d = 0;
   napi_get_value_uint32(env, argv[0], &cap);
@@ -194,7 +189,7 @@ static napi_value bench_ring_fn(napi_env env, napi_callback_info info) {
   if (batch > 256) batch = 256;
   size_t size = nw_ring_required_size(cap);
   if (!size || len > cap / 2) {
-    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "bad benchmark parameters");
+    nw_napi_throw_code(env, NW_RANGE_ERROR, "ERR_OUT_OF_RANGE", "bad benchmark parameters");
     return NULL;
   }
   void *mem = aligned_alloc(64, (size + 63) & ~(size_t)63);
@@ -265,9 +260,7 @@ static void *bare_consumer(void *arg) {
 
 /* benchBareSpsc(count) -> [ns, checksumOk] */
 static napi_value bench_bare_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   double count_d = 0;
   napi_get_value_double(env, argv[0], &count_d);
   bare_t *b = aligned_alloc(64, sizeof(bare_t));
@@ -344,13 +337,14 @@ static napi_value async_noop_fn(napi_env env, napi_callback_info info) {
 }
 
 napi_value nw_testing_init_napi(napi_env env, napi_value exports) {
+  static const nw_napi_fn_t fns[] = {
+      {"startPeer", start_peer_fn},       {"joinPeer", join_peer_fn},
+      {"benchRingNative", bench_ring_fn}, {"benchBareSpsc", bench_bare_fn},
+      {"asyncWorkNoop", async_noop_fn},
+  };
   napi_value t;
   NAPI_CALL(env, napi_create_object(env, &t));
-  NAPI_CALL(env, nw_napi_export_fn(env, t, "startPeer", start_peer_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, t, "joinPeer", join_peer_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, t, "benchRingNative", bench_ring_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, t, "benchBareSpsc", bench_bare_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, t, "asyncWorkNoop", async_noop_fn, NULL));
+  NAPI_CALL(env, nw_napi_export_fns(env, t, fns, NW_COUNT(fns)));
   NAPI_CALL(env, napi_set_named_property(env, exports, "_testing", t));
   return exports;
 }

@@ -1,0 +1,235 @@
+/*
+ * common.c - the helpers every glue file uses (see common.h). JavaScript
+ * thread of the calling environment only; no state.
+ */
+#include "napi/common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "native_workers.h"
+
+void nw_napi_throw_last(napi_env env, napi_status status) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  const char *msg = (info && info->error_message) ? info->error_message
+                                                  : "Node-API call failed";
+  char code[32];
+  snprintf(code, sizeof code, "ERR_NAPI_%d", (int)status);
+  napi_throw_error(env, code, msg);
+}
+
+/* An error of `kind` with message `msg` and, when `code` is not NULL, that
+ * .code. NULL (exception pending or not) when it cannot be made. */
+static napi_value make_error(napi_env env, nw_error_kind_t kind,
+                             const char *code, const char *msg) {
+  napi_value c = NULL, m, e;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok ||
+      (code && napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c) != napi_ok))
+    return NULL;
+  napi_status st = kind == NW_RANGE_ERROR  ? napi_create_range_error(env, c, m, &e)
+                   : kind == NW_TYPE_ERROR ? napi_create_type_error(env, c, m, &e)
+                                           : napi_create_error(env, c, m, &e);
+  return st == napi_ok ? e : NULL;
+}
+
+void nw_napi_throw_code(napi_env env, nw_error_kind_t kind, const char *code,
+                        const char *msg) {
+  napi_value e = make_error(env, kind, code, msg);
+  if (e) napi_throw(env, e);
+}
+
+/* The code is libuv's name for the errno, the one util.getSystemErrorName
+ * (and so errnoException) gives: "ENOTSUP" where glibc says "EOPNOTSUPP".
+ * libuv names only the errnos its own calls return; for the others (a
+ * kernel may return -EDOM) glibc's name is used, and "Unknown system error
+ * -N" where neither has one. The properties are set in errnoException's
+ * order (errno, code, syscall), so the two print alike. */
+static void errno_code(int err, char *buf, size_t len) {
+  static const char unknown[] = "Unknown system error";
+  uv_err_name_r(err, buf, len);
+  if (strncmp(buf, unknown, sizeof unknown - 1) == 0) {
+    const char *name = strerrorname_np(-err);
+    if (name) snprintf(buf, len, "%s", name);
+  }
+}
+
+napi_value nw_napi_errno_error(napi_env env, int err, const char *syscall) {
+  if (err > 0) err = -err;
+  if (!syscall) syscall = "unknown";
+  char code[64], msg[256];
+  errno_code(err, code, sizeof code);
+  snprintf(msg, sizeof msg, "%s %s", syscall, code);
+  napi_value e = make_error(env, NW_ERROR, NULL, msg), v;
+  if (!e || napi_create_int32(env, err, &v) != napi_ok ||
+      napi_set_named_property(env, e, "errno", v) != napi_ok ||
+      napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v) != napi_ok ||
+      napi_set_named_property(env, e, "code", v) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) != napi_ok ||
+      napi_set_named_property(env, e, "syscall", v) != napi_ok)
+    return NULL;
+  return e;
+}
+
+void nw_napi_throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value e = nw_napi_errno_error(env, err, syscall);
+  if (e) napi_throw(env, e);
+  else nw_napi_throw_last(env, napi_generic_failure);
+}
+
+/* ---- arguments ------------------------------------------------------------- */
+
+static bool throw_expected(napi_env env, const char *what, const char *type) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s must be %s", what, type);
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
+}
+
+void *nw_napi_unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
+                     const char *what) {
+  napi_valuetype t = napi_undefined;
+  bool tagged = false;
+  void *p = NULL;
+  if (v && napi_typeof(env, v, &t) == napi_ok &&
+      (t == napi_external || t == napi_object) &&
+      napi_check_object_type_tag(env, v, tag, &tagged) == napi_ok && tagged &&
+      (t == napi_external ? napi_get_value_external(env, v, &p)
+                          : napi_unwrap(env, v, &p)) == napi_ok &&
+      p)
+    return p;
+  char msg[96];
+  snprintf(msg, sizeof msg, "Expected %s", what);
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+/* Whether `v` is of type `want`; throws (naming `type`) when it is not. */
+static bool check_type(napi_env env, napi_value v, napi_valuetype want,
+                       const char *what, const char *type) {
+  napi_valuetype t = napi_undefined;
+  if (v && napi_typeof(env, v, &t) == napi_ok && t == want) return true;
+  return throw_expected(env, what, type);
+}
+
+bool nw_napi_get_int32(napi_env env, napi_value v, const char *what,
+                       int32_t *out) {
+  return check_type(env, v, napi_number, what, "a number") &&
+         napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+bool nw_napi_get_uint32(napi_env env, napi_value v, const char *what,
+                        uint32_t *out) {
+  return check_type(env, v, napi_number, what, "a number") &&
+         napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+bool nw_napi_get_double(napi_env env, napi_value v, const char *what,
+                        double *out) {
+  return check_type(env, v, napi_number, what, "a number") &&
+         napi_get_value_double(env, v, out) == napi_ok;
+}
+
+bool nw_napi_get_bool(napi_env env, napi_value v, const char *what,
+                      bool *out) {
+  return check_type(env, v, napi_boolean, what, "a boolean") &&
+         napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+bool nw_napi_check_function(napi_env env, napi_value v, const char *what) {
+  return check_type(env, v, napi_function, what, "a function");
+}
+
+bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
+  switch (t) {
+    case napi_int8_array: *out = NW_INT8; return true;
+    case napi_uint8_array: *out = NW_UINT8; return true;
+    case napi_uint8_clamped_array: *out = NW_UINT8_CLAMPED; return true;
+    case napi_int16_array: *out = NW_INT16; return true;
+    case napi_uint16_array: *out = NW_UINT16; return true;
+    case napi_int32_array: *out = NW_INT32; return true;
+    case napi_uint32_array: *out = NW_UINT32; return true;
+    case napi_float32_array: *out = NW_FLOAT32; return true;
+    case napi_float64_array: *out = NW_FLOAT64; return true;
+    case napi_bigint64_array: *out = NW_BIGINT64; return true;
+    case napi_biguint64_array: *out = NW_BIGUINT64; return true;
+    default: return false;
+  }
+}
+
+bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
+                       napi_value *arraybuffer) {
+  bool is = false;
+  napi_value ab = NULL;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    uint32_t elem = NW_BYTES;
+    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok)
+      goto bad;
+    nw_napi_elem_type(type, &elem);
+    *len = length * nw_elem_size(elem);
+  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    size_t offset;
+    if (napi_get_dataview_info(env, v, len, data, &ab, &offset) != napi_ok) goto bad;
+  } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, v, data, len) != napi_ok) goto bad;
+    ab = v;
+  } else {
+    goto bad;
+  }
+  if (arraybuffer) *arraybuffer = ab;
+  return true;
+bad:
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
+                     "The argument must be a Buffer, TypedArray, DataView or ArrayBuffer");
+  return false;
+}
+
+/* ---- calls into JavaScript -------------------------------------------------- */
+
+napi_status nw_napi_make_callback(napi_env env, napi_async_context actx,
+                                  napi_ref fn, size_t argc,
+                                  const napi_value *argv, napi_value *result) {
+  napi_value f = NULL, recv, out;
+  napi_status st = fn ? napi_get_reference_value(env, fn, &f) : napi_invalid_arg;
+  if (st == napi_ok && !f) st = napi_invalid_arg; /* collected */
+  if (st == napi_ok) st = napi_get_global(env, &recv);
+  if (st == napi_ok) st = napi_make_callback(env, actx, recv, f, argc, argv, &out);
+  if (st == napi_pending_exception) {
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+      napi_fatal_exception(env, exc);
+    return napi_pending_exception;
+  }
+  if (st == napi_ok && result) *result = out;
+  return st;
+}
+
+/* ---- exports -------------------------------------------------------------------- */
+
+napi_status nw_napi_export_fns(napi_env env, napi_value obj,
+                               const nw_napi_fn_t *fns, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_value fn;
+    napi_status st = napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH,
+                                          fns[i].cb, NULL, &fn);
+    if (st == napi_ok) st = napi_set_named_property(env, obj, fns[i].name, fn);
+    if (st != napi_ok) return st;
+  }
+  return napi_ok;
+}
+
+napi_status nw_napi_export_consts(napi_env env, napi_value obj,
+                                  const nw_napi_const_t *consts, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_value v;
+    napi_status st = napi_create_int64(env, consts[i].value, &v);
+    if (st == napi_ok) st = napi_set_named_property(env, obj, consts[i].name, v);
+    if (st != napi_ok) return st;
+  }
+  return napi_ok;
+}
