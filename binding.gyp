@@ -5,6 +5,7 @@
       "sources": [
         "src/core/bell.c",
         "src/core/channel.c",
+        "src/core/fdpass.c",
         "src/core/kernels.c",
         "src/core/pool.c",
         "src/core/ring.c",

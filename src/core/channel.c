@@ -4,6 +4,8 @@
  */
 #include "core/channel.h"
 
+#include "core/fdpass.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -195,180 +197,61 @@ static void queue_fd(nw_channel_t *ch, int fd, int *rc) {
   }
 }
 
+/* Owner thread. */
 int nw_channel_drain_socket(nw_channel_t *ch) {
   int rc = 0;
   while (ch->sock >= 0 && !ch->eof) {
     char buf[256];
-    union {
-      struct cmsghdr align;
-      char space[CMSG_SPACE(sizeof(int) * 16)];
-    } cbuf;
-    struct iovec iov = {buf, sizeof buf};
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf.space;
-    mh.msg_controllen = sizeof cbuf.space;
-    ssize_t n = recvmsg(ch->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == ECONNRESET) {
-        ch->eof = true;
-        break;
-      }
-      return -errno;
+    int fds[NW_FDPASS_MAX], nfds = 0;
+    long n = nw_fdpass_recv(ch->sock, buf, sizeof buf, fds, NW_FDPASS_MAX, &nfds);
+    for (int i = 0; i < nfds; i++) queue_fd(ch, fds[i], &rc);
+    if (n == -EAGAIN) break;
+    if (n == 0 || n == -ECONNRESET) {
+      ch->eof = true;
+      break;
     }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      const unsigned char *p = CMSG_DATA(c);
-      for (int i = 0; i < count; i++) {
-        int fd;
-        memcpy(&fd, p + i * sizeof(int), sizeof fd);
-        queue_fd(ch, fd, &rc);
-      }
-    }
-    if (n == 0) ch->eof = true;
+    if (n < 0) return (int)n;
   }
   return rc;
 }
 
+/* Owner thread. */
 int nw_channel_send_fd(nw_channel_t *ch, int fd) {
   if (ch->sock < 0) return -EPIPE;
   if (fd < 0) return -EBADF;
   char b = NW_CHANNEL_BYTE_FD;
-  struct iovec iov = {&b, 1};
-  union {
-    struct cmsghdr align;
-    char space[CMSG_SPACE(sizeof(int))];
-  } cbuf;
-  memset(&cbuf, 0, sizeof cbuf);
-  struct msghdr mh = {0};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cbuf.space;
-  mh.msg_controllen = sizeof cbuf.space;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
   for (;;) {
-    /* Blocking in effect: a descriptor must not be dropped because the
-     * socket buffer is momentarily full of wakeup bytes. */
-    ssize_t n = sendmsg(ch->sock, &mh, MSG_NOSIGNAL);
+    long n = nw_fdpass_send(ch->sock, &b, 1, fd);
     if (n == 1) return 0;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n == -EAGAIN) {
+      /* Blocking in effect: a descriptor must not be dropped because the
+       * socket buffer is momentarily full of wakeup bytes. */
       struct pollfd p = {ch->sock, POLLOUT, 0};
       poll(&p, 1, 100);
       continue;
     }
-    return n < 0 ? -errno : -EIO;
+    return n < 0 ? (int)n : -EIO;
   }
 }
 
-long nw_channel_send_raw(int sock, const void *buf, size_t len, int fd) {
-  if (sock < 0 || fd < 0 || buf == NULL || len == 0) return -EINVAL;
-  struct iovec iov = {(void *)buf, len};
-  union {
-    struct cmsghdr align;
-    char space[CMSG_SPACE(sizeof(int))];
-  } cbuf;
-  memset(&cbuf, 0, sizeof cbuf);
-  struct msghdr mh = {0};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = cbuf.space;
-  mh.msg_controllen = sizeof cbuf.space;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  for (;;) {
-    ssize_t n = sendmsg(sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0) return (long)n;
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return -EAGAIN;
-    return -errno;
-  }
-}
-
-long nw_channel_recv_raw(int sock, void *buf, size_t len, int *fds, int max, int *nfds) {
-  if (nfds) *nfds = 0;
-  if (sock < 0 || buf == NULL || len == 0 || (max > 0 && fds == NULL) || nfds == NULL)
-    return -EINVAL;
-  struct iovec iov = {buf, len};
-  union {
-    struct cmsghdr align;
-    char space[CMSG_SPACE(sizeof(int) * 16)];
-  } cbuf;
-  ssize_t n;
-  struct msghdr mh;
-  for (;;) {
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf.space;
-    mh.msg_controllen = sizeof cbuf.space;
-    n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n >= 0) break;
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return -EAGAIN;
-    return -errno;
-  }
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < count; i++) {
-      int got;
-      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-      if (*nfds < max) fds[(*nfds)++] = got;
-      else close(got);
-    }
-  }
-  return (long)n;
-}
-
+/* Any thread. */
 int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
-  char b;
-  struct iovec iov = {&b, 1};
-  union {
-    struct cmsghdr align;
-    char space[CMSG_SPACE(sizeof(int) * 4)];
-  } cbuf;
+  if (sock < 0) return -EBADF;
   for (;;) {
-    struct msghdr mh = {0};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = cbuf.space;
-    mh.msg_controllen = sizeof cbuf.space;
-    ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    char b;
+    int fd = -1, nfds = 0;
+    long n = nw_fdpass_recv(sock, &b, 1, &fd, 1, &nfds);
+    if (n == -EAGAIN) {
       struct pollfd p = {sock, POLLIN, 0};
       int r = poll(&p, 1, timeout_ms);
       if (r == 0) return -ETIMEDOUT;
       if (r < 0 && errno != EINTR) return -errno;
       continue;
     }
-    if (n < 0) return -errno;
+    if (n < 0) return (int)n;
     if (n == 0) return -EPIPE;
-    int fd = -1, extra = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      for (int i = 0; i < count; i++) {
-        int got;
-        memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
-        if (fd < 0) fd = got;
-        else { close(got); extra++; }
-      }
-    }
-    if (fd < 0 || b != NW_CHANNEL_BYTE_FD) {
-      if (fd >= 0) close(fd);
+    if (nfds == 0 || b != NW_CHANNEL_BYTE_FD) {
+      if (nfds) close(fd);
       return -EBADMSG;
     }
     return fd;

@@ -172,25 +172,6 @@ int nw_channel_send_fd(nw_channel_t *ch, int fd);
 int nw_channel_recv_fd_raw(int sock, int timeout_ms);
 
 /*
- * Without a channel: one non-blocking sendmsg(2) of buf[0, len) on stream
- * socket `sock` with descriptor `fd` attached (SCM_RIGHTS) to its first
- * byte, as libuv's IPC pipes expect it (Node's 'ipc' stdio). Any thread;
- * the caller keeps `fd`. Returns the bytes sent (the descriptor went with
- * them when > 0) or a negative errno (-EAGAIN: the socket is full, nothing
- * was sent).
- */
-long nw_channel_send_raw(int sock, const void *buf, size_t len, int fd);
-
-/*
- * Without a channel: one non-blocking recvmsg(2) of up to `len` bytes from
- * stream socket `sock` into `buf`, taking the descriptors that came with
- * them (O_CLOEXEC) into fds[0, max); any beyond `max` are closed. *nfds
- * gets their count. Any thread. Returns the bytes read (0: end of file) or
- * a negative errno (-EAGAIN: nothing to read now).
- */
-long nw_channel_recv_raw(int sock, void *buf, size_t len, int *fds, int max, int *nfds);
-
-/*
  * The oldest received descriptor (reading the socket first if none is
  * queued), now owned by the caller; -EAGAIN when none has arrived, -EPIPE
  * when none can arrive any more.

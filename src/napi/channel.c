@@ -345,37 +345,7 @@ static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
       !nw_napi_get_int32(env, argv[1], "timeout", &timeout))
     return NULL;
   napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, sock < 0 ? -EBADF : nw_channel_recv_fd_raw(sock, timeout), &out));
-  return out;
-}
-
-/* ipcSendWithFd(sock, buffer, fd) -> the bytes sent, or a negative errno
- * (-EAGAIN: the socket is full and nothing went; the caller retries when
- * it drains): one non-blocking sendmsg of `buffer` with `fd` attached, as
- * Node's peer expects a handle message on the pipe. The caller keeps
- * `fd`. */
-static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
-  NW_ARGV(3);
-  int32_t sock = -1, fd = -1;
-  if (argc < 3) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "ipcSendWithFd needs 3 arguments");
-    return NULL;
-  }
-  if (!nw_napi_get_int32(env, argv[0], "sock", &sock) ||
-      !nw_napi_get_int32(env, argv[2], "fd", &fd))
-    return NULL;
-  bool is_buf = false;
-  NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buf));
-  if (!is_buf) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected a Buffer");
-    return NULL;
-  }
-  void *data = NULL;
-  size_t len = 0;
-  NAPI_CALL(env, napi_get_buffer_info(env, argv[1], &data, &len));
-  long n = nw_channel_send_raw(sock, data, len, fd);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int64(env, n, &out));
+  NAPI_CALL(env, napi_create_int32(env, nw_channel_recv_fd_raw(sock, timeout), &out));
   return out;
 }
 
@@ -406,7 +376,7 @@ napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
-      {"ipcSendWithFd", ipc_send_with_fd_fn}, {"channelHungUp", channel_hung_up_fn},
+      {"channelHungUp", channel_hung_up_fn},
   };
   static const nw_napi_const_t consts[] = {
       {"CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY},

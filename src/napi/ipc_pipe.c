@@ -1,10 +1,12 @@
 /*
- * Node-API glue of the reading side of Node's own IPC pipe ('ipc' in the
- * stdio of spawn, lib/internal/node_ipc.js). Node's peer attaches handle
- * descriptors to the bytes of their messages (SCM_RIGHTS), which read(2)
- * would drop; this reader uses recvmsg(2) and hands JavaScript the bytes
- * and the descriptors together. Writing stays with a net.Socket on the
- * original descriptor: the reader polls a duplicate of it.
+ * Node-API glue of Node's own IPC pipe ('ipc' in the stdio of spawn,
+ * lib/internal/node_ipc.js). Node's peer attaches handle descriptors to the
+ * bytes of their messages (SCM_RIGHTS), which read(2) would drop and
+ * write(2) cannot send; both directions go through src/core/fdpass.h. The
+ * reader hands JavaScript the bytes and the descriptors together; plain
+ * writes stay with a net.Socket on the original descriptor (the reader
+ * polls a duplicate of it), and a message with a handle goes out through
+ * ipcSendWithFd.
  *
  *   ipcReaderStart(fd, cb(buffer | null, fds, errno)) -> reader
  *     cb(buffer, [fd...], 0) per read; cb(null, [], 0) at end of file;
@@ -12,6 +14,7 @@
  *   ipcReaderRef(reader, bool)   whether it keeps the loop alive (default yes)
  *   ipcReaderDrain(reader)       read what the pipe holds now
  *   ipcReaderClose(reader)       stop and close the duplicate
+ *   ipcSendWithFd(sock, buffer, fd) -> bytes sent | -errno
  *
  * Lifetime: the reader struct is shared by the wrapper object and the open
  * uv_poll_t; each holds one reference and the last one frees. Everything
@@ -24,12 +27,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/channel.h"
+#include "core/fdpass.h"
 #include "napi/common.h"
 #include "napi/parts.h"
 
 #define READ_SIZE 65536
-#define MAX_FDS 16
 /* Reads per wakeup before the loop gets a turn for other work. */
 #define READS_PER_WAKE 16
 
@@ -130,9 +132,9 @@ static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
  * end, or fails. */
 static void read_some(ipc_reader_t *r, int status, int reads) {
   for (int i = 0; i < reads && r->poll_open; i++) {
-    int fds[MAX_FDS];
+    int fds[NW_FDPASS_MAX];
     int nfds = 0;
-    long n = status < 0 ? status : nw_channel_recv_raw(r->fd, r->buf, READ_SIZE, fds, MAX_FDS, &nfds);
+    long n = status < 0 ? status : nw_fdpass_recv(r->fd, r->buf, READ_SIZE, fds, NW_FDPASS_MAX, &nfds);
     if (n == -EAGAIN) return;
     if (n <= 0) uv_poll_stop(&r->poll); /* end of file or an error: no more reads */
     deliver(r, n, fds, nfds);
@@ -233,10 +235,41 @@ static napi_value reader_drain_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ipcSendWithFd(sock, buffer, fd) -> the bytes sent, or a negative errno
+ * (-EAGAIN: the socket is full and nothing went; the caller retries when
+ * it drains): one non-blocking sendmsg of `buffer` with `fd` attached, as
+ * Node's peer expects a handle message on the pipe. The caller keeps
+ * `fd`. */
+static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
+  NW_ARGV(3);
+  int32_t sock = -1, fd = -1;
+  if (argc < 3) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "ipcSendWithFd needs 3 arguments");
+    return NULL;
+  }
+  if (!nw_napi_get_int32(env, argv[0], "sock", &sock) ||
+      !nw_napi_get_int32(env, argv[2], "fd", &fd))
+    return NULL;
+  bool is_buf = false;
+  NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buf));
+  if (!is_buf) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected a Buffer");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t len = 0;
+  NAPI_CALL(env, napi_get_buffer_info(env, argv[1], &data, &len));
+  long n = nw_fdpass_send(sock, data, len, fd);
+  napi_value out;
+  NAPI_CALL(env, napi_create_int64(env, n, &out));
+  return out;
+}
+
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"ipcReaderStart", reader_start_fn}, {"ipcReaderRef", reader_ref_fn},
       {"ipcReaderDrain", reader_drain_fn}, {"ipcReaderClose", reader_close_fn},
+      {"ipcSendWithFd", ipc_send_with_fd_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;

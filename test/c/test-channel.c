@@ -335,38 +335,5 @@ static void test_memfd_on_socket(void) {
   nw_channel_unmap(&b);
 }
 
-/* Node's IPC framing of handles: bytes and a descriptor in one sendmsg,
- * taken together by one recvmsg; a plain read of bytes brings none. */
-static void test_raw_send_recv(void) {
-  int sv[2], p[2];
-  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
-  char buf[64];
-  int fds[2], nfds = -1;
-  CHECK_EQ(nw_channel_recv_raw(sv[1], buf, sizeof buf, fds, 2, &nfds), -EAGAIN);
-  CHECK_EQ(nfds, 0);
-  CHECK_EQ(nw_channel_send_raw(sv[0], "plain\n", 6, p[1]), 6);
-  CHECK_EQ(nw_channel_recv_raw(sv[1], buf, sizeof buf, fds, 2, &nfds), 6);
-  CHECK_EQ(nfds, 1);
-  CHECK(memcmp(buf, "plain\n", 6) == 0);
-  CHECK(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
-  CHECK(write(fds[0], "x", 1) == 1);
-  CHECK(read(p[0], buf, 1) == 1 && buf[0] == 'x');
-  close(fds[0]);
-  /* Descriptors beyond `max` are closed, not leaked. */
-  CHECK_EQ(nw_channel_send_raw(sv[0], "y", 1, p[1]), 1);
-  CHECK_EQ(nw_channel_recv_raw(sv[1], buf, sizeof buf, fds, 0, &nfds), 1);
-  CHECK_EQ(nfds, 0);
-  CHECK_EQ(nw_channel_send_raw(-1, "y", 1, p[1]), -EINVAL);
-  CHECK_EQ(nw_channel_send_raw(sv[0], "y", 0, p[1]), -EINVAL);
-  CHECK_EQ(nw_channel_send_raw(sv[0], "y", 1, 1000000), -EBADF);
-  CHECK_EQ(nw_channel_recv_raw(sv[1], NULL, 1, fds, 2, &nfds), -EINVAL);
-  close(sv[0]);
-  CHECK_EQ(nw_channel_recv_raw(sv[1], buf, sizeof buf, fds, 2, &nfds), 0);
-  close(sv[1]);
-  close(p[0]);
-  close(p[1]);
-}
-
-TEST_MAIN(T(test_raw_send_recv), T(test_memfd_on_socket), T(test_create_attach_local), T(test_bad_input),
+TEST_MAIN(T(test_memfd_on_socket), T(test_create_attach_local), T(test_bad_input),
           T(test_two_processes_echo), T(test_fd_passing), T(test_peer_death))
