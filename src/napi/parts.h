@@ -13,10 +13,10 @@
 napi_value nw_bytes_init_napi(napi_env env, napi_value exports);
 napi_value nw_ring_init_napi(napi_env env, napi_value exports);
 napi_value nw_pool_init_napi(napi_env env, napi_value exports);
-napi_value nw_channel_init_napi(napi_env env, napi_value exports);
+napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports);
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports);
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports);
-napi_value nw_worker_init_napi(napi_env env, napi_value exports);
+napi_value nw_bell_init_napi(napi_env env, napi_value exports);
 napi_value nw_testing_init_napi(napi_env env, napi_value exports);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * channel.c - the process channel: a sealed memfd with two rings, and a
- * socketpair for wakeups, descriptors and the peer's death (channel.h).
+ * fork_channel.c - the channel between a parent and the child it forked: a
+ * sealed memfd with two rings, and a socketpair for wakeups, descriptors
+ * and the peer's death (fork_channel.h).
  */
-#include "core/channel.h"
+#include "core/fork_channel.h"
 
 #include "core/fdpass.h"
 
@@ -28,23 +29,23 @@ static size_t ring_bytes(uint32_t capacity) {
   return (n + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
-size_t nw_channel_region_size(uint32_t capacity) {
+size_t nw_fork_channel_region_size(uint32_t capacity) {
   size_t rb = ring_bytes(capacity);
-  return rb ? NW_CHANNEL_HEADER_SIZE + 2 * rb : 0;
+  return rb ? NW_FORK_CHANNEL_HEADER_SIZE + 2 * rb : 0;
 }
 
-static void bind_rings(nw_channel_t *ch, int side) {
+static void bind_rings(nw_fork_channel_t *ch, int side) {
   uint32_t *h = ch->hdr;
-  size_t rs = h[NW_CW_RING_SIZE];
-  uint8_t *r0 = ch->mem + h[NW_CW_RING0], *r1 = ch->mem + h[NW_CW_RING1];
+  size_t rs = h[NW_FCW_RING_SIZE];
+  uint8_t *r0 = ch->mem + h[NW_FCW_RING0], *r1 = ch->mem + h[NW_FCW_RING1];
   (void)rs;
   ch->side = side;
   /* Attach cannot fail here: both callers validated or formatted. */
-  nw_ring_attach(side == 0 ? &ch->out : &ch->in, r0, h[NW_CW_RING_SIZE]);
-  nw_ring_attach(side == 0 ? &ch->in : &ch->out, r1, h[NW_CW_RING_SIZE]);
+  nw_ring_attach(side == 0 ? &ch->out : &ch->in, r0, h[NW_FCW_RING_SIZE]);
+  nw_ring_attach(side == 0 ? &ch->in : &ch->out, r1, h[NW_FCW_RING_SIZE]);
 }
 
-static void reset(nw_channel_t *ch) {
+static void reset(nw_fork_channel_t *ch) {
   memset(ch, 0, sizeof *ch);
   ch->sock = -1;
 }
@@ -52,13 +53,13 @@ static void reset(nw_channel_t *ch) {
 /*
  * Any thread. On failure nothing is left open or mapped.
  */
-int nw_channel_create(nw_channel_t *ch, uint32_t capacity, int *memfd,
+int nw_fork_channel_create(nw_fork_channel_t *ch, uint32_t capacity, int *memfd,
                       int *peer_sock) {
   if (!ch || !memfd || !peer_sock) return -EINVAL;
   reset(ch);
   size_t rb = ring_bytes(capacity);
   if (rb == 0 || capacity < NW_RING_MIN_CAPACITY) return -EINVAL;
-  size_t size = NW_CHANNEL_HEADER_SIZE + 2 * rb;
+  size_t size = NW_FORK_CHANNEL_HEADER_SIZE + 2 * rb;
   int rc, fd = -1, sv[2] = {-1, -1};
   void *mem = MAP_FAILED;
 
@@ -85,17 +86,17 @@ int nw_channel_create(nw_channel_t *ch, uint32_t capacity, int *memfd,
   uint32_t *h = mem;
   uint32_t cap = nw_ring_round_capacity(capacity);
   nw_ring_t tmp;
-  rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_CHANNEL_HEADER_SIZE, rb, cap, 0);
+  rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_FORK_CHANNEL_HEADER_SIZE, rb, cap, 0);
   if (rc == 0)
-    rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_CHANNEL_HEADER_SIZE + rb, rb,
+    rc = nw_ring_init(&tmp, (uint8_t *)mem + NW_FORK_CHANNEL_HEADER_SIZE + rb, rb,
                       cap, 0);
   if (rc) goto fail;
-  h[NW_CW_VERSION] = NW_CHANNEL_VERSION;
-  h[NW_CW_RING_SIZE] = (uint32_t)rb;
-  h[NW_CW_RING0] = NW_CHANNEL_HEADER_SIZE;
-  h[NW_CW_RING1] = (uint32_t)(NW_CHANNEL_HEADER_SIZE + rb);
-  h[NW_CW_SIZE] = (uint32_t)size;
-  STORE_SC(&h[NW_CW_MAGIC], NW_CHANNEL_MAGIC);
+  h[NW_FCW_VERSION] = NW_FORK_CHANNEL_VERSION;
+  h[NW_FCW_RING_SIZE] = (uint32_t)rb;
+  h[NW_FCW_RING0] = NW_FORK_CHANNEL_HEADER_SIZE;
+  h[NW_FCW_RING1] = (uint32_t)(NW_FORK_CHANNEL_HEADER_SIZE + rb);
+  h[NW_FCW_SIZE] = (uint32_t)size;
+  STORE_SC(&h[NW_FCW_MAGIC], NW_FORK_CHANNEL_MAGIC);
 
   ch->mem = mem;
   ch->size = size;
@@ -114,11 +115,30 @@ fail:
   return rc;
 }
 
+/* Any thread. */
+int nw_fork_channel_create_for_child(nw_fork_channel_t *ch, uint32_t capacity,
+                                     int *peer_sock) {
+  int memfd = -1, peer = -1;
+  if (!peer_sock) return -EINVAL;
+  int rc = nw_fork_channel_create(ch, capacity, &memfd, &peer);
+  if (rc) return rc;
+  rc = nw_fork_channel_send_fd(ch, memfd);
+  close(memfd);
+  if (rc) {
+    close(peer);
+    nw_fork_channel_close(ch);
+    nw_fork_channel_unmap(ch);
+    return rc;
+  }
+  *peer_sock = peer;
+  return 0;
+}
+
 /*
  * Any thread. Trusts nothing in the region: every offset is checked
  * against the sealed size before a ring is attached.
  */
-int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side) {
+int nw_fork_channel_attach(nw_fork_channel_t *ch, int memfd, int sock, int side) {
   if (!ch || memfd < 0 || sock < 0 || (side != 0 && side != 1)) return -EINVAL;
   reset(ch);
   int seals = fcntl(memfd, F_GET_SEALS);
@@ -127,8 +147,8 @@ int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side) {
     return -EINVAL;
   struct stat st;
   if (fstat(memfd, &st) != 0) return -errno;
-  if (st.st_size < (off_t)(NW_CHANNEL_HEADER_SIZE + 2 * PAGE) ||
-      st.st_size > (off_t)(NW_CHANNEL_HEADER_SIZE + 2 * (size_t)NW_RING_MAX_CAPACITY +
+  if (st.st_size < (off_t)(NW_FORK_CHANNEL_HEADER_SIZE + 2 * PAGE) ||
+      st.st_size > (off_t)(NW_FORK_CHANNEL_HEADER_SIZE + 2 * (size_t)NW_RING_MAX_CAPACITY +
                            2 * PAGE))
     return -EINVAL;
   size_t size = (size_t)st.st_size;
@@ -140,11 +160,11 @@ int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side) {
   void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   if (mem == MAP_FAILED) return -errno;
   uint32_t *h = mem;
-  uint32_t rs = h[NW_CW_RING_SIZE], r0 = h[NW_CW_RING0], r1 = h[NW_CW_RING1];
+  uint32_t rs = h[NW_FCW_RING_SIZE], r0 = h[NW_FCW_RING0], r1 = h[NW_FCW_RING1];
   nw_ring_t tmp;
-  if (LOAD_SC(&h[NW_CW_MAGIC]) != NW_CHANNEL_MAGIC ||
-      h[NW_CW_VERSION] != NW_CHANNEL_VERSION || h[NW_CW_SIZE] != size ||
-      r0 != NW_CHANNEL_HEADER_SIZE || r1 != r0 + rs ||
+  if (LOAD_SC(&h[NW_FCW_MAGIC]) != NW_FORK_CHANNEL_MAGIC ||
+      h[NW_FCW_VERSION] != NW_FORK_CHANNEL_VERSION || h[NW_FCW_SIZE] != size ||
+      r0 != NW_FORK_CHANNEL_HEADER_SIZE || r1 != r0 + rs ||
       (size_t)r1 + rs > size || rs % PAGE != 0 ||
       nw_ring_attach(&tmp, (uint8_t *)mem + r0, rs) != 0 || tmp.flags != 0 ||
       nw_ring_attach(&tmp, (uint8_t *)mem + r1, rs) != 0 || tmp.flags != 0) {
@@ -165,9 +185,9 @@ int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side) {
   return 0;
 }
 
-int nw_channel_kick(nw_channel_t *ch) {
+int nw_fork_channel_kick(nw_fork_channel_t *ch) {
   if (ch->sock < 0) return -EPIPE;
-  char b = NW_CHANNEL_BYTE_WAKE;
+  char b = NW_FORK_CHANNEL_BYTE_WAKE;
   for (;;) {
     ssize_t n = send(ch->sock, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n == 1) return 0;
@@ -177,19 +197,19 @@ int nw_channel_kick(nw_channel_t *ch) {
   }
 }
 
-int nw_channel_notify(nw_channel_t *ch, int flag) {
+int nw_fork_channel_notify(nw_fork_channel_t *ch, int flag) {
   uint32_t *w = &ch->hdr[flag];
   if (LOAD_SC(w) == 0) return 0;
   uint32_t one = 1;
   if (!__atomic_compare_exchange_n(w, &one, 0, false, __ATOMIC_SEQ_CST,
                                    __ATOMIC_SEQ_CST))
     return 0;
-  int rc = nw_channel_kick(ch);
+  int rc = nw_fork_channel_kick(ch);
   return rc ? rc : 1;
 }
 
-static void queue_fd(nw_channel_t *ch, int fd, int *rc) {
-  if (ch->nfds < NW_CHANNEL_MAX_FDS) {
+static void queue_fd(nw_fork_channel_t *ch, int fd, int *rc) {
+  if (ch->nfds < NW_FORK_CHANNEL_MAX_FDS) {
     ch->fds[ch->nfds++] = fd;
   } else {
     close(fd);
@@ -198,7 +218,7 @@ static void queue_fd(nw_channel_t *ch, int fd, int *rc) {
 }
 
 /* Owner thread. */
-int nw_channel_drain_socket(nw_channel_t *ch) {
+int nw_fork_channel_drain_socket(nw_fork_channel_t *ch) {
   int rc = 0;
   while (ch->sock >= 0 && !ch->eof) {
     char buf[256];
@@ -216,10 +236,10 @@ int nw_channel_drain_socket(nw_channel_t *ch) {
 }
 
 /* Owner thread. */
-int nw_channel_send_fd(nw_channel_t *ch, int fd) {
+int nw_fork_channel_send_fd(nw_fork_channel_t *ch, int fd) {
   if (ch->sock < 0) return -EPIPE;
   if (fd < 0) return -EBADF;
-  char b = NW_CHANNEL_BYTE_FD;
+  char b = NW_FORK_CHANNEL_BYTE_FD;
   for (;;) {
     long n = nw_fdpass_send(ch->sock, &b, 1, fd);
     if (n == 1) return 0;
@@ -235,7 +255,7 @@ int nw_channel_send_fd(nw_channel_t *ch, int fd) {
 }
 
 /* Any thread. */
-int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
+int nw_fork_channel_recv_fd_raw(int sock, int timeout_ms) {
   if (sock < 0) return -EBADF;
   for (;;) {
     char b;
@@ -250,7 +270,7 @@ int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
     }
     if (n < 0) return (int)n;
     if (n == 0) return -EPIPE;
-    if (nfds == 0 || b != NW_CHANNEL_BYTE_FD) {
+    if (nfds == 0 || b != NW_FORK_CHANNEL_BYTE_FD) {
       if (nfds) close(fd);
       return -EBADMSG;
     }
@@ -258,8 +278,8 @@ int nw_channel_recv_fd_raw(int sock, int timeout_ms) {
   }
 }
 
-int nw_channel_take_fd(nw_channel_t *ch) {
-  if (ch->nfds == 0) nw_channel_drain_socket(ch);
+int nw_fork_channel_take_fd(nw_fork_channel_t *ch) {
+  if (ch->nfds == 0) nw_fork_channel_drain_socket(ch);
   if (ch->nfds == 0) return (ch->eof || ch->sock < 0) ? -EPIPE : -EAGAIN;
   int fd = ch->fds[0];
   memmove(ch->fds, ch->fds + 1, (size_t)(ch->nfds - 1) * sizeof(int));
@@ -267,21 +287,21 @@ int nw_channel_take_fd(nw_channel_t *ch) {
   return fd;
 }
 
-int nw_channel_try_send(nw_channel_t *ch, const void *buf, uint32_t len) {
+int nw_fork_channel_try_send(nw_fork_channel_t *ch, const void *buf, uint32_t len) {
   int rc = nw_ring_try_write(&ch->out, buf, len);
-  if (rc == 0) nw_channel_notify(ch, nw_channel_rd_flag(1 - ch->side));
+  if (rc == 0) nw_fork_channel_notify(ch, nw_fork_channel_rd_flag(1 - ch->side));
   return rc;
 }
 
-int nw_channel_wait(nw_channel_t *ch, bool want_write, uint32_t need,
+int nw_fork_channel_wait(nw_fork_channel_t *ch, bool want_write, uint32_t need,
                     int timeout_ms) {
-  int flag = want_write ? nw_channel_wr_flag(ch->side)
-                        : nw_channel_rd_flag(ch->side);
+  int flag = want_write ? nw_fork_channel_wr_flag(ch->side)
+                        : nw_fork_channel_rd_flag(ch->side);
   int64_t deadline = timeout_ms < 0 ? -1 : nw_now_ns() + (int64_t)timeout_ms * 1000000;
   for (;;) {
     /* Consume old wakeup bytes before raising the flag: a byte the peer
      * writes after the flag goes up must stay for poll() to see. */
-    nw_channel_drain_socket(ch);
+    nw_fork_channel_drain_socket(ch);
     STORE_SC(&ch->hdr[flag], 1u);
     bool ready = want_write ? nw_ring_writable(&ch->out, need)
                             : nw_ring_readable(&ch->in);
@@ -304,7 +324,7 @@ int nw_channel_wait(nw_channel_t *ch, bool want_write, uint32_t need,
   }
 }
 
-void nw_channel_close(nw_channel_t *ch) {
+void nw_fork_channel_close(nw_fork_channel_t *ch) {
   if (ch->sock >= 0) {
     shutdown(ch->sock, SHUT_RDWR);
     close(ch->sock);
@@ -314,7 +334,7 @@ void nw_channel_close(nw_channel_t *ch) {
   ch->nfds = 0;
 }
 
-void nw_channel_unmap(nw_channel_t *ch) {
+void nw_fork_channel_unmap(nw_fork_channel_t *ch) {
   if (ch->mem) munmap(ch->mem, ch->size);
   ch->mem = NULL;
   ch->hdr = NULL;

@@ -1,5 +1,5 @@
 /*
- * Node-API glue of the process channel (src/core/channel.h), used by
+ * Node-API glue of the fork channel (src/core/fork_channel.h), used by
  * lib/internal/channel.js on both sides of fork().
  *
  * The rings are read and written from JavaScript with Atomics on an
@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/channel.h"
+#include "core/fork_channel.h"
 #include "napi/common.h"
 #include "napi/parts.h"
 
@@ -29,7 +29,7 @@ static const napi_type_tag channel_tag = {0x6e7763686e6c6862ULL,
                                           0x9a41c3d2e5f60718ULL};
 
 typedef struct channel_handle {
-  nw_channel_t ch;
+  nw_fork_channel_t ch;
   napi_env env;
   uv_poll_t poll;
   bool poll_init;      /* uv_poll_init done and uv_close not yet called */
@@ -44,8 +44,8 @@ typedef struct channel_handle {
 
 static void handle_unref(channel_handle_t *h) {
   if (--h->refs > 0) return;
-  nw_channel_close(&h->ch);
-  nw_channel_unmap(&h->ch);
+  nw_fork_channel_close(&h->ch);
+  nw_fork_channel_unmap(&h->ch);
   free(h);
 }
 
@@ -79,7 +79,7 @@ static void handle_close(channel_handle_t *h) {
     napi_remove_async_cleanup_hook(h->cleanup);
     h->cleanup = NULL;
   }
-  nw_channel_close(&h->ch);
+  nw_fork_channel_close(&h->ch);
 }
 
 /* The environment is going away (a worker thread terminating, or the main
@@ -106,7 +106,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   channel_handle_t *h = p->data;
   if (h->closed) return;
   if (status < 0) h->ch.eof = true;
-  else nw_channel_drain_socket(&h->ch);
+  else nw_fork_channel_drain_socket(&h->ch);
   bool eof = h->ch.eof;
   if (eof && h->polling) {
     uv_poll_stop(&h->poll);
@@ -148,8 +148,8 @@ static napi_value wrap(napi_env env, channel_handle_t *h) {
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_type_tag_object(env, obj, &channel_tag) != napi_ok ||
       napi_wrap(env, obj, h, wrapper_finalize, NULL, NULL) != napi_ok) {
-    nw_channel_close(&h->ch);
-    nw_channel_unmap(&h->ch);
+    nw_fork_channel_close(&h->ch);
+    nw_fork_channel_unmap(&h->ch);
     free(h);
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -170,23 +170,11 @@ static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
-  int memfd = -1, sock = -1;
-  int rc = cap > 0 ? nw_channel_create(&h->ch, (uint32_t)cap, &memfd, &sock) : -EINVAL;
+  int sock = -1;
+  int rc = cap > 0 ? nw_fork_channel_create_for_child(&h->ch, (uint32_t)cap, &sock) : -EINVAL;
   if (rc) {
     free(h);
     nw_napi_throw_errno(env, rc, "memfd_create");
-    return NULL;
-  }
-  /* The child receives the memfd on the socket, so that it inherits only
-   * its end of the socketpair. */
-  rc = nw_channel_send_fd(&h->ch, memfd);
-  close(memfd);
-  if (rc) {
-    close(sock);
-    nw_channel_close(&h->ch);
-    nw_channel_unmap(&h->ch);
-    free(h);
-    nw_napi_throw_errno(env, rc, "sendmsg");
     return NULL;
   }
   napi_value obj = wrap(env, h);
@@ -221,7 +209,7 @@ static napi_value channel_open_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
-  int rc = nw_channel_attach(&h->ch, memfd, sock, side);
+  int rc = nw_fork_channel_attach(&h->ch, memfd, sock, side);
   if (rc) {
     free(h);
     if (rc == -EINVAL || rc == -EBADF) {
@@ -248,9 +236,9 @@ static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
 #define PUT(name, val)                                                        \
   NAPI_CALL(env, napi_create_uint32(env, (uint32_t)(val), &v));               \
   NAPI_CALL(env, napi_set_named_property(env, out, name, v))
-  PUT("ring0", h->ch.hdr[NW_CW_RING0]);
-  PUT("ring1", h->ch.hdr[NW_CW_RING1]);
-  PUT("ringSize", h->ch.hdr[NW_CW_RING_SIZE]);
+  PUT("ring0", h->ch.hdr[NW_FCW_RING0]);
+  PUT("ring1", h->ch.hdr[NW_FCW_RING1]);
+  PUT("ringSize", h->ch.hdr[NW_FCW_RING_SIZE]);
   PUT("side", h->ch.side);
 #undef PUT
   return out;
@@ -306,7 +294,7 @@ static napi_value channel_ref_fn(napi_env env, napi_callback_info info) {
 static napi_value channel_kick_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
   napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_kick(&h->ch), &out));
+  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_fork_channel_kick(&h->ch), &out));
   return out;
 }
 
@@ -315,7 +303,7 @@ static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
   int32_t fd = -1;
   if (!nw_napi_get_int32(env, argv[1], "fd", &fd)) return NULL;
-  int rc = nw_channel_send_fd(&h->ch, fd);
+  int rc = nw_fork_channel_send_fd(&h->ch, fd);
   if (rc) {
     nw_napi_throw_errno(env, rc, "sendmsg");
     return NULL;
@@ -328,7 +316,7 @@ static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
 static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
   napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_take_fd(&h->ch), &out));
+  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_fork_channel_take_fd(&h->ch), &out));
   return out;
 }
 
@@ -345,7 +333,7 @@ static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
       !nw_napi_get_int32(env, argv[1], "timeout", &timeout))
     return NULL;
   napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, nw_channel_recv_fd_raw(sock, timeout), &out));
+  NAPI_CALL(env, napi_create_int32(env, nw_fork_channel_recv_fd_raw(sock, timeout), &out));
   return out;
 }
 
@@ -356,7 +344,7 @@ static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
  * reports the exit. */
 static napi_value channel_hung_up_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
-  if (!h->closed && !h->ch.eof) nw_channel_drain_socket(&h->ch);
+  if (!h->closed && !h->ch.eof) nw_fork_channel_drain_socket(&h->ch);
   napi_value out;
   NAPI_CALL(env, napi_get_boolean(env, h->closed || h->ch.eof, &out));
   return out;
@@ -369,7 +357,7 @@ static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
+napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"channelCreate", channel_create_fn}, {"channelOpen", channel_open_fn},
       {"channelInfo", channel_info_fn},     {"channelStart", channel_start_fn},
@@ -379,11 +367,11 @@ napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
       {"channelHungUp", channel_hung_up_fn},
   };
   static const nw_napi_const_t consts[] = {
-      {"CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY},
-      {"CHANNEL_SLEEP0_RD", NW_CW_SLEEP0_RD},
-      {"CHANNEL_SLEEP0_WR", NW_CW_SLEEP0_WR},
-      {"CHANNEL_SLEEP1_RD", NW_CW_SLEEP1_RD},
-      {"CHANNEL_SLEEP1_WR", NW_CW_SLEEP1_WR},
+      {"CHANNEL_DEFAULT_CAPACITY", NW_FORK_CHANNEL_DEFAULT_CAPACITY},
+      {"CHANNEL_SLEEP0_RD", NW_FCW_SLEEP0_RD},
+      {"CHANNEL_SLEEP0_WR", NW_FCW_SLEEP0_WR},
+      {"CHANNEL_SLEEP1_RD", NW_FCW_SLEEP1_RD},
+      {"CHANNEL_SLEEP1_WR", NW_FCW_SLEEP1_WR},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   NAPI_CALL(env, nw_napi_export_consts(env, exports, consts, NW_COUNT(consts)));
