@@ -8,6 +8,7 @@
         "src/core/fork_channel.c",
         "src/core/kernels.c",
         "src/core/pool.c",
+        "src/core/pool_cache.c",
         "src/core/ring.c",
         "src/core/spawn.c",
         "src/napi/addon.c",

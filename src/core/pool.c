@@ -788,3 +788,10 @@ bool nw_pool_copy_in_available(void) {
   }
   return k == 1;
 }
+
+nw_pool_input_plan_t nw_pool_input_plan(size_t len, bool stable) {
+  if (stable || len == 0) return NW_POOL_INPUT_IN_PLACE;
+  if (len >= NW_POOL_COPY_LATER_MIN && nw_pool_copy_in_available())
+    return NW_POOL_INPUT_COPY_LATER;
+  return NW_POOL_INPUT_COPY_NOW;
+}

@@ -145,7 +145,7 @@ static bell_t *own_bell(napi_env env, napi_value v) {
 /* bellOpen(callback) -> id. The bell starts unref'd. */
 static napi_value bell_open_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(1);
-  if (!nw_napi_check_function(env, argv[0], "The \"callback\" argument")) return NULL;
+  if (!nw_napi_check_type(env, argv[0], napi_function, "The \"callback\" argument")) return NULL;
   uv_loop_t *loop = NULL;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
   bell_t *b = calloc(1, sizeof *b);

@@ -22,10 +22,9 @@ void nw_napi_throw_last(napi_env env, napi_status status) {
   napi_throw_error(env, code, msg);
 }
 
-/* An error of `kind` with message `msg` and, when `code` is not NULL, that
- * .code. NULL (exception pending or not) when it cannot be made. */
-static napi_value make_error(napi_env env, nw_error_kind_t kind,
-                             const char *code, const char *msg) {
+/* The .code is left out when `code` is NULL. */
+napi_value nw_napi_error(napi_env env, nw_error_kind_t kind, const char *code,
+                         const char *msg) {
   napi_value c = NULL, m, e;
   if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok ||
       (code && napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c) != napi_ok))
@@ -38,7 +37,7 @@ static napi_value make_error(napi_env env, nw_error_kind_t kind,
 
 void nw_napi_throw_code(napi_env env, nw_error_kind_t kind, const char *code,
                         const char *msg) {
-  napi_value e = make_error(env, kind, code, msg);
+  napi_value e = nw_napi_error(env, kind, code, msg);
   if (e) napi_throw(env, e);
 }
 
@@ -63,7 +62,7 @@ napi_value nw_napi_errno_error(napi_env env, int err, const char *syscall) {
   char code[64], msg[256];
   errno_code(err, code, sizeof code);
   snprintf(msg, sizeof msg, "%s %s", syscall, code);
-  napi_value e = make_error(env, NW_ERROR, NULL, msg), v;
+  napi_value e = nw_napi_error(env, NW_ERROR, NULL, msg), v;
   if (!e || napi_create_int32(env, err, &v) != napi_ok ||
       napi_set_named_property(env, e, "errno", v) != napi_ok ||
       napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &v) != napi_ok ||
@@ -81,13 +80,6 @@ void nw_napi_throw_errno(napi_env env, int err, const char *syscall) {
 }
 
 /* ---- arguments ------------------------------------------------------------- */
-
-static bool throw_expected(napi_env env, const char *what, const char *type) {
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s must be %s", what, type);
-  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", msg);
-  return false;
-}
 
 void *nw_napi_unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
                      const char *what) {
@@ -107,40 +99,46 @@ void *nw_napi_unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
   return NULL;
 }
 
-/* Whether `v` is of type `want`; throws (naming `type`) when it is not. */
-static bool check_type(napi_env env, napi_value v, napi_valuetype want,
-                       const char *what, const char *type) {
+bool nw_napi_check_type(napi_env env, napi_value v, napi_valuetype want,
+                        const char *what) {
+  static const char *const names[] = {
+      [napi_undefined] = "undefined", [napi_null] = "null",
+      [napi_boolean] = "a boolean",   [napi_number] = "a number",
+      [napi_string] = "a string",     [napi_symbol] = "a symbol",
+      [napi_object] = "an object",    [napi_function] = "a function",
+      [napi_external] = "an external", [napi_bigint] = "a bigint",
+  };
   napi_valuetype t = napi_undefined;
   if (v && napi_typeof(env, v, &t) == napi_ok && t == want) return true;
-  return throw_expected(env, what, type);
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s must be %s", what,
+           (size_t)want < NW_COUNT(names) && names[want] ? names[want] : "of another type");
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", msg);
+  return false;
 }
 
 bool nw_napi_get_int32(napi_env env, napi_value v, const char *what,
                        int32_t *out) {
-  return check_type(env, v, napi_number, what, "a number") &&
+  return nw_napi_check_type(env, v, napi_number, what) &&
          napi_get_value_int32(env, v, out) == napi_ok;
 }
 
 bool nw_napi_get_uint32(napi_env env, napi_value v, const char *what,
                         uint32_t *out) {
-  return check_type(env, v, napi_number, what, "a number") &&
+  return nw_napi_check_type(env, v, napi_number, what) &&
          napi_get_value_uint32(env, v, out) == napi_ok;
 }
 
 bool nw_napi_get_double(napi_env env, napi_value v, const char *what,
                         double *out) {
-  return check_type(env, v, napi_number, what, "a number") &&
+  return nw_napi_check_type(env, v, napi_number, what) &&
          napi_get_value_double(env, v, out) == napi_ok;
 }
 
 bool nw_napi_get_bool(napi_env env, napi_value v, const char *what,
                       bool *out) {
-  return check_type(env, v, napi_boolean, what, "a boolean") &&
+  return nw_napi_check_type(env, v, napi_boolean, what) &&
          napi_get_value_bool(env, v, out) == napi_ok;
-}
-
-bool nw_napi_check_function(napi_env env, napi_value v, const char *what) {
-  return check_type(env, v, napi_function, what, "a function");
 }
 
 bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
@@ -160,33 +158,44 @@ bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
   }
 }
 
+bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out) {
+  bool is = false;
+  size_t offset;
+  memset(out, 0, sizeof *out);
+  out->elem_type = NW_BYTES;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    size_t length;
+    if (napi_get_typedarray_info(env, v, &out->type, &length, &out->data,
+                                 &out->arraybuffer, &offset) != napi_ok)
+      return false;
+    nw_napi_elem_type(out->type, &out->elem_type);
+    out->len = length * nw_elem_size(out->elem_type);
+    out->kind = NW_VIEW_TYPED_ARRAY;
+  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, v, &out->len, &out->data, &out->arraybuffer,
+                               &offset) != napi_ok)
+      return false;
+    out->kind = NW_VIEW_DATA_VIEW;
+  } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    if (napi_get_arraybuffer_info(env, v, &out->data, &out->len) != napi_ok) return false;
+    out->arraybuffer = v;
+    out->kind = NW_VIEW_ARRAY_BUFFER;
+  }
+  return out->kind != NW_VIEW_NONE;
+}
+
 bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                        napi_value *arraybuffer) {
-  bool is = false;
-  napi_value ab = NULL;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    uint32_t elem = NW_BYTES;
-    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok)
-      goto bad;
-    nw_napi_elem_type(type, &elem);
-    *len = length * nw_elem_size(elem);
-  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    size_t offset;
-    if (napi_get_dataview_info(env, v, len, data, &ab, &offset) != napi_ok) goto bad;
-  } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
-    if (napi_get_arraybuffer_info(env, v, data, len) != napi_ok) goto bad;
-    ab = v;
-  } else {
-    goto bad;
+  nw_napi_view_t view;
+  if (!nw_napi_get_view(env, v, &view)) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
+                       "The argument must be a Buffer, TypedArray, DataView or ArrayBuffer");
+    return false;
   }
-  if (arraybuffer) *arraybuffer = ab;
+  *data = view.data;
+  *len = view.len;
+  if (arraybuffer) *arraybuffer = view.arraybuffer;
   return true;
-bad:
-  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
-                     "The argument must be a Buffer, TypedArray, DataView or ArrayBuffer");
-  return false;
 }
 
 /* ---- calls into JavaScript -------------------------------------------------- */

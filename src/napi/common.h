@@ -60,7 +60,11 @@ void nw_napi_throw_last(napi_env env, napi_status status);
 /* Which constructor a coded error has. */
 typedef enum { NW_ERROR, NW_TYPE_ERROR, NW_RANGE_ERROR } nw_error_kind_t;
 
-/* Throw an error of `kind` with a stable .code and message `msg`. */
+/* Build (nw_napi_error) or throw (nw_napi_throw_code) an error of `kind`
+ * with a stable .code and message `msg`. nw_napi_error returns NULL,
+ * maybe with an exception pending, when it cannot be made. */
+napi_value nw_napi_error(napi_env env, nw_error_kind_t kind, const char *code,
+                         const char *msg);
 void nw_napi_throw_code(napi_env env, nw_error_kind_t kind, const char *code,
                         const char *msg);
 
@@ -91,17 +95,41 @@ bool nw_napi_get_double(napi_env env, napi_value v, const char *what,
 bool nw_napi_get_bool(napi_env env, napi_value v, const char *what,
                       bool *out);
 
-/* Require `v` to be a function; throws ERR_INVALID_ARG_TYPE otherwise. */
-bool nw_napi_check_function(napi_env env, napi_value v, const char *what);
+/* Require `v` to be of type `want` (a function, a string, ...); throws
+ * ERR_INVALID_ARG_TYPE "<what> must be a <type>" otherwise. */
+bool nw_napi_check_type(napi_env env, napi_value v, napi_valuetype want,
+                        const char *what);
 
 /* The nw_elem_type_t (native_workers.h) of a typed array type. False for a
  * type the kernels do not know. */
 bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out);
 
-/* Unwrap a Buffer/TypedArray/DataView/ArrayBuffer/SharedArrayBuffer into a
- * pointer and length. Returns false (with ERR_INVALID_ARG_TYPE thrown) when
- * `v` is none of these. When `arraybuffer` is not NULL it receives the
- * buffer that owns the memory, so the caller can keep a reference to it. */
+/* What a value that holds bytes is. */
+typedef enum {
+  NW_VIEW_NONE = 0,
+  NW_VIEW_TYPED_ARRAY = 1, /* Buffers included */
+  NW_VIEW_DATA_VIEW = 2,
+  NW_VIEW_ARRAY_BUFFER = 3
+} nw_napi_view_kind_t;
+
+typedef struct nw_napi_view {
+  nw_napi_view_kind_t kind;
+  void *data;               /* first byte; NULL when detached or empty */
+  size_t len;               /* in bytes */
+  napi_value arraybuffer;   /* the buffer that owns the memory */
+  napi_typedarray_type type; /* a typed array's type */
+  uint32_t elem_type;       /* its nw_elem_type_t; NW_BYTES otherwise */
+} nw_napi_view_t;
+
+/* Describe `v` when it is a TypedArray, a DataView (over an ArrayBuffer or
+ * a SharedArrayBuffer) or an ArrayBuffer. Returns false, without throwing,
+ * for anything else. */
+bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out);
+
+/* The bytes of such a value: pointer and length, and when `arraybuffer` is
+ * not NULL the buffer that owns them, so the caller can keep a reference
+ * to it. Returns false after throwing ERR_INVALID_ARG_TYPE when `v` holds
+ * no bytes. */
 bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                        napi_value *arraybuffer);
 

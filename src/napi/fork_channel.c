@@ -249,7 +249,7 @@ static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
  * poll starts unreferenced (see channelRef). */
 static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
-  if (!nw_napi_check_function(env, argv[1], "callback")) return NULL;
+  if (!nw_napi_check_type(env, argv[1], napi_function, "callback")) return NULL;
   if (h->poll_init) return NULL;
   uv_loop_t *loop;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));

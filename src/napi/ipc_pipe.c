@@ -154,7 +154,7 @@ static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(2);
   int32_t fd = -1;
   if (!nw_napi_get_int32(env, argv[0], "fd", &fd) ||
-      !nw_napi_check_function(env, argv[1], "callback"))
+      !nw_napi_check_type(env, argv[1], napi_function, "callback"))
     return NULL;
   if (fd < 0) {
     nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",

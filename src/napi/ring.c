@@ -351,7 +351,7 @@ static napi_value ring_arm_fn(napi_env env, napi_callback_info info) {
   uint32_t need = 0;
   if (!nw_napi_get_int32(env, argv[1], "kind", &kind) ||
       !nw_napi_get_uint32(env, argv[2], "need", &need) ||
-      !nw_napi_check_function(env, argv[3], "callback"))
+      !nw_napi_check_type(env, argv[3], napi_function, "callback"))
     return NULL;
   if (kind != KIND_READ && kind != KIND_WRITE) {
     nw_napi_throw_code(env, NW_RANGE_ERROR, "ERR_OUT_OF_RANGE", "bad wait kind");

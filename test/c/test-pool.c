@@ -509,7 +509,17 @@ static void test_histogram(void) {
   CHECK(nw_hist_percentile(&h, 0) == 1000);
 }
 
+/* Which inputs are used in place and which are copied, and by whom. */
+static void test_input_plan(void) {
+  CHECK_EQ(nw_pool_input_plan(0, false), NW_POOL_INPUT_IN_PLACE);
+  CHECK_EQ(nw_pool_input_plan(1 << 20, true), NW_POOL_INPUT_IN_PLACE);
+  CHECK_EQ(nw_pool_input_plan(1, false), NW_POOL_INPUT_COPY_NOW);
+  CHECK_EQ(nw_pool_input_plan(NW_POOL_COPY_LATER_MIN - 1, false), NW_POOL_INPUT_COPY_NOW);
+  /* This process may use process_vm_readv (test_copy_in checks it). */
+  CHECK_EQ(nw_pool_input_plan(NW_POOL_COPY_LATER_MIN, false), NW_POOL_INPUT_COPY_LATER);
+}
+
 TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_many),
           T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
           T(test_destroy_busy), T(test_spinning_threads), T(test_copy_in),
-          T(test_histogram))
+          T(test_input_plan), T(test_histogram))
