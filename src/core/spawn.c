@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <paths.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -329,6 +330,42 @@ void nw_spawn_close(nw_child_t *child) {
     close(child->pidfd);
     child->pidfd = -1;
   }
+}
+
+/* The detached thread of nw_spawn_reap_detached: owns `arg`. */
+static void *reaper_main(void *arg) {
+  nw_child_t *c = arg;
+  int code, sig;
+  nw_spawn_reap(c, 1, &code, &sig);
+  nw_spawn_close(c);
+  free(c);
+  return NULL;
+}
+
+/* Any thread. */
+int nw_spawn_reap_detached(nw_child_t *child) {
+  if (!child || child->pidfd < 0) return -EINVAL;
+  int rc = 0;
+  pthread_attr_t a;
+  pthread_t t;
+  nw_child_t *c = malloc(sizeof *c);
+  if (!c) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  *c = *child;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 64 * 1024); /* it only waits */
+  rc = -pthread_create(&t, &a, reaper_main, c);
+  pthread_attr_destroy(&a);
+  if (rc) goto fail;
+  child->pidfd = -1;
+  return 0;
+fail:
+  free(c);
+  nw_spawn_close(child);
+  return rc;
 }
 
 /* ---- synchronous runner ------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * Node-API glue of the process spawn (lib/internal/child_process.js).
  *
- *   spawn(opts, onexit) -> handle | negative errno
+ *   spawn(opts, onexit) -> handle (throws the system error of "spawn")
  *       opts: { file, args, envPairs, cwd, fds, detached, uid, gid, helper }
  *       `fds[i]` is a parent descriptor for child descriptor i, or one of
  *       the NW_SPAWN_FD_* values (exported as constants). The handle watches
@@ -55,20 +55,10 @@ static void proc_release(proc_t *p) {
   if (--p->owners == 0) free(p);
 }
 
-/* A detached thread that waits for a child the environment no longer
- * watches, reaps it and closes its pidfd. */
-static void *orphan_reaper(void *arg) {
-  nw_child_t *c = arg;
-  int code, sig;
-  nw_spawn_reap(c, 1, &code, &sig);
-  nw_spawn_close(c);
-  free(c);
-  return NULL;
-}
-
 /* Node unloads an addon with the last environment that loaded it (a worker
- * thread ending), but a reaper thread may outlive that environment: keep
- * this library mapped for the life of the process before starting one. */
+ * thread ending), but the reaper thread of nw_spawn_reap_detached runs code
+ * of this library and may outlive that environment: keep the library
+ * mapped for the life of the process before the first one starts. */
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 static void pin_library(void) {
   Dl_info info;
@@ -76,24 +66,12 @@ static void pin_library(void) {
     (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
 }
 
+/* JS thread. Leave a child nobody here will watch to a reaper thread (see
+ * nw_spawn_reap_detached); the poll on its pidfd must be stopped first, as
+ * the reaper closes that descriptor. */
 static void hand_to_reaper(nw_child_t *child) {
-  nw_child_t *c = malloc(sizeof *c);
-  pthread_t t;
-  pthread_attr_t a;
-  if (!c) return;
   pthread_once(&pin_once, pin_library);
-  *c = *child;
-  child->pidfd = -1;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&a, 64 * 1024);
-  if (pthread_create(&t, &a, orphan_reaper, c) != 0) {
-    /* Cannot wait: at least do not leak the descriptor. */
-    *child = *c;
-    free(c);
-    nw_spawn_close(child);
-  }
-  pthread_attr_destroy(&a);
+  nw_spawn_reap_detached(child);
 }
 
 static void poll_closed(uv_handle_t *h) {
@@ -124,14 +102,15 @@ static void proc_drop_js(proc_t *p) {
   }
 }
 
-/* The environment is being torn down with the child still running. */
+/* The environment is being torn down with the child still running. JS
+ * thread. */
 static void proc_cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) {
   proc_t *p = arg;
   proc_drop_js(p);
+  bool polling = p->polling;
+  proc_stop(p); /* poll_closed removes the hook */
   if (!p->exited) hand_to_reaper(&p->child);
-  if (p->polling)
-    proc_stop(p);
-  else {
+  if (!polling) {
     napi_remove_async_cleanup_hook(handle);
     p->hook = NULL;
   }
@@ -352,16 +331,21 @@ bad:
 
 /* ---- exported functions -------------------------------------------------- */
 
+/*
+ * spawn(options, onexit) -> handle (a tagged External). Starts the child
+ * (nw_spawn) and watches its pidfd on this thread's loop; onexit(exitCode,
+ * termSignal) runs once, after the child is reaped. Throws
+ * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad arguments, and the
+ * system error of "spawn" (errno: the child's exec error, -ENOENT,
+ * -EACCES, ..., or a resource error of the parent) when no child started:
+ * lib/internal/child_process.js turns that back into ProcessWrap's errno
+ * return. Once a child runs it is never left unwatched: when the handle
+ * cannot be made it is handed to a reaper and the call throws.
+ */
 static napi_value spawn_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out = NULL;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_valuetype t;
-  if (argc < 2 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
-                       "spawn(options, onexit) needs a function");
-    return NULL;
-  }
+  NW_ARGV(2);
+  napi_value out = NULL;
+  if (!nw_napi_check_type(env, argv[1], napi_function, "onexit")) return NULL;
   spawn_args_t a;
   if (!get_spawn_args(env, argv[0], &a)) return NULL;
 
@@ -378,8 +362,8 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   spawn_args_free(&a);
   if (rc) {
     free(p);
-    NAPI_CALL(env, napi_create_int32(env, rc, &out));
-    return out;
+    nw_napi_throw_errno(env, rc, "spawn");
+    return NULL;
   }
 
   /* From here the child runs: every failure below still watches it (or
@@ -405,13 +389,13 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
       napi_type_tag_object(env, out, &proc_tag) != napi_ok) {
     /* Keep reaping natively; JS will not hear about this child. */
     proc_drop_js(p);
+    proc_stop(p);
     hand_to_reaper(&p->child);
     p->exited = 1;
     if (p->hook) {
       napi_remove_async_cleanup_hook(p->hook);
       p->hook = NULL;
     }
-    proc_stop(p);
     if (!out) proc_release(p); /* the external never took its share */
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
