@@ -19,14 +19,25 @@
         "src/napi/ipc_pipe.c",
         "src/napi/pool.c",
         "src/napi/ring.c",
-        "src/napi/spawn.c",
-        "src/napi/testing.c"
+        "src/napi/spawn.c"
       ],
       "include_dirs": ["include", "src"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread", "-ldl"]
+    },
+    {
+      "target_name": "native_workers_testing",
+      "sources": [
+        "src/core/ring.c",
+        "src/napi/common.c",
+        "src/napi/testing.c"
+      ],
+      "include_dirs": ["include", "src"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
+      "libraries": ["-lpthread"]
     },
     {
       "target_name": "nw_exec_helper",

@@ -8,9 +8,9 @@
 
 NAPI_MODULE_INIT() {
   napi_value (*const parts[])(napi_env, napi_value) = {
-      nw_bytes_init_napi,    nw_ring_init_napi,  nw_pool_init_napi,
-      nw_fork_channel_init_napi,  nw_ipc_pipe_init_napi, nw_spawn_init_napi,
-      nw_bell_init_napi,   nw_testing_init_napi,
+      nw_bytes_init_napi,        nw_ring_init_napi,     nw_pool_init_napi,
+      nw_fork_channel_init_napi, nw_ipc_pipe_init_napi, nw_spawn_init_napi,
+      nw_bell_init_napi,
   };
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     if (!parts[i](env, exports)) return NULL;

@@ -17,6 +17,5 @@ napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports);
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports);
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports);
 napi_value nw_bell_init_napi(napi_env env, napi_value exports);
-napi_value nw_testing_init_napi(napi_env env, napi_value exports);
 
 #endif
