@@ -34,13 +34,12 @@ size_t nw_fork_channel_region_size(uint32_t capacity) {
   return rb ? NW_FORK_CHANNEL_HEADER_SIZE + 2 * rb : 0;
 }
 
+/* Attach this side's two ring handles to a region whose header was just
+ * formatted or validated, so the attaches cannot fail. */
 static void bind_rings(nw_fork_channel_t *ch, int side) {
-  uint32_t *h = ch->hdr;
-  size_t rs = h[NW_FCW_RING_SIZE];
+  const uint32_t *h = ch->hdr;
   uint8_t *r0 = ch->mem + h[NW_FCW_RING0], *r1 = ch->mem + h[NW_FCW_RING1];
-  (void)rs;
   ch->side = side;
-  /* Attach cannot fail here: both callers validated or formatted. */
   nw_ring_attach(side == 0 ? &ch->out : &ch->in, r0, h[NW_FCW_RING_SIZE]);
   nw_ring_attach(side == 0 ? &ch->in : &ch->out, r1, h[NW_FCW_RING_SIZE]);
 }

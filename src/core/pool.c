@@ -339,6 +339,16 @@ static void *pool_thread(void *arg) {
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* The pool's own memory, whatever nw_pool_create got allocated of it. */
+static void free_pool_memory(nw_pool_t *p) {
+  free(p->workers);
+  free(p->idle_stack);
+  free(p->kernels);
+  free(p->threads);
+  free(p->current);
+  free(p);
+}
+
 /* Owner thread. */
 int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   if (!out || !opt || !opt->notify || opt->threads < 1 ||
@@ -415,12 +425,7 @@ fail_sync:
   for (uint32_t i = 0; i < conds; i++) pthread_cond_destroy(&p->workers[i].cond);
   pthread_mutex_destroy(&p->lock);
 fail_alloc:
-  free(p->workers);
-  free(p->idle_stack);
-  free(p->kernels);
-  free(p->threads);
-  free(p->current);
-  free(p);
+  free_pool_memory(p);
   return rc;
 }
 
@@ -479,12 +484,7 @@ void nw_pool_free(nw_pool_t *p) {
     dlclose(l->handle);
     free(l);
   }
-  free(p->kernels);
-  free(p->threads);
-  free(p->current);
-  free(p->workers);
-  free(p->idle_stack);
-  free(p);
+  free_pool_memory(p);
 }
 
 /* ---- kernels --------------------------------------------------------------- */

@@ -16,7 +16,6 @@
 #define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define CAS_SC(p, expp, v)                                                    \
   __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_SEQ_CST,          \
@@ -256,20 +255,26 @@ static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
   }
 }
 
+/* With several producers (consumers), records are published (released)
+ * in the order they were reserved (claimed): wait until the tail word
+ * `tail_idx` reaches `start`, that is until every earlier one is done.
+ * Spins, and yields the CPU now and then to a peer that was preempted. */
+static inline void wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
+  unsigned spins = 0;
+  while (LOAD_ACQ(W(r, tail_idx)) != start) {
+    if (++spins >= YIELD_AFTER) {
+      sched_yield();
+      spins = 0;
+    } else {
+      cpu_relax();
+    }
+  }
+}
+
 /* Publish [start, end): in reservation order when there are several
  * producers, then wake a sleeping reader. */
 static void publish(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_PRODUCER) {
-    unsigned spins = 0;
-    while (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != start) {
-      if (++spins >= YIELD_AFTER) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  }
+  if (r->flags & NW_RING_F_MULTI_PRODUCER) wait_turn(r, NW_RW_PROD_TAIL, start);
   STORE_SC(W(r, NW_RW_PROD_TAIL), end);
   wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
 }
@@ -351,20 +356,14 @@ static int empty_result(nw_ring_t *r, uint32_t cons) {
   return -EPIPE;
 }
 
+/* Release [start, end) after reading it: in claim order when there are
+ * several consumers (a single one moves cons_head here), then wake a
+ * sleeping writer. */
 static void release(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_CONSUMER) {
-    unsigned spins = 0;
-    while (LOAD_ACQ(W(r, NW_RW_CONS_TAIL)) != start) {
-      if (++spins >= YIELD_AFTER) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  } else {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER)
+    wait_turn(r, NW_RW_CONS_TAIL, start);
+  else
     STORE_RLX(W(r, NW_RW_CONS_HEAD), end);
-  }
   STORE_SC(W(r, NW_RW_CONS_TAIL), end);
   wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
 }
