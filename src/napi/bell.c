@@ -45,8 +45,7 @@ static nw_bellreg_t registry = NW_BELLREG_INIT;
 typedef struct bell {
   uv_async_t async;        /* on the owner's loop; data = this */
   napi_env env;
-  napi_ref callback;       /* () => number: messages dispatched, 0 when idle */
-  napi_async_context actx;
+  nw_napi_callback_t callback; /* () => messages dispatched, 0 when idle */
   napi_async_cleanup_hook_handle hook;
   uint32_t id;
   /* Owner thread only: */
@@ -66,7 +65,7 @@ static void bell_ring_cb(void *arg) {
  * that this bell is done. */
 static void bell_closed(uv_handle_t *handle) {
   bell_t *b = handle->data;
-  if (b->hook) napi_remove_async_cleanup_hook(b->hook);
+  nw_napi_drop_hook(&b->hook);
   free(b);
 }
 
@@ -76,10 +75,7 @@ static void bell_start_close(bell_t *b) {
   if (b->closing) return;
   b->closing = true;
   nw_bellreg_remove(&registry, b->id);
-  if (b->callback) napi_delete_reference(b->env, b->callback);
-  if (b->actx) napi_async_destroy(b->env, b->actx);
-  b->callback = NULL;
-  b->actx = NULL;
+  nw_napi_callback_drop(b->env, &b->callback);
   uv_close((uv_handle_t *)&b->async, bell_closed);
 }
 
@@ -106,7 +102,7 @@ static void bell_async_cb(uv_async_t *handle) {
   uint32_t done = 0;
   while (!b->close_pending) {
     napi_value result;
-    napi_status st = nw_napi_make_callback(env, b->actx, b->callback, 0, NULL, &result);
+    napi_status st = nw_napi_make_callback(env, &b->callback, 0, NULL, &result);
     if (st != napi_ok) {
       /* A listener threw (reported as uncaught, as Node does for its own
        * ports): carry on with the remaining messages on the next turn. */
@@ -154,18 +150,14 @@ static napi_value bell_open_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   b->env = env;
-  napi_value name;
-  if (napi_create_string_utf8(env, "native-workers.MessagePort", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &b->actx) != napi_ok ||
-      napi_create_reference(env, argv[0], 1, &b->callback) != napi_ok) {
-    if (b->actx) napi_async_destroy(env, b->actx);
+  napi_status st = nw_napi_callback_init(env, &b->callback, argv[0], NULL,
+                                         "native-workers.MessagePort");
+  if (st != napi_ok) {
     free(b);
-    nw_napi_throw_last(env, napi_generic_failure);
-    return NULL;
+    NAPI_CALL(env, st);
   }
   if (uv_async_init(loop, &b->async, bell_async_cb) != 0) {
-    napi_delete_reference(env, b->callback);
-    napi_async_destroy(env, b->actx);
+    nw_napi_callback_drop(env, &b->callback);
     free(b);
     nw_napi_throw_errno(env, -EMFILE, "uv_async_init");
     return NULL;
@@ -219,9 +211,7 @@ static napi_value bell_ring_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(1);
   uint32_t id = 0;
   if (!nw_napi_get_uint32(env, argv[0], "A bell id", &id)) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, nw_bellreg_ring(&registry, id) == 0, &out));
-  return out;
+  return nw_napi_bool(env, nw_bellreg_ring(&registry, id) == 0);
 }
 
 /* bellLive() -> number of open bells in the process (tests). */

@@ -22,10 +22,7 @@
  */
 static napi_value bytes_copy_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(5);
-  if (argc < 5) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "bytesCopy takes five arguments");
-    return NULL;
-  }
+  NW_NEED_ARGS(5, "bytesCopy takes five arguments");
   void *dst, *src;
   size_t dst_len, src_len;
   uint32_t dst_off = 0, src_off = 0, len = 0;
@@ -51,9 +48,7 @@ static napi_value is_detached_fn(napi_env env, napi_callback_info info) {
   bool is_ab = false, detached = false;
   NAPI_CALL(env, napi_is_arraybuffer(env, argv[0], &is_ab));
   if (is_ab) NAPI_CALL(env, napi_is_detached_arraybuffer(env, argv[0], &detached));
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, detached, &out));
-  return out;
+  return nw_napi_bool(env, detached);
 }
 
 napi_value nw_bytes_init_napi(napi_env env, napi_value exports) {

@@ -117,28 +117,27 @@ bool nw_napi_check_type(napi_env env, napi_value v, napi_valuetype want,
   return false;
 }
 
-bool nw_napi_get_int32(napi_env env, napi_value v, const char *what,
-                       int32_t *out) {
-  return nw_napi_check_type(env, v, napi_number, what) &&
-         napi_get_value_int32(env, v, out) == napi_ok;
+/* The getters of number and boolean arguments: the type first, so that a
+ * wrong one throws ERR_INVALID_ARG_TYPE rather than a Node-API status. */
+#define DEFINE_GETTER(name, ctype, type, get)                                 \
+  bool name(napi_env env, napi_value v, const char *what, ctype *out) {       \
+    return nw_napi_check_type(env, v, type, what) && get(env, v, out) == napi_ok; \
+  }
+DEFINE_GETTER(nw_napi_get_int32, int32_t, napi_number, napi_get_value_int32)
+DEFINE_GETTER(nw_napi_get_uint32, uint32_t, napi_number, napi_get_value_uint32)
+DEFINE_GETTER(nw_napi_get_double, double, napi_number, napi_get_value_double)
+DEFINE_GETTER(nw_napi_get_bool, bool, napi_boolean, napi_get_value_bool)
+
+napi_value nw_napi_int32(napi_env env, int32_t v) {
+  napi_value out;
+  NAPI_CALL(env, napi_create_int32(env, v, &out));
+  return out;
 }
 
-bool nw_napi_get_uint32(napi_env env, napi_value v, const char *what,
-                        uint32_t *out) {
-  return nw_napi_check_type(env, v, napi_number, what) &&
-         napi_get_value_uint32(env, v, out) == napi_ok;
-}
-
-bool nw_napi_get_double(napi_env env, napi_value v, const char *what,
-                        double *out) {
-  return nw_napi_check_type(env, v, napi_number, what) &&
-         napi_get_value_double(env, v, out) == napi_ok;
-}
-
-bool nw_napi_get_bool(napi_env env, napi_value v, const char *what,
-                      bool *out) {
-  return nw_napi_check_type(env, v, napi_boolean, what) &&
-         napi_get_value_bool(env, v, out) == napi_ok;
+napi_value nw_napi_bool(napi_env env, bool v) {
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, v, &out));
+  return out;
 }
 
 bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
@@ -160,20 +159,19 @@ bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
 
 bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out) {
   bool is = false;
-  size_t offset;
   memset(out, 0, sizeof *out);
   out->elem_type = NW_BYTES;
   if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
     size_t length;
     if (napi_get_typedarray_info(env, v, &out->type, &length, &out->data,
-                                 &out->arraybuffer, &offset) != napi_ok)
+                                 &out->arraybuffer, &out->offset) != napi_ok)
       return false;
     nw_napi_elem_type(out->type, &out->elem_type);
     out->len = length * nw_elem_size(out->elem_type);
     out->kind = NW_VIEW_TYPED_ARRAY;
   } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
     if (napi_get_dataview_info(env, v, &out->len, &out->data, &out->arraybuffer,
-                               &offset) != napi_ok)
+                               &out->offset) != napi_ok)
       return false;
     out->kind = NW_VIEW_DATA_VIEW;
   } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
@@ -200,14 +198,43 @@ bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
 
 /* ---- calls into JavaScript -------------------------------------------------- */
 
-napi_status nw_napi_make_callback(napi_env env, napi_async_context actx,
-                                  napi_ref fn, size_t argc,
-                                  const napi_value *argv, napi_value *result) {
+napi_status nw_napi_callback_init(napi_env env, nw_napi_callback_t *cb,
+                                  napi_value fn, napi_value resource,
+                                  const char *name) {
+  napi_value n;
+  cb->fn = NULL;
+  cb->actx = NULL;
+  napi_status st = napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n);
+  if (st == napi_ok) st = napi_async_init(env, resource, n, &cb->actx);
+  if (st == napi_ok) st = napi_create_reference(env, fn, 1, &cb->fn);
+  if (st != napi_ok) nw_napi_callback_drop(env, cb);
+  return st;
+}
+
+void nw_napi_callback_drop(napi_env env, nw_napi_callback_t *cb) {
+  nw_napi_drop_ref(env, &cb->fn);
+  if (cb->actx) napi_async_destroy(env, cb->actx);
+  cb->actx = NULL;
+}
+
+void nw_napi_drop_ref(napi_env env, napi_ref *ref) {
+  if (*ref) napi_delete_reference(env, *ref);
+  *ref = NULL;
+}
+
+void nw_napi_drop_hook(napi_async_cleanup_hook_handle *hook) {
+  if (*hook) napi_remove_async_cleanup_hook(*hook);
+  *hook = NULL;
+}
+
+napi_status nw_napi_make_callback(napi_env env, const nw_napi_callback_t *cb,
+                                  size_t argc, const napi_value *argv,
+                                  napi_value *result) {
   napi_value f = NULL, recv, out;
-  napi_status st = fn ? napi_get_reference_value(env, fn, &f) : napi_invalid_arg;
+  napi_status st = cb->fn ? napi_get_reference_value(env, cb->fn, &f) : napi_invalid_arg;
   if (st == napi_ok && !f) st = napi_invalid_arg; /* collected */
   if (st == napi_ok) st = napi_get_global(env, &recv);
-  if (st == napi_ok) st = napi_make_callback(env, actx, recv, f, argc, argv, &out);
+  if (st == napi_ok) st = napi_make_callback(env, cb->actx, recv, f, argc, argv, &out);
   if (st == napi_pending_exception) {
     napi_value exc;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)

@@ -47,6 +47,16 @@
   napi_value argv[(n)];                                                       \
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
 
+/* After NW_ARGV: throw ERR_MISSING_ARGS `msg` and return when fewer than
+ * `n` arguments came. */
+#define NW_NEED_ARGS(n, msg)                                                  \
+  do {                                                                        \
+    if (argc < (n)) {                                                         \
+      nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", (msg));      \
+      return NULL;                                                            \
+    }                                                                         \
+  } while (0)
+
 /* NW_ARGV, then unwrap argv[0] with `get` (a part's handle getter, which
  * throws on failure) into `type *var`, returning at once when it fails. */
 #define NW_ARGV_HANDLE(n, type, var, get)                                     \
@@ -116,6 +126,7 @@ typedef struct nw_napi_view {
   nw_napi_view_kind_t kind;
   void *data;               /* first byte; NULL when detached or empty */
   size_t len;               /* in bytes */
+  size_t offset;            /* of data in its buffer, in bytes */
   napi_value arraybuffer;   /* the buffer that owns the memory */
   napi_typedarray_type type; /* a typed array's type */
   uint32_t elem_type;       /* its nw_elem_type_t; NW_BYTES otherwise */
@@ -133,17 +144,45 @@ bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out);
 bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                        napi_value *arraybuffer);
 
-/* Call the JavaScript function held by `fn` from a native callback of the
- * event loop (a uv handle's callback), with the global object as `this`,
- * through napi_make_callback so that the nextTick queue and microtasks run
- * after it. The caller opens the handle scope around it. An exception the
+/* A JavaScript function that a native handle calls from the event loop
+ * (a uv handle's callback), with the async context napi_make_callback
+ * needs for it. Both members are NULL when none is held. */
+typedef struct nw_napi_callback {
+  napi_ref fn;
+  napi_async_context actx;
+} nw_napi_callback_t;
+
+/* Hold `fn` (a strong reference) with a new async context named `name`
+ * whose resource is `resource` (NULL: a fresh object). Returns napi_ok, or
+ * the failing status with nothing held. */
+napi_status nw_napi_callback_init(napi_env env, nw_napi_callback_t *cb,
+                                  napi_value fn, napi_value resource,
+                                  const char *name);
+
+/* Let go of the function and its async context. Idempotent. */
+void nw_napi_callback_drop(napi_env env, nw_napi_callback_t *cb);
+
+/* Call the held function with the global object as `this`, through
+ * napi_make_callback so that the nextTick queue and microtasks run after
+ * it. The caller opens the handle scope around it. An exception the
  * function throws is reported as uncaught (napi_fatal_exception), as Node
  * does for its own handles, and the call returns napi_pending_exception;
- * otherwise napi_ok with *result (when not NULL) set, or the failing
- * status when the function could not be called at all. */
-napi_status nw_napi_make_callback(napi_env env, napi_async_context actx,
-                                  napi_ref fn, size_t argc,
-                                  const napi_value *argv, napi_value *result);
+ * otherwise napi_ok with *result (when not NULL) set, or a failing status
+ * when the function could not be called at all (none is held, or it was
+ * let go). */
+napi_status nw_napi_make_callback(napi_env env, const nw_napi_callback_t *cb,
+                                  size_t argc, const napi_value *argv,
+                                  napi_value *result);
+
+/* Delete *ref (when set) and clear it; the same for an async cleanup hook.
+ * Idempotent. */
+void nw_napi_drop_ref(napi_env env, napi_ref *ref);
+void nw_napi_drop_hook(napi_async_cleanup_hook_handle *hook);
+
+/* A number or boolean for a glue function to return: the value, or NULL
+ * with an exception pending when it cannot be made. */
+napi_value nw_napi_int32(napi_env env, int32_t v);
+napi_value nw_napi_bool(napi_env env, bool v);
 
 /* Functions and constants to export, as tables. */
 typedef struct nw_napi_fn {

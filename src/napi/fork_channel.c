@@ -37,8 +37,8 @@ typedef struct channel_handle {
   bool refed;          /* the poll handle keeps the loop alive */
   bool closed;         /* channelClose ran (or the env is going away) */
   int refs;            /* wrapper + ArrayBuffers + open poll handle */
-  napi_ref callback;   /* JS function(eof) called on wakeups */
-  napi_async_context actx; /* for napi_make_callback, from channelStart */
+  nw_napi_callback_t callback; /* function(eof) called on wakeups, from
+                                  channelStart */
   napi_async_cleanup_hook_handle cleanup;
 } channel_handle_t;
 
@@ -51,10 +51,7 @@ static void handle_unref(channel_handle_t *h) {
 
 static void poll_closed(uv_handle_t *uvh) {
   channel_handle_t *h = uvh->data;
-  if (h->cleanup) {
-    napi_remove_async_cleanup_hook(h->cleanup);
-    h->cleanup = NULL;
-  }
+  nw_napi_drop_hook(&h->cleanup);
   handle_unref(h);
 }
 
@@ -63,21 +60,13 @@ static void poll_closed(uv_handle_t *uvh) {
 static void handle_close(channel_handle_t *h) {
   if (h->closed) return;
   h->closed = true;
-  if (h->callback) {
-    napi_delete_reference(h->env, h->callback);
-    h->callback = NULL;
-  }
-  if (h->actx) {
-    napi_async_destroy(h->env, h->actx);
-    h->actx = NULL;
-  }
+  nw_napi_callback_drop(h->env, &h->callback);
   if (h->poll_init) {
     h->poll_init = false;
     h->polling = false;
     uv_close((uv_handle_t *)&h->poll, poll_closed);
-  } else if (h->cleanup) {
-    napi_remove_async_cleanup_hook(h->cleanup);
-    h->cleanup = NULL;
+  } else {
+    nw_napi_drop_hook(&h->cleanup);
   }
   nw_fork_channel_close(&h->ch);
 }
@@ -117,7 +106,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value arg;
   if (napi_get_boolean(env, eof, &arg) == napi_ok)
-    nw_napi_make_callback(env, h->actx, h->callback, 1, &arg, NULL);
+    nw_napi_make_callback(env, &h->callback, 1, &arg, NULL);
   napi_close_handle_scope(env, scope);
 }
 
@@ -195,10 +184,7 @@ static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
  * the descriptors do not hold a channel. */
 static napi_value channel_open_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(3);
-  if (argc < 3) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "channelOpen needs 3 arguments");
-    return NULL;
-  }
+  NW_NEED_ARGS(3, "channelOpen needs 3 arguments");
   int32_t memfd = -1, sock = -1, side = -1;
   if (!nw_napi_get_int32(env, argv[0], "memfd", &memfd) ||
       !nw_napi_get_int32(env, argv[1], "sock", &sock) ||
@@ -258,10 +244,8 @@ static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, rc, "uv_poll_init");
     return NULL;
   }
-  napi_value name;
-  NAPI_CALL(env, napi_create_string_utf8(env, "native-workers.channel", NAPI_AUTO_LENGTH, &name));
-  NAPI_CALL(env, napi_async_init(env, argv[0], name, &h->actx));
-  NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &h->callback));
+  NAPI_CALL(env, nw_napi_callback_init(env, &h->callback, argv[1], argv[0],
+                                       "native-workers.channel"));
   h->poll.data = h;
   h->poll_init = true;
   h->refs++;
@@ -293,9 +277,7 @@ static napi_value channel_ref_fn(napi_env env, napi_callback_info info) {
  * only after clearing the peer's sleep flag. */
 static napi_value channel_kick_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_fork_channel_kick(&h->ch), &out));
-  return out;
+  return nw_napi_int32(env, h->closed ? -EPIPE : nw_fork_channel_kick(&h->ch));
 }
 
 /* channelSendFd(handle, fd): duplicate `fd` to the peer (SCM_RIGHTS). */
@@ -304,10 +286,7 @@ static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
   int32_t fd = -1;
   if (!nw_napi_get_int32(env, argv[1], "fd", &fd)) return NULL;
   int rc = nw_fork_channel_send_fd(&h->ch, fd);
-  if (rc) {
-    nw_napi_throw_errno(env, rc, "sendmsg");
-    return NULL;
-  }
+  if (rc) nw_napi_throw_errno(env, rc, "sendmsg");
   return NULL;
 }
 
@@ -315,9 +294,7 @@ static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
  * errno (-EAGAIN none yet, -EPIPE none can come). */
 static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_fork_channel_take_fd(&h->ch), &out));
-  return out;
+  return nw_napi_int32(env, h->closed ? -EPIPE : nw_fork_channel_take_fd(&h->ch));
 }
 
 /* channelRecvFd(sock, timeoutMs) -> the descriptor the channel's creator
@@ -325,16 +302,11 @@ static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
 static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(2);
   int32_t sock = -1, timeout = -1;
-  if (argc < 2) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "channelRecvFd needs 2 arguments");
-    return NULL;
-  }
+  NW_NEED_ARGS(2, "channelRecvFd needs 2 arguments");
   if (!nw_napi_get_int32(env, argv[0], "sock", &sock) ||
       !nw_napi_get_int32(env, argv[1], "timeout", &timeout))
     return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, nw_fork_channel_recv_fd_raw(sock, timeout), &out));
-  return out;
+  return nw_napi_int32(env, nw_fork_channel_recv_fd_raw(sock, timeout));
 }
 
 /* channelHungUp(handle) -> boolean: read the socket now, without waiting
@@ -345,9 +317,7 @@ static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
 static napi_value channel_hung_up_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
   if (!h->closed && !h->ch.eof) nw_fork_channel_drain_socket(&h->ch);
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, h->closed || h->ch.eof, &out));
-  return out;
+  return nw_napi_bool(env, h->closed || h->ch.eof);
 }
 
 /* channelClose(handle): stop polling; the peer reads end-of-file. */

@@ -44,8 +44,7 @@ typedef struct ipc_reader {
   int fd;              /* our duplicate; -1 once closed */
   bool poll_open;      /* uv_poll_init done, uv_close not yet called */
   int refs;            /* wrapper + open poll handle */
-  napi_ref callback;
-  napi_async_context actx;
+  nw_napi_callback_t callback; /* cb(buffer | null, fds, errno) */
   napi_async_cleanup_hook_handle cleanup;
   char buf[READ_SIZE];
 } ipc_reader_t;
@@ -59,23 +58,13 @@ static void poll_closed(uv_handle_t *h) {
   ipc_reader_t *r = h->data;
   if (r->fd >= 0) close(r->fd);
   r->fd = -1;
-  if (r->cleanup) {
-    napi_remove_async_cleanup_hook(r->cleanup);
-    r->cleanup = NULL;
-  }
+  nw_napi_drop_hook(&r->cleanup);
   reader_unref(r);
 }
 
 /* Stop reading and close; safe to call more than once. */
 static void reader_close(ipc_reader_t *r) {
-  if (r->callback) {
-    napi_delete_reference(r->env, r->callback);
-    r->callback = NULL;
-  }
-  if (r->actx) {
-    napi_async_destroy(r->env, r->actx);
-    r->actx = NULL;
-  }
+  nw_napi_callback_drop(r->env, &r->callback);
   if (r->poll_open) {
     r->poll_open = false;
     uv_poll_stop(&r->poll);
@@ -110,7 +99,7 @@ static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
   if (st == napi_ok) {
     napi_value argv[3];
     void *data;
-    st = r->callback ? napi_ok : napi_invalid_arg;
+    st = r->callback.fn ? napi_ok : napi_invalid_arg;
     if (st == napi_ok)
       st = n > 0 ? napi_create_buffer_copy(env, (size_t)n, r->buf, &data, &argv[0])
                  : napi_get_null(env, &argv[0]);
@@ -121,7 +110,7 @@ static void deliver(ipc_reader_t *r, long n, const int *fds, int nfds) {
       if (st == napi_ok) st = napi_set_element(env, argv[1], (uint32_t)i, v);
     }
     if (st == napi_ok) st = napi_create_int32(env, n < 0 ? (int32_t)n : 0, &argv[2]);
-    if (st == napi_ok) st = nw_napi_make_callback(env, r->actx, r->callback, 3, argv, NULL);
+    if (st == napi_ok) st = nw_napi_make_callback(env, &r->callback, 3, argv, NULL);
     napi_close_handle_scope(env, scope);
   }
   if (st != napi_ok && st != napi_pending_exception)
@@ -186,12 +175,10 @@ static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
   r->poll.data = r;
   r->poll_open = true;
   r->refs++;
-  napi_value obj, name;
+  napi_value obj;
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_type_tag_object(env, obj, &reader_tag) != napi_ok ||
-      napi_create_string_utf8(env, "native-workers.ipc", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, obj, name, &r->actx) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &r->callback) != napi_ok ||
+      nw_napi_callback_init(env, &r->callback, argv[1], obj, "native-workers.ipc") != napi_ok ||
       napi_wrap(env, obj, r, wrapper_finalize, NULL, NULL) != napi_ok) {
     reader_close(r);
     reader_unref(r);
@@ -243,10 +230,7 @@ static napi_value reader_drain_fn(napi_env env, napi_callback_info info) {
 static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(3);
   int32_t sock = -1, fd = -1;
-  if (argc < 3) {
-    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_MISSING_ARGS", "ipcSendWithFd needs 3 arguments");
-    return NULL;
-  }
+  NW_NEED_ARGS(3, "ipcSendWithFd needs 3 arguments");
   if (!nw_napi_get_int32(env, argv[0], "sock", &sock) ||
       !nw_napi_get_int32(env, argv[2], "fd", &fd))
     return NULL;

@@ -94,8 +94,8 @@ static uint64_t in_flight(const pool_handle_t *h) {
 
 /* JS thread. Frees what a task still owns and gives its record back. */
 static void task_free(pool_handle_t *h, napi_env env, gtask_t *g) {
-  if (g->input && env) napi_delete_reference(env, g->input);
-  if (g->source && env) napi_delete_reference(env, g->source);
+  nw_napi_drop_ref(env, &g->input);
+  nw_napi_drop_ref(env, &g->source);
   if (g->t.owned) free(g->t.io.data);
   nw_pool_cache_release_copy(&h->cache, g->copy, g->copy_cap);
   free(g->t.io.out);
@@ -150,11 +150,8 @@ static void maybe_free_handle(pool_handle_t *h) {
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
   shutdown_pool(h, env);
-  if (h->cbuf_ref) {
-    napi_delete_reference(env, h->cbuf_ref);
-    h->cbuf_ref = NULL;
-    h->cbuf = NULL;
-  }
+  nw_napi_drop_ref(env, &h->cbuf_ref);
+  h->cbuf = NULL;
   h->tsfn = NULL;
   h->refed = false;
   maybe_free_handle(h);
@@ -164,10 +161,7 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
 static void external_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
   shutdown_pool(h, env);
-  if (h->self) {
-    napi_delete_reference(env, h->self);
-    h->self = NULL;
-  }
+  nw_napi_drop_ref(env, &h->self);
   h->external_gone = true;
   if (h->tsfn)
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort); /* its finalizer frees h */
@@ -604,9 +598,7 @@ static napi_value cancel_fn(napi_env env, napi_callback_info info) {
     task_free(h, env, (gtask_t *)t);
     update_ref(h);
   }
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, removed, &out));
-  return out;
+  return nw_napi_bool(env, removed);
 }
 
 /* poolClose(handle, abort): no new tasks; queued ones come back rejected;
@@ -696,9 +688,7 @@ static napi_value load_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, rc, "dlopen");
     return NULL;
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, rc, &out));
-  return out;
+  return nw_napi_int32(env, rc);
 }
 
 /* Set obj[name] = value (a number). */

@@ -55,8 +55,6 @@ struct ring_handle {
   napi_ref buffer;         /* keeps the SharedArrayBuffer alive */
   napi_ref alive_fn;       /* a trivial JS function: calling it fails once
                               the thread is terminating */
-  uint8_t *mem;            /* start of the SharedArrayBuffer */
-  size_t mem_len;
   waiter_t waiters[2];
   bool destroyed;
 };
@@ -121,9 +119,8 @@ static void handle_destroy(ring_handle_t *h) {
   h->destroyed = true;
   waiter_stop(&h->waiters[0]);
   waiter_stop(&h->waiters[1]);
-  if (h->buffer) napi_delete_reference(h->env, h->buffer);
-  if (h->alive_fn) napi_delete_reference(h->env, h->alive_fn);
-  h->buffer = h->alive_fn = NULL;
+  nw_napi_drop_ref(h->env, &h->buffer);
+  nw_napi_drop_ref(h->env, &h->alive_fn);
 }
 
 static void handle_cleanup_hook(void *arg) { handle_destroy(arg); }
@@ -139,34 +136,41 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
 
 /* The memory of a SharedArrayBuffer passed as a Uint8Array view over all of
  * it (lib/ring.js passes one; Node-API cannot inspect a SharedArrayBuffer
- * itself on Node 20). */
-static bool get_shared(napi_env env, napi_value view, void **mem, size_t *len,
-                       napi_value *buffer) {
-  bool is = false;
-  if (napi_is_typedarray(env, view, &is) != napi_ok || !is) {
+ * itself on Node 20). False after throwing ERR_INVALID_ARG_TYPE or, for a
+ * detached buffer, ERR_INVALID_ARG_VALUE. */
+static bool get_shared(napi_env env, napi_value v, void **mem, size_t *len) {
+  nw_napi_view_t view;
+  if (!nw_napi_get_view(env, v, &view) || view.kind != NW_VIEW_TYPED_ARRAY) {
     nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "The ring memory must be passed as a Uint8Array view");
     return false;
   }
-  napi_typedarray_type type;
-  size_t offset;
-  if (napi_get_typedarray_info(env, view, &type, len, mem, buffer, &offset) !=
-          napi_ok ||
-      type != napi_uint8_array || offset != 0) {
+  if (view.type != napi_uint8_array || view.offset != 0) {
     nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "The ring memory must be a Uint8Array over the whole buffer");
     return false;
   }
-  if (*mem == NULL) {
+  if (!view.data) {
     nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                        "The ring memory is detached");
     return false;
   }
+  *mem = view.data;
+  *len = view.len;
   return true;
 }
 
+/* Where in memory starting at `mem` the ring's header begins, as a JS
+ * number. */
+static napi_value base_offset(napi_env env, const void *mem) {
+  napi_value out;
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
+  return out;
+}
+
 /* The open ring handle `v`, or NULL after throwing ERR_INVALID_ARG_TYPE
- * (not a ring handle) or ERR_RING_CLOSED (released). */
+ * (not a ring handle) or ERR_RING_CLOSED (released by the teardown of
+ * its environment). */
 static ring_handle_t *get_handle(napi_env env, napi_value v) {
   ring_handle_t *h = nw_napi_unwrap(env, v, &ring_tag, "a ring handle");
   if (h && h->destroyed) {
@@ -191,8 +195,7 @@ static napi_value ring_init_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(3);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   uint32_t cap = 0, flags = 0;
   if (!nw_napi_get_uint32(env, argv[1], "capacity", &cap) ||
       !nw_napi_get_uint32(env, argv[2], "flags", &flags))
@@ -204,9 +207,7 @@ static napi_value ring_init_fn(napi_env env, napi_callback_info info) {
                        "The ring does not fit in the memory given");
     return NULL;
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
-  return out;
+  return base_offset(env, mem);
 }
 
 /* ringAttach(view) -> base offset, or throws ERR_INVALID_ARG_VALUE. */
@@ -214,8 +215,7 @@ static napi_value ring_attach_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(1);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   nw_ring_t r;
   int rc = nw_ring_attach(&r, mem, len);
   if (rc) {
@@ -225,9 +225,7 @@ static napi_value ring_attach_fn(napi_env env, napi_callback_info info) {
                            : "The buffer does not hold a ring buffer of this version (bad magic, version, capacity, flags or positions)");
     return NULL;
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
-  return out;
+  return base_offset(env, mem);
 }
 
 /* ringOpen(view, aliveFn) -> handle. The memory must already hold a ring. */
@@ -235,8 +233,7 @@ static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(2);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   ring_handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
@@ -250,16 +247,14 @@ static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   h->env = env;
-  h->mem = mem;
-  h->mem_len = len;
   napi_value obj;
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_create_reference(env, argv[0], 1, &h->buffer) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &h->alive_fn) != napi_ok ||
       napi_type_tag_object(env, obj, &ring_tag) != napi_ok ||
       napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
-    if (h->buffer) napi_delete_reference(env, h->buffer);
-    if (h->alive_fn) napi_delete_reference(env, h->alive_fn);
+    nw_napi_drop_ref(env, &h->buffer);
+    nw_napi_drop_ref(env, &h->alive_fn);
     free(h);
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -314,9 +309,7 @@ static napi_value ring_wait_fn(napi_env env, napi_callback_info info) {
     if (deadline >= 0 && nw_now_ns() >= deadline) { result = WAIT_TIMEOUT; break; }
     if (!env_alive(h)) return NULL; /* terminating: unwind */
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, result, &out));
-  return out;
+  return nw_napi_int32(env, result);
 }
 
 /* ringWake(handle, kind): wake sleeping readers (0) or writers (1). Called
@@ -404,14 +397,6 @@ static napi_value ring_disarm_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ringRelease(handle): stop helper threads and drop the buffer reference
- * now rather than at garbage collection. */
-static napi_value ring_release_fn(napi_env env, napi_callback_info info) {
-  NW_ARGV_HANDLE(1, ring_handle_t, h, get_handle);
-  handle_destroy(h);
-  return NULL;
-}
-
 /* yieldThread(): give the CPU to another thread; lib/ring.js calls it
  * between looks of a spin loop. Any JavaScript thread. */
 static napi_value yield_fn(napi_env env, napi_callback_info info) {
@@ -425,13 +410,11 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
-      {"ringRelease", ring_release_fn}, {"yieldThread", yield_fn},
+      {"yieldThread", yield_fn},
   };
   static const nw_napi_const_t consts[] = {
       {"RING_HEADER_SIZE", NW_RING_HEADER_SIZE},
       {"RING_ALIGN", NW_RING_ALIGN},
-      {"RING_MAGIC", NW_RING_MAGIC},
-      {"RING_VERSION", NW_RING_VERSION},
       {"RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY},
       {"RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY},
   };

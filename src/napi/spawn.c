@@ -43,8 +43,7 @@ typedef struct proc {
   napi_env env;
   nw_child_t child;
   uv_poll_t poll;
-  napi_ref onexit;            /* JS callback, until the exit is delivered */
-  napi_async_context actx;
+  nw_napi_callback_t onexit;  /* until the exit is delivered */
   napi_async_cleanup_hook_handle hook;
   int owners;                 /* JS external + active poll */
   int polling;                /* the poll is initialised and not yet closed */
@@ -76,10 +75,7 @@ static void hand_to_reaper(nw_child_t *child) {
 
 static void poll_closed(uv_handle_t *h) {
   proc_t *p = h->data;
-  if (p->hook) {
-    napi_remove_async_cleanup_hook(p->hook);
-    p->hook = NULL;
-  }
+  nw_napi_drop_hook(&p->hook);
   proc_release(p);
 }
 
@@ -92,14 +88,7 @@ static void proc_stop(proc_t *p) {
 }
 
 static void proc_drop_js(proc_t *p) {
-  if (p->onexit) {
-    napi_delete_reference(p->env, p->onexit);
-    p->onexit = NULL;
-  }
-  if (p->actx) {
-    napi_async_destroy(p->env, p->actx);
-    p->actx = NULL;
-  }
+  nw_napi_callback_drop(p->env, &p->onexit);
 }
 
 /* The environment is being torn down with the child still running. JS
@@ -134,7 +123,7 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
    * when a signal ended the child, negative only for an error. */
   if (napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
       napi_create_int32(env, sig, &argv[1]) == napi_ok)
-    nw_napi_make_callback(env, p->actx, p->onexit, 2, argv, NULL);
+    nw_napi_make_callback(env, &p->onexit, 2, argv, NULL);
   proc_drop_js(p);
   napi_close_handle_scope(env, scope);
 }
@@ -369,7 +358,6 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   /* From here the child runs: every failure below still watches it (or
    * hands it to the reaper) so it is never left a zombie. */
   p->owners = 1;
-  napi_value name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
       uv_poll_init(loop, &p->poll, p->child.pidfd) != 0) {
     hand_to_reaper(&p->child);
@@ -381,9 +369,7 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   p->polling = 1;
   p->owners = 2;
   uv_poll_start(&p->poll, UV_READABLE, on_pidfd);
-  if (napi_create_string_utf8(env, "NW_PROCESS", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &p->actx) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &p->onexit) != napi_ok ||
+  if (nw_napi_callback_init(env, &p->onexit, argv[1], NULL, "NW_PROCESS") != napi_ok ||
       napi_add_async_cleanup_hook(env, proc_cleanup_hook, p, &p->hook) != napi_ok ||
       napi_create_external(env, p, proc_finalize, NULL, &out) != napi_ok ||
       napi_type_tag_object(env, out, &proc_tag) != napi_ok) {
@@ -392,10 +378,7 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
     proc_stop(p);
     hand_to_reaper(&p->child);
     p->exited = 1;
-    if (p->hook) {
-      napi_remove_async_cleanup_hook(p->hook);
-      p->hook = NULL;
-    }
+    nw_napi_drop_hook(&p->hook);
     if (!out) proc_release(p); /* the external never took its share */
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -421,9 +404,7 @@ static proc_t *proc_arg(napi_env env, napi_callback_info info, int32_t *extra) {
 static napi_value pid_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, p->child.pid, &out));
-  return out;
+  return nw_napi_int32(env, p->child.pid);
 }
 
 static napi_value kill_fn(napi_env env, napi_callback_info info) {
@@ -431,9 +412,7 @@ static napi_value kill_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, &sig);
   if (!p) return NULL;
   int rc = p->exited || p->child.pidfd < 0 ? -ESRCH : nw_spawn_kill(&p->child, sig);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, rc, &out));
-  return out;
+  return nw_napi_int32(env, rc);
 }
 
 static napi_value ref_fn(napi_env env, napi_callback_info info) {
@@ -453,9 +432,7 @@ static napi_value unref_fn(napi_env env, napi_callback_info info) {
 static napi_value has_ref_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, p->polling && uv_has_ref((uv_handle_t *)&p->poll), &out));
-  return out;
+  return nw_napi_bool(env, p->polling && uv_has_ref((uv_handle_t *)&p->poll));
 }
 
 static napi_value socketpair_fn(napi_env env, napi_callback_info info) {

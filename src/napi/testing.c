@@ -119,7 +119,7 @@ static void peer_finalize(napi_env env, void *data, void *hint) {
     nw_ring_close(&p->ring);
     pthread_join(p->thread, NULL);
   }
-  if (p->buffer) napi_delete_reference(env, p->buffer);
+  nw_napi_drop_ref(env, &p->buffer);
   free(p);
 }
 
