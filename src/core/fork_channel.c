@@ -22,6 +22,8 @@
 #define PAGE 4096u
 #define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
+/* Bytes of region one ring of `capacity` occupies, whole pages; 0 for a
+ * capacity out of range. */
 static size_t ring_bytes(uint32_t capacity) {
   uint32_t cap = nw_ring_round_capacity(capacity);
   if (cap == 0) return 0;
@@ -29,6 +31,7 @@ static size_t ring_bytes(uint32_t capacity) {
   return (n + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
+/* Any thread; no state. */
 size_t nw_fork_channel_region_size(uint32_t capacity) {
   size_t rb = ring_bytes(capacity);
   return rb ? NW_FORK_CHANNEL_HEADER_SIZE + 2 * rb : 0;
@@ -44,6 +47,7 @@ static void bind_rings(nw_fork_channel_t *ch, int side) {
   nw_ring_attach(side == 0 ? &ch->in : &ch->out, r1, h[NW_FCW_RING_SIZE]);
 }
 
+/* An empty handle: nothing mapped, no socket. */
 static void reset(nw_fork_channel_t *ch) {
   memset(ch, 0, sizeof *ch);
   ch->sock = -1;
@@ -184,6 +188,8 @@ int nw_fork_channel_attach(nw_fork_channel_t *ch, int memfd, int sock, int side)
   return 0;
 }
 
+/* Owner thread. A full socket is success: the peer has bytes to read and
+ * wakes anyway. */
 int nw_fork_channel_kick(nw_fork_channel_t *ch) {
   if (ch->sock < 0) return -EPIPE;
   char b = NW_FORK_CHANNEL_BYTE_WAKE;
@@ -196,6 +202,8 @@ int nw_fork_channel_kick(nw_fork_channel_t *ch) {
   }
 }
 
+/* Owner thread. The compare-and-swap makes sure one byte at most is
+ * written per sleep of the peer, however many writers see the flag. */
 int nw_fork_channel_notify(nw_fork_channel_t *ch, int flag) {
   uint32_t *w = &ch->hdr[flag];
   if (LOAD_SC(w) == 0) return 0;
@@ -207,6 +215,8 @@ int nw_fork_channel_notify(nw_fork_channel_t *ch, int flag) {
   return rc ? rc : 1;
 }
 
+/* Keep a received descriptor for nw_fork_channel_take_fd, or close it
+ * (and set *rc to -EMFILE) when NW_FORK_CHANNEL_MAX_FDS are waiting. */
 static void queue_fd(nw_fork_channel_t *ch, int fd, int *rc) {
   if (ch->nfds < NW_FORK_CHANNEL_MAX_FDS) {
     ch->fds[ch->nfds++] = fd;
@@ -277,6 +287,7 @@ int nw_fork_channel_recv_fd_raw(int sock, int timeout_ms) {
   }
 }
 
+/* Owner thread. The descriptor becomes the caller's. */
 int nw_fork_channel_take_fd(nw_fork_channel_t *ch) {
   if (ch->nfds == 0) nw_fork_channel_drain_socket(ch);
   if (ch->nfds == 0) return (ch->eof || ch->sock < 0) ? -EPIPE : -EAGAIN;
@@ -286,12 +297,15 @@ int nw_fork_channel_take_fd(nw_fork_channel_t *ch) {
   return fd;
 }
 
+/* Owner thread (the channel's one producer of its outbound ring). */
 int nw_fork_channel_try_send(nw_fork_channel_t *ch, const void *buf, uint32_t len) {
   int rc = nw_ring_try_write(&ch->out, buf, len);
   if (rc == 0) nw_fork_channel_notify(ch, nw_fork_channel_rd_flag(1 - ch->side));
   return rc;
 }
 
+/* Owner thread; blocks in poll(2) on the socket. The sleep flag goes up
+ * only after old wakeup bytes are drained (see fork_channel.h). */
 int nw_fork_channel_wait(nw_fork_channel_t *ch, bool want_write, uint32_t need,
                     int timeout_ms) {
   int flag = want_write ? nw_fork_channel_wr_flag(ch->side)
@@ -323,6 +337,7 @@ int nw_fork_channel_wait(nw_fork_channel_t *ch, bool want_write, uint32_t need,
   }
 }
 
+/* Owner thread. Idempotent; the mapping stays for nw_fork_channel_unmap. */
 void nw_fork_channel_close(nw_fork_channel_t *ch) {
   if (ch->sock >= 0) {
     shutdown(ch->sock, SHUT_RDWR);
@@ -333,6 +348,8 @@ void nw_fork_channel_close(nw_fork_channel_t *ch) {
   ch->nfds = 0;
 }
 
+/* Owner thread, once nothing reads or writes the region any more.
+ * Idempotent. */
 void nw_fork_channel_unmap(nw_fork_channel_t *ch) {
   if (ch->mem) munmap(ch->mem, ch->size);
   ch->mem = NULL;

@@ -28,10 +28,14 @@
 /* Largest output a kernel makes: Node's buffer.constants.MAX_LENGTH. */
 #define MAX_OUTPUT ((size_t)1 << 32)
 
+/* Fail the task as Node does when a Buffer cannot be allocated. Returns
+ * NW_FAILED. */
 static int no_memory(nw_kernel_io_t *io) {
   return nw_fail(io, "ERR_MEMORY_ALLOCATION_FAILED", "Failed to allocate memory");
 }
 
+/* Fail the task as Node does for an output past buffer.constants.MAX_LENGTH.
+ * Returns NW_FAILED. */
 static int too_large(nw_kernel_io_t *io) {
   return nw_fail(io, "ERR_BUFFER_TOO_LARGE",
                  "Cannot create a Buffer larger than 4294967296 bytes");
@@ -101,6 +105,7 @@ out:
   return rc;
 }
 
+/* crypto.createHash('sha256' / 'sha512').update(input).digest(). */
 static int k_sha256(nw_kernel_io_t *io) { return digest(io, EVP_sha256()); }
 static int k_sha512(nw_kernel_io_t *io) { return digest(io, EVP_sha512()); }
 
@@ -231,6 +236,7 @@ static int zlib_call(z_stream *s, int (*fn)(z_stream *, int),
   return err;
 }
 
+/* One deflate() call of compress_zlib (a stream_step_fn). */
 static int deflate_step(void *state, nw_kernel_io_t *io, const uint8_t **in,
                         size_t *in_left, uint8_t **out, size_t *room) {
   z_stream *s = state;
@@ -291,6 +297,7 @@ static int decompress_zlib(nw_kernel_io_t *io, int window_bits, bool gzip) {
   return rc;
 }
 
+/* The zlib kernels: windowBits 15 for zlib framing, +16 for gzip. */
 static int k_deflate(nw_kernel_io_t *io) { return compress_zlib(io, 15); }
 static int k_gzip(nw_kernel_io_t *io) { return compress_zlib(io, 15 + 16); }
 static int k_inflate(nw_kernel_io_t *io) { return decompress_zlib(io, 15, false); }
@@ -347,6 +354,7 @@ static int brotli_decompress_step(void *state, nw_kernel_io_t *io,
   return 0;
 }
 
+/* zlib.brotliDecompress with Node's defaults. */
 static int k_brotli_decompress(nw_kernel_io_t *io) {
   BrotliDecoderState *s = BrotliDecoderCreateInstance(NULL, NULL, NULL);
   if (!s) return no_memory(io);
@@ -469,4 +477,5 @@ static const nw_kernel_def_t builtin_defs[] = {
 
 static const nw_kernel_table_t builtin_table = NW_KERNEL_TABLE(builtin_defs);
 
+/* Any thread: the table is constant. */
 const nw_kernel_table_t *nw_builtin_kernels(void) { return &builtin_table; }

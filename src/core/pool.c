@@ -125,6 +125,8 @@ void nw_hist_record(nw_hist_t *h, int64_t ns) {
   h->counts[hist_index(ns)]++;
 }
 
+/* Any thread, on a histogram nobody writes meanwhile (the pool's are
+ * copied under its lock by nw_pool_stats). */
 double nw_hist_percentile(const nw_hist_t *h, double p) {
   if (!h->count) return 0;
   if (p <= 0) return (double)h->min;
@@ -155,6 +157,7 @@ static void q_push(nw_pool_t *p, nw_task_t *t) {
   __atomic_store_n(&p->has_work, 1, __ATOMIC_RELEASE);
 }
 
+/* Under the lock: take `t` out of the queue. */
 static void q_unlink(nw_pool_t *p, nw_task_t *t) {
   if (t->prev) t->prev->next = t->next; else p->q_head = t->next;
   if (t->next) t->next->prev = t->prev; else p->q_tail = t->prev;
@@ -270,6 +273,10 @@ static void copy_done(scratch_t *s, nw_task_t *t, int rc) {
   t->io.data = NULL;
 }
 
+/* A pool thread: take the next task, copy its input when the owner left
+ * that to it, run the kernel, put the task on the finished list (waking
+ * the owner when it is the first there), and sleep when there is no work.
+ * Owns `arg`. Exits once the pool is closed and the queue empty. */
 static void *pool_thread(void *arg) {
   nw_pool_t *p = ((thread_arg_t *)arg)->pool;
   uint32_t self = ((thread_arg_t *)arg)->index;
@@ -466,6 +473,7 @@ void nw_pool_destroy(nw_pool_t *p) {
   p->joined = true;
 }
 
+/* Any thread. */
 bool nw_pool_threads_done(nw_pool_t *p) {
   pthread_mutex_lock(&p->lock);
   bool done = p->live == 0;
@@ -502,14 +510,18 @@ static bool valid_name(const char *name) {
   return true;
 }
 
+/* Owner thread (the registry only grows, and only there). */
 int nw_pool_find_kernel(const nw_pool_t *p, const char *name) {
   for (uint32_t i = 0; i < p->nkernels; i++)
     if (strcmp(p->kernels[i].name, name) == 0) return (int)i;
   return -ENOENT;
 }
 
+/* Owner thread. */
 uint32_t nw_pool_kernel_count(const nw_pool_t *p) { return p->nkernels; }
 
+/* Owner thread. The name stays valid for the pool's life; NULL past the
+ * end. */
 const char *nw_pool_kernel_name(const nw_pool_t *p, uint32_t i) {
   return i < p->nkernels ? p->kernels[i].name : NULL;
 }
@@ -667,6 +679,7 @@ int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
   return done;
 }
 
+/* Owner thread. One task: nw_pool_submit_batch of one. */
 int nw_pool_submit(nw_pool_t *p, nw_task_t *t) {
   int err = 0;
   return nw_pool_submit_batch(p, &t, 1, &err) == 1 ? 0 : err;
@@ -716,6 +729,7 @@ nw_task_t *nw_pool_drain(nw_pool_t *p) {
   return list;
 }
 
+/* Any thread. */
 uint64_t nw_pool_in_flight(const nw_pool_t *p) {
   nw_pool_t *q = (nw_pool_t *)p;
   pthread_mutex_lock(&q->lock);
@@ -775,6 +789,8 @@ int nw_pool_copy_in(void *dst, const void *src, size_t len) {
 #endif
 }
 
+/* Any thread. The probe runs once per process; racing first calls may
+ * both run it and store the same answer. */
 bool nw_pool_copy_in_available(void) {
   /* 0 unknown, 1 works, 2 does not */
   static int known;
@@ -789,6 +805,7 @@ bool nw_pool_copy_in_available(void) {
   return k == 1;
 }
 
+/* Any thread (see pool.h for the policy). */
 nw_pool_input_plan_t nw_pool_input_plan(size_t len, bool stable) {
   if (stable || len == 0) return NW_POOL_INPUT_IN_PLACE;
   if (len >= NW_POOL_COPY_LATER_MIN && nw_pool_copy_in_available())

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Owner thread. */
 int nw_pool_cache_init(nw_pool_cache_t *c, size_t record_size) {
   if (!c || record_size < sizeof(nw_task_t)) return -EINVAL;
   memset(c, 0, sizeof *c);
@@ -21,6 +22,7 @@ static uint64_t record_limit(const nw_pool_cache_t *c) {
   return m > NW_POOL_CACHE_SPARE_MIN ? m : NW_POOL_CACHE_SPARE_MIN;
 }
 
+/* The most recently released spare record, taken off the list, or NULL. */
 static void *pop_spare(nw_pool_cache_t *c) {
   nw_task_t *t = c->spare;
   if (t) {
@@ -30,6 +32,7 @@ static void *pop_spare(nw_pool_cache_t *c) {
   return t;
 }
 
+/* Owner thread. */
 void *nw_pool_cache_record(nw_pool_cache_t *c) {
   void *rec = pop_spare(c);
   if (rec)
@@ -40,6 +43,7 @@ void *nw_pool_cache_record(nw_pool_cache_t *c) {
   return rec;
 }
 
+/* Owner thread. `rec` must have come from nw_pool_cache_record of `c`. */
 void nw_pool_cache_release_record(nw_pool_cache_t *c, void *rec) {
   if (!rec) return;
   c->live--;
@@ -53,8 +57,10 @@ void nw_pool_cache_release_record(nw_pool_cache_t *c, void *rec) {
   }
 }
 
+/* Owner thread. */
 uint64_t nw_pool_cache_live(const nw_pool_cache_t *c) { return c->live; }
 
+/* Owner thread. */
 void nw_pool_cache_tick(nw_pool_cache_t *c, int64_t now_ns) {
   if (c->live > c->peak_cur) c->peak_cur = c->live;
   if (now_ns - c->window_start < NW_POOL_CACHE_WINDOW_NS) return;
@@ -83,6 +89,7 @@ static void *take_copy(nw_pool_cache_t *c, size_t len, size_t *cap) {
   return m;
 }
 
+/* Owner thread. The buffer is the caller's until released (or freed). */
 void *nw_pool_cache_copy(nw_pool_cache_t *c, const void *src, size_t len,
                          size_t *cap) {
   void *m = len >= NW_POOL_CACHE_COPY_MIN ? take_copy(c, len, cap) : NULL;
@@ -95,6 +102,7 @@ void *nw_pool_cache_copy(nw_pool_cache_t *c, const void *src, size_t len,
   return m;
 }
 
+/* Owner thread. */
 void nw_pool_cache_release_copy(nw_pool_cache_t *c, void *mem, size_t cap) {
   if (!mem) return;
   if (!c->closed && cap >= NW_POOL_CACHE_COPY_MIN &&
@@ -109,6 +117,7 @@ void nw_pool_cache_release_copy(nw_pool_cache_t *c, void *mem, size_t cap) {
   free(mem);
 }
 
+/* Owner thread. */
 void nw_pool_cache_close(nw_pool_cache_t *c) {
   c->closed = true;
   while (c->spare) free(pop_spare(c));

@@ -29,6 +29,8 @@ extern char **environ;
 #define P_PIDFD 3
 #endif
 
+/* The raw system calls (glibc 2.36 has no wrappers for them): a pidfd
+ * for `pid`, and a signal sent through one. -1 with errno on failure. */
 static int sys_pidfd_open(pid_t pid) {
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
@@ -37,11 +39,13 @@ static int sys_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
+/* Any thread. */
 int nw_spawn_pipe(int fds[2]) {
   if (!fds) return -EINVAL;
   return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
 }
 
+/* Any thread. */
 int nw_spawn_socketpair(int fds[2]) {
   if (!fds) return -EINVAL;
   return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0
@@ -111,6 +115,9 @@ static int read_helper_report(int fd) {
   return 0;
 }
 
+/* Any thread. Resolves the descriptor permutation, the PATH search and
+ * the uid/gid helper, then calls posix_spawn once; see spawn.h for the
+ * contract. Every temporary is freed and closed at the one `out` label. */
 int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
   if (!o || !out || !o->file || !o->argv || !o->argv[0]) return -EINVAL;
   if (o->nfds < 0 || o->nfds > NW_SPAWN_MAX_FDS || (o->nfds && !o->fds))
@@ -288,6 +295,7 @@ out:
   return rc;
 }
 
+/* Any thread, one at a time per child. */
 int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
                   int *term_signal) {
   if (!child || child->pidfd < 0) return -EINVAL;
@@ -320,11 +328,13 @@ int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
   return 0;
 }
 
+/* Any thread. */
 int nw_spawn_kill(const nw_child_t *child, int sig) {
   if (!child || child->pidfd < 0) return -EINVAL;
   return sys_pidfd_send_signal(child->pidfd, sig) == 0 ? 0 : -errno;
 }
 
+/* Any thread. Idempotent. */
 void nw_spawn_close(nw_child_t *child) {
   if (child && child->pidfd >= 0) {
     close(child->pidfd);
@@ -389,6 +399,7 @@ static ssize_t read_into(int fd, nw_spawn_output_t *o, size_t *cap) {
   return n;
 }
 
+/* Any thread. Idempotent; NULL is ignored. */
 void nw_spawn_sync_free(nw_spawn_sync_result_t *res) {
   if (!res) return;
   for (int i = 0; res->out && i < res->nfds; i++) free(res->out[i].data);
@@ -397,6 +408,8 @@ void nw_spawn_sync_free(nw_spawn_sync_result_t *res) {
   res->nfds = 0;
 }
 
+/* Any thread; blocks it until the child is reaped and its outputs end.
+ * The descriptors it makes are all closed at the one `out` label. */
 int nw_spawn_sync(const nw_spawn_sync_options_t *so,
                   nw_spawn_sync_result_t *res) {
   if (!so || !res) return -EINVAL;

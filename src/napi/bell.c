@@ -221,6 +221,7 @@ static napi_value bell_live_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* See parts.h. */
 napi_value nw_bell_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"bellOpen", bell_open_fn}, {"bellClose", bell_close_fn},

@@ -51,6 +51,7 @@ static napi_value is_detached_fn(napi_env env, napi_callback_info info) {
   return nw_napi_bool(env, detached);
 }
 
+/* See parts.h. */
 napi_value nw_bytes_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"bytesCopy", bytes_copy_fn},

@@ -10,6 +10,8 @@
 
 #include "native_workers.h"
 
+/* The error has Node-API's message for the failure and .code
+ * ERR_NAPI_<status>. */
 void nw_napi_throw_last(napi_env env, napi_status status) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
@@ -35,6 +37,8 @@ napi_value nw_napi_error(napi_env env, nw_error_kind_t kind, const char *code,
   return st == napi_ok ? e : NULL;
 }
 
+/* Nothing is thrown when the error itself cannot be made (an exception is
+ * then pending already, or the engine is out of memory). */
 void nw_napi_throw_code(napi_env env, nw_error_kind_t kind, const char *code,
                         const char *msg) {
   napi_value e = nw_napi_error(env, kind, code, msg);
@@ -56,6 +60,7 @@ static void errno_code(int err, char *buf, size_t len) {
   }
 }
 
+/* See common.h; the code comes from errno_code. */
 napi_value nw_napi_errno_error(napi_env env, int err, const char *syscall) {
   if (err > 0) err = -err;
   if (!syscall) syscall = "unknown";
@@ -73,6 +78,7 @@ napi_value nw_napi_errno_error(napi_env env, int err, const char *syscall) {
   return e;
 }
 
+/* When the error cannot be made, the Node-API failure is thrown instead. */
 void nw_napi_throw_errno(napi_env env, int err, const char *syscall) {
   napi_value e = nw_napi_errno_error(env, err, syscall);
   if (e) napi_throw(env, e);
@@ -99,6 +105,7 @@ void *nw_napi_unwrap(napi_env env, napi_value v, const napi_type_tag *tag,
   return NULL;
 }
 
+/* The message names the expected type as Node's messages do ("a number"). */
 bool nw_napi_check_type(napi_env env, napi_value v, napi_valuetype want,
                         const char *what) {
   static const char *const names[] = {
@@ -128,6 +135,7 @@ DEFINE_GETTER(nw_napi_get_uint32, uint32_t, napi_number, napi_get_value_uint32)
 DEFINE_GETTER(nw_napi_get_double, double, napi_number, napi_get_value_double)
 DEFINE_GETTER(nw_napi_get_bool, bool, napi_boolean, napi_get_value_bool)
 
+/* Results of glue functions. */
 napi_value nw_napi_int32(napi_env env, int32_t v) {
   napi_value out;
   NAPI_CALL(env, napi_create_int32(env, v, &out));
@@ -140,6 +148,7 @@ napi_value nw_napi_bool(napi_env env, bool v) {
   return out;
 }
 
+/* Any thread; no state. */
 bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
   switch (t) {
     case napi_int8_array: *out = NW_INT8; return true;
@@ -157,6 +166,7 @@ bool nw_napi_elem_type(napi_typedarray_type t, uint32_t *out) {
   }
 }
 
+/* A detached buffer is a view of length 0 with data NULL. */
 bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out) {
   bool is = false;
   memset(out, 0, sizeof *out);
@@ -182,6 +192,7 @@ bool nw_napi_get_view(napi_env env, napi_value v, nw_napi_view_t *out) {
   return out->kind != NW_VIEW_NONE;
 }
 
+/* See common.h. */
 bool nw_napi_get_bytes(napi_env env, napi_value v, void **data, size_t *len,
                        napi_value *arraybuffer) {
   nw_napi_view_t view;
@@ -211,22 +222,26 @@ napi_status nw_napi_callback_init(napi_env env, nw_napi_callback_t *cb,
   return st;
 }
 
+/* See common.h. */
 void nw_napi_callback_drop(napi_env env, nw_napi_callback_t *cb) {
   nw_napi_drop_ref(env, &cb->fn);
   if (cb->actx) napi_async_destroy(env, cb->actx);
   cb->actx = NULL;
 }
 
+/* See common.h. */
 void nw_napi_drop_ref(napi_env env, napi_ref *ref) {
   if (*ref) napi_delete_reference(env, *ref);
   *ref = NULL;
 }
 
+/* See common.h. */
 void nw_napi_drop_hook(napi_async_cleanup_hook_handle *hook) {
   if (*hook) napi_remove_async_cleanup_hook(*hook);
   *hook = NULL;
 }
 
+/* A function that was collected (a weak holder let it go) counts as none. */
 napi_status nw_napi_make_callback(napi_env env, const nw_napi_callback_t *cb,
                                   size_t argc, const napi_value *argv,
                                   napi_value *result) {
@@ -259,6 +274,7 @@ napi_status nw_napi_export_fns(napi_env env, napi_value obj,
   return napi_ok;
 }
 
+/* Constants are JavaScript numbers (exact up to 2^53). */
 napi_status nw_napi_export_consts(napi_env env, napi_value obj,
                                   const nw_napi_const_t *consts, size_t n) {
   for (size_t i = 0; i < n; i++) {

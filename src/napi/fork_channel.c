@@ -42,6 +42,8 @@ typedef struct channel_handle {
   napi_async_cleanup_hook_handle cleanup;
 } channel_handle_t;
 
+/* JS thread. Drop one of the handle's holders (see the lifetime note at
+ * the top); the last one closes, unmaps and frees. */
 static void handle_unref(channel_handle_t *h) {
   if (--h->refs > 0) return;
   nw_fork_channel_close(&h->ch);
@@ -49,6 +51,8 @@ static void handle_unref(channel_handle_t *h) {
   free(h);
 }
 
+/* JS thread (libuv's close callback): the poll handle is done; it held
+ * one reference. */
 static void poll_closed(uv_handle_t *uvh) {
   channel_handle_t *h = uvh->data;
   nw_napi_drop_hook(&h->cleanup);
@@ -79,12 +83,15 @@ static void env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   handle_close(h);
 }
 
+/* JS thread: the handle object was collected. */
 static void wrapper_finalize(napi_env env, void *data, void *hint) {
   channel_handle_t *h = data;
   handle_close(h);
   handle_unref(h);
 }
 
+/* JS thread: an ArrayBuffer over the mapping was collected (`hint` is
+ * the handle). */
 static void buffer_finalize(napi_env env, void *data, void *hint) {
   handle_unref(hint);
 }
@@ -327,6 +334,7 @@ static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* See parts.h. */
 napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"channelCreate", channel_create_fn}, {"channelOpen", channel_open_fn},

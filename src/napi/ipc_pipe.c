@@ -49,11 +49,14 @@ typedef struct ipc_reader {
   char buf[READ_SIZE];
 } ipc_reader_t;
 
+/* JS thread. Drop one of the reader's holders; the last one frees it. */
 static void reader_unref(ipc_reader_t *r) {
   if (--r->refs > 0) return;
   free(r);
 }
 
+/* JS thread (libuv's close callback): close our duplicate of the pipe and
+ * let go of the poll's reference. */
 static void poll_closed(uv_handle_t *h) {
   ipc_reader_t *r = h->data;
   if (r->fd >= 0) close(r->fd);
@@ -83,6 +86,7 @@ static void env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   }
 }
 
+/* JS thread: the reader object was collected. */
 static void wrapper_finalize(napi_env env, void *data, void *hint) {
   ipc_reader_t *r = data;
   reader_close(r);
@@ -131,14 +135,21 @@ static void read_some(ipc_reader_t *r, int status, int reads) {
   }
 }
 
+/* JS thread (libuv): the pipe is readable, hung up or failed. */
 static void on_poll(uv_poll_t *p, int status, int events) {
   read_some(p->data, status, READS_PER_WAKE);
 }
 
+/* The reader `v`, or NULL after throwing ERR_INVALID_ARG_TYPE. */
 static ipc_reader_t *get_reader(napi_env env, napi_value v) {
   return nw_napi_unwrap(env, v, &reader_tag, "an IPC reader");
 }
 
+/* ipcReaderStart(fd, callback) -> reader. Reads a duplicate of `fd`
+ * (the caller keeps its own) with a poll on this thread's loop, which
+ * keeps the loop alive until ipcReaderRef(reader, false). Throws
+ * ERR_INVALID_ARG_TYPE, or the system error of fcntl / uv_poll_init /
+ * uv_poll_start. */
 static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(2);
   int32_t fd = -1;
@@ -195,6 +206,8 @@ static napi_value reader_start_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* ipcReaderRef(reader, ref = true): whether the reader keeps the loop
+ * alive. Returns undefined. */
 static napi_value reader_ref_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(2, ipc_reader_t, r, get_reader);
   bool on = true;
@@ -206,6 +219,8 @@ static napi_value reader_ref_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ipcReaderClose(reader): stop reading and close the duplicate; the
+ * callback is not called again. Idempotent; returns undefined. */
 static napi_value reader_close_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(1, ipc_reader_t, r, get_reader);
   reader_close(r);
@@ -249,6 +264,7 @@ static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* See parts.h. */
 napi_value nw_ipc_pipe_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"ipcReaderStart", reader_start_fn}, {"ipcReaderRef", reader_ref_fn},

@@ -744,6 +744,7 @@ static napi_value stats_fn(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* See parts.h. The functions go on exports.pool. */
 napi_value nw_pool_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"create", create_fn}, {"submit", submit_fn},   {"cancel", cancel_fn},

@@ -95,6 +95,8 @@ static void waiter_call_js(napi_env env, napi_value cb, void *context,
   napi_call_function(env, undefined, cb, 0, NULL, NULL);
 }
 
+/* JS thread. Stop and join a helper thread (if it was started) and let
+ * go of its threadsafe function. */
 static void waiter_stop(waiter_t *w) {
   if (!w->started) return;
   __atomic_store_n(&w->stop, 1, __ATOMIC_SEQ_CST);
@@ -123,8 +125,10 @@ static void handle_destroy(ring_handle_t *h) {
   nw_napi_drop_ref(h->env, &h->alive_fn);
 }
 
+/* Env teardown (JS thread): stop the helpers before the loop goes. */
 static void handle_cleanup_hook(void *arg) { handle_destroy(arg); }
 
+/* JS thread: the handle object was collected. */
 static void handle_finalize(napi_env env, void *data, void *hint) {
   ring_handle_t *h = data;
   napi_remove_env_cleanup_hook(env, handle_cleanup_hook, h);
@@ -404,6 +408,7 @@ static napi_value yield_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* See parts.h. */
 napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"ringInit", ring_init_fn},     {"ringAttach", ring_attach_fn},

@@ -50,6 +50,8 @@ typedef struct proc {
   int exited;
 } proc_t;
 
+/* JS thread. Drop one of the proc's holders (the External, the open
+ * poll); the last one frees it. */
 static void proc_release(proc_t *p) {
   if (--p->owners == 0) free(p);
 }
@@ -73,6 +75,7 @@ static void hand_to_reaper(nw_child_t *child) {
   nw_spawn_reap_detached(child);
 }
 
+/* JS thread (libuv's close callback): the poll is done with the proc. */
 static void poll_closed(uv_handle_t *h) {
   proc_t *p = h->data;
   nw_napi_drop_hook(&p->hook);
@@ -87,6 +90,7 @@ static void proc_stop(proc_t *p) {
   uv_close((uv_handle_t *)&p->poll, poll_closed);
 }
 
+/* JS thread. Let go of the exit callback; no JavaScript is called after. */
 static void proc_drop_js(proc_t *p) {
   nw_napi_callback_drop(p->env, &p->onexit);
 }
@@ -128,10 +132,12 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+/* JS thread: the handle External was collected. */
 static void proc_finalize(napi_env env, void *data, void *hint) {
   proc_release(data);
 }
 
+/* The process handle `v`, or NULL after throwing ERR_INVALID_ARG_TYPE. */
 static proc_t *get_proc(napi_env env, napi_value v) {
   return nw_napi_unwrap(env, v, &proc_tag, "a process handle");
 }
@@ -143,6 +149,7 @@ static void free_strv(char **v) {
   free(v);
 }
 
+/* A malloc'd copy of string `v` (the caller frees it), or NULL. */
 static char *get_string(napi_env env, napi_value v) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
@@ -176,6 +183,8 @@ static char *get_prop_string(napi_env env, napi_value obj, const char *name,
   return s;
 }
 
+/* A NULL-terminated malloc'd copy of the array of strings obj[name] (free
+ * with free_strv); NULL with *bad set when it is not one. */
 static char **get_prop_strv(napi_env env, napi_value obj, const char *name,
                             bool *bad) {
   napi_value arr, el;
@@ -205,6 +214,8 @@ static char **get_prop_strv(napi_env env, napi_value obj, const char *name,
   return v;
 }
 
+/* obj[name] as an integer: *present says whether it was given (not
+ * undefined or null). False when it is not a number. */
 static bool get_prop_int64(napi_env env, napi_value obj, const char *name,
                            int64_t *out, bool *present) {
   napi_value v;
@@ -230,6 +241,7 @@ typedef struct spawn_args {
   int *fds;
 } spawn_args_t;
 
+/* Free what get_spawn_args copied. */
 static void spawn_args_free(spawn_args_t *a) {
   free_strv(a->argv);
   free_strv(a->envp);
@@ -401,12 +413,16 @@ static proc_t *proc_arg(napi_env env, napi_callback_info info, int32_t *extra) {
   return p;
 }
 
+/* processPid(handle) -> the child's pid. */
 static napi_value pid_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
   return nw_napi_int32(env, p->child.pid);
 }
 
+/* processKill(handle, signal) -> 0 or a negative errno, as Node's
+ * ProcessWrap.kill returns it (-ESRCH once the child is gone, -EINVAL for
+ * a bad signal): the caller branches on it. */
 static napi_value kill_fn(napi_env env, napi_callback_info info) {
   int32_t sig = 0;
   proc_t *p = proc_arg(env, info, &sig);
@@ -415,6 +431,8 @@ static napi_value kill_fn(napi_env env, napi_callback_info info) {
   return nw_napi_int32(env, rc);
 }
 
+/* processRef(handle) / processUnref(handle): whether watching the child
+ * keeps the loop alive. Return undefined. */
 static napi_value ref_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
@@ -429,12 +447,15 @@ static napi_value unref_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* processHasRef(handle) -> boolean. */
 static napi_value has_ref_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
   return nw_napi_bool(env, p->polling && uv_has_ref((uv_handle_t *)&p->poll));
 }
 
+/* socketpair() -> [fd, fd]: an O_CLOEXEC unix stream socketpair, the
+ * caller's to close. Throws the system error of socketpair. */
 static napi_value socketpair_fn(napi_env env, napi_callback_info info) {
   int fds[2];
   int rc = nw_spawn_socketpair(fds);
@@ -456,6 +477,9 @@ static napi_value socketpair_fn(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* closeFd(fd): close a descriptor the addon handed out. Throws
+ * ERR_INVALID_ARG_TYPE for a non-number or negative fd; returns
+ * undefined. */
 static napi_value close_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(1);
   int32_t fd = -1;
@@ -468,8 +492,15 @@ static napi_value close_fd_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Finalizer of a large output Buffer: the runner's malloc'd memory. */
 static void free_output(napi_env env, void *data, void *hint) { free(data); }
 
+/* spawnSync(options) -> { pid, status, signal, error, output }. Blocks
+ * the calling thread until the child is reaped (as Node's spawnSync does).
+ * `error` is 0 or the negative errno of how the run ended (a failed
+ * start, -ETIMEDOUT, -ENOBUFS): a result, not a throw, because Node puts
+ * it on the result too. Throws ERR_INVALID_ARG_* for bad options, and the
+ * system error of spawnSync when nothing could be set up. */
 static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
   NW_ARGV(1);
   if (argc < 1) {
@@ -554,6 +585,7 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* See parts.h. */
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_const_t fd_kinds[] = {
       {"FD_INHERIT", NW_SPAWN_FD_INHERIT},

@@ -208,6 +208,8 @@ typedef struct {
   int error;
 } bench_t;
 
+/* nw_ring_read_batch callback of the consumer: add up the u64 that
+ * starts each message. */
 static void bench_sum(void *ctx, const uint8_t *m, uint32_t len) {
   bench_t *b = ctx;
   uint64_t v;
@@ -376,6 +378,7 @@ typedef struct {
   napi_deferred deferred;
 } async_noop_t;
 
+/* libuv pool thread: the work itself, none. */
 static void async_noop_execute(napi_env env, void *data) {}
 
 /* JS thread: settle the promise and free the item. */
