@@ -4,25 +4,40 @@
       "target_name": "native_workers",
       "sources": [
         "src/core/bell.c",
-        "src/core/channel.c",
+        "src/core/fdpass.c",
+        "src/core/fork_channel.c",
         "src/core/kernels.c",
         "src/core/pool.c",
+        "src/core/pool_cache.c",
         "src/core/ring.c",
         "src/core/spawn.c",
         "src/napi/addon.c",
-        "src/napi/channel.c",
+        "src/napi/bell.c",
+        "src/napi/bytes.c",
+        "src/napi/common.c",
+        "src/napi/fork_channel.c",
         "src/napi/ipc_pipe.c",
         "src/napi/pool.c",
         "src/napi/ring.c",
-        "src/napi/spawn.c",
-        "src/napi/testing.c",
-        "src/napi/worker.c"
+        "src/napi/spawn.c"
       ],
       "include_dirs": ["include", "src"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "libraries": ["-lpthread", "-ldl"]
+    },
+    {
+      "target_name": "native_workers_testing",
+      "sources": [
+        "src/core/ring.c",
+        "src/napi/common.c",
+        "src/napi/testing.c"
+      ],
+      "include_dirs": ["include", "src"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration", "-fvisibility=hidden"],
+      "libraries": ["-lpthread"]
     },
     {
       "target_name": "nw_exec_helper",

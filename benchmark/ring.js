@@ -167,7 +167,7 @@ async function main() {
   printTable(rows);
 
   // native -> native
-  const t = require('../lib/internal/binding')._testing;
+  const t = require('../test/support/testing_binding');
   const N = 2e7;
   const nat = [];
   const natBatch = [];

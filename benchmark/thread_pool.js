@@ -2,7 +2,7 @@
 
 // ThreadPool side by side with what Node offers for the same work:
 //  1. noop tasks per second from JS: ThreadPool vs a napi_create_async_work
-//     round trip (a test-only entry point of the addon, on libuv's pool);
+//     round trip (from the test-only addon, on libuv's pool);
 //  2. sha256 of 64 x 1 MiB: ThreadPool with 1 and 2 threads vs
 //     crypto.createHash on the main thread, with the event loop's longest
 //     stall during each (perf_hooks.monitorEventLoopDelay);
@@ -20,7 +20,7 @@ const { monitorEventLoopDelay } = require('perf_hooks');
 const { promisify } = require('util');
 
 const { ThreadPool } = require('..');
-const binding = require('../lib/internal/binding');
+const testing = require('../test/support/testing_binding');
 const { median, printTable, fmt } = require('./_table');
 
 const ROUNDS = Number(process.env.NW_BENCH_ROUNDS) || 5;
@@ -64,7 +64,7 @@ async function noopBench() {
   const theirs = async () => {
     const ps = new Array(N);
     const t0 = now();
-    for (let i = 0; i < N; i++) ps[i] = binding._testing.asyncWorkNoop();
+    for (let i = 0; i < N; i++) ps[i] = testing.asyncWorkNoop();
     await Promise.all(ps);
     return N / ((now() - t0) / 1000);
   };
@@ -86,7 +86,7 @@ async function noopBench() {
   };
   const seqTheirs = async () => {
     const t0 = now();
-    for (let i = 0; i < M; i++) await binding._testing.asyncWorkNoop();
+    for (let i = 0; i < M; i++) await testing.asyncWorkNoop();
     return ((now() - t0) * 1000) / M;
   };
   const c = [], d = [];

@@ -70,6 +70,17 @@ typedef enum nw_elem_type {
   NW_UINT8 = 11
 } nw_elem_type_t;
 
+/* Bytes per element of an input of element type `t` (1 for NW_BYTES and
+ * for a value that is no nw_elem_type_t). */
+static inline size_t nw_elem_size(uint32_t t) {
+  switch (t) {
+    case NW_INT16: case NW_UINT16: return 2;
+    case NW_INT32: case NW_UINT32: case NW_FLOAT32: return 4;
+    case NW_FLOAT64: case NW_BIGINT64: case NW_BIGUINT64: return 8;
+    default: return 1;
+  }
+}
+
 /* What the task resolves with, chosen by the kernel (io->result). */
 typedef enum nw_result_kind {
   NW_RESULT_BUFFER = 0,    /* a Buffer over io->out (the default) */

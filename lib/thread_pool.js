@@ -62,14 +62,22 @@ const META_SKIP = 1 << 18;
 // Bytes of input copied per turn of the event loop (see #flush).
 const COPY_BUDGET = 2 << 20;
 const MORE = 1;
-const EAGAIN = -11;
-const EINVAL = -22;
-const ESHUTDOWN = -108;
-const ENOENT = -2;
-const ENOEXEC = -8;
-const ENOSYS = -38;
-const EPROTO = -71;
-const EEXIST = -17;
+// Why native.submit stopped short of the batch (negative errnos).
+const EAGAIN = -os.constants.errno.EAGAIN;
+const EINVAL = -os.constants.errno.EINVAL;
+const ESHUTDOWN = -os.constants.errno.ESHUTDOWN;
+
+// The error load(file) throws for one the addon threw (src/napi/pool.c:
+// the loader's message under a stable code, or a system error).
+function loadError(err, file) {
+  switch (err.code) {
+    case 'ERR_DLOPEN_FAILED': return ERR_DLOPEN_FAILED(err.message);
+    case 'ERR_INVALID_KERNEL_LIBRARY': return ERR_INVALID_KERNEL_LIBRARY(err.message);
+    case 'ERR_KERNEL_EXISTS': return ERR_KERNEL_EXISTS(err.message);
+    case 'ERR_INVALID_ARG_VALUE': return ERR_INVALID_ARG_VALUE('path', file, `is invalid (${err.message})`);
+    default: return typeof err.errno === 'number' ? errnoException(err.errno, 'dlopen', file) : err;
+  }
+}
 
 function abortError(signal) {
   return new AbortError(undefined, { cause: signal ? signal.reason : undefined });
@@ -458,20 +466,14 @@ class ThreadPool {
     const st = this[kState];
     if (st.closed) throw ERR_POOL_CLOSED();
     const full = path.resolve(file);
-    const [rc, message] = native.load(this[kHandle], full);
-    if (rc < 0) {
-      switch (rc) {
-        case ENOENT:
-        case ENOEXEC: throw ERR_DLOPEN_FAILED(message);
-        case ENOSYS:
-        case EPROTO: throw ERR_INVALID_KERNEL_LIBRARY(message);
-        case EEXIST: throw ERR_KERNEL_EXISTS(message);
-        case EINVAL: throw ERR_INVALID_ARG_VALUE('path', file, message ? `is invalid (${message})` : undefined);
-        default: throw errnoException(rc, 'dlopen', file);
-      }
+    let added;
+    try {
+      added = native.load(this[kHandle], full);
+    } catch (err) {
+      throw loadError(err, file);
     }
     this.#refreshKernels();
-    return st.kernelNames.slice(st.kernelNames.length - rc);
+    return st.kernelNames.slice(st.kernelNames.length - added);
   }
 
   #shutdown(abort) {

@@ -4,7 +4,6 @@ const assert = require('assert');
 const path = require('path');
 const { Worker } = require('worker_threads');
 const { RingBuffer } = require('..');
-const binding = require('../lib/internal/binding');
 const { makeMessage, checkMessage } = require('./fixtures/ring-messages');
 
 const PEER = path.join(__dirname, 'fixtures', 'ring-peer.js');
@@ -124,7 +123,7 @@ describe('RingBuffer across threads', function () {
 
 describe('RingBuffer native <-> JS', function () {
   this.timeout(60000);
-  const t = binding._testing;
+  const t = require('./support/testing_binding');
 
   function view(rb) { return new Uint8Array(rb.buffer); }
 

@@ -101,13 +101,19 @@ class ProcessHandle {
     this.onexit = null;
   }
 
-  // Returns 0 or a negative errno (Node's ProcessWrap::Spawn contract).
+  // Returns 0 or a negative errno (Node's ProcessWrap::Spawn contract): the
+  // addon throws the system error of 'spawn' when no child started.
   spawn(native) {
-    const r = binding.spawn(native, (exitCode, termSignal) => {
-      this[kNative] = null;
-      if (this.onexit) this.onexit(exitCode, termSignal ? signalNames[termSignal] || null : null);
-    });
-    if (typeof r === 'number') return r;
+    let r;
+    try {
+      r = binding.spawn(native, (exitCode, termSignal) => {
+        this[kNative] = null;
+        if (this.onexit) this.onexit(exitCode, termSignal ? signalNames[termSignal] || null : null);
+      });
+    } catch (err) {
+      if (err.syscall === 'spawn' && typeof err.errno === 'number') return err.errno;
+      throw err;
+    }
     this[kNative] = r;
     this.pid = binding.processPid(r);
     return 0;

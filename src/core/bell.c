@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/* The id of slot `slot` in generation `gen`: never 0, positive as an
+ * int32 (NW_BELL_GEN_MASK keeps the top bit clear). */
 static uint32_t make_id(uint32_t slot, uint32_t gen) {
   return ((gen & NW_BELL_GEN_MASK) << NW_BELL_SLOT_BITS) | (slot + 1u);
 }
@@ -94,6 +96,8 @@ int nw_bellreg_ring(nw_bellreg_t *reg, uint32_t id) {
   return rc;
 }
 
+/* Any thread, though only the owner of `id` can rely on the answer (see
+ * bell.h). NULL for an id that is not registered. */
 void *nw_bellreg_get(nw_bellreg_t *reg, uint32_t id) {
   if (!reg) return NULL;
   pthread_rwlock_rdlock(&reg->lock);
@@ -103,6 +107,7 @@ void *nw_bellreg_get(nw_bellreg_t *reg, uint32_t id) {
   return arg;
 }
 
+/* Any thread. A snapshot: bells may come and go right after. */
 uint32_t nw_bellreg_live(nw_bellreg_t *reg) {
   pthread_rwlock_rdlock(&reg->lock);
   uint32_t n = reg->live;
@@ -110,6 +115,8 @@ uint32_t nw_bellreg_live(nw_bellreg_t *reg) {
   return n;
 }
 
+/* No thread may use the registry during or after the call (it frees the
+ * table; the registered callbacks' arguments stay their owners'). */
 void nw_bellreg_destroy(nw_bellreg_t *reg) {
   free(reg->slots);
   reg->slots = NULL;

@@ -23,6 +23,8 @@
 
 extern char **environ;
 
+/* Report errno `err` to the parent on `fd` and end with 127, as a child
+ * whose exec failed does. Never returns. */
 static void fail(int fd, int err) {
   ssize_t n;
   do n = write(fd, &err, sizeof err);
@@ -30,6 +32,8 @@ static void fail(int fd, int err) {
   _exit(127);
 }
 
+/* The helper's only thread, in the child. Returns only for bad
+ * arguments (127); otherwise it execs or fails(). */
 int main(int argc, char **argv) {
   if (argc < 7) return 127;
   int fd = atoi(argv[1]);

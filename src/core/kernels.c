@@ -21,16 +21,21 @@
 #include <zlib.h>
 
 #include "core/brotli_api.h"
+#include "core/clock.h"
 
 /* Work between two looks at the cancel flag. */
 #define SLICE ((size_t)1 << 20)
 /* Largest output a kernel makes: Node's buffer.constants.MAX_LENGTH. */
 #define MAX_OUTPUT ((size_t)1 << 32)
 
+/* Fail the task as Node does when a Buffer cannot be allocated. Returns
+ * NW_FAILED. */
 static int no_memory(nw_kernel_io_t *io) {
   return nw_fail(io, "ERR_MEMORY_ALLOCATION_FAILED", "Failed to allocate memory");
 }
 
+/* Fail the task as Node does for an output past buffer.constants.MAX_LENGTH.
+ * Returns NW_FAILED. */
 static int too_large(nw_kernel_io_t *io) {
   return nw_fail(io, "ERR_BUFFER_TOO_LARGE",
                  "Cannot create a Buffer larger than 4294967296 bytes");
@@ -48,16 +53,12 @@ static int k_sleep(nw_kernel_io_t *io) {
   double ms = 0;
   if (io->len == sizeof ms) memcpy(&ms, io->data, sizeof ms);
   if (!(ms > 0)) ms = 0;
+  if (ms > 9e12) ms = 9e12; /* 285 years: keeps the deadline in range */
   io->result = NW_RESULT_UNDEFINED;
-  struct timespec end;
-  clock_gettime(CLOCK_MONOTONIC, &end);
-  int64_t end_ns = (int64_t)end.tv_sec * 1000000000LL + end.tv_nsec +
-                   (int64_t)(ms * 1e6);
+  int64_t end_ns = nw_now_ns() + (int64_t)(ms * 1e6);
   for (;;) {
     if (nw_cancelled(io)) return NW_CANCELLED;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t left = end_ns - ((int64_t)now.tv_sec * 1000000000LL + now.tv_nsec);
+    int64_t left = end_ns - nw_now_ns();
     if (left <= 0) return 0;
     if (left > 1000000) left = 1000000;
     struct timespec ts = {0, (long)left};
@@ -104,6 +105,7 @@ out:
   return rc;
 }
 
+/* crypto.createHash('sha256' / 'sha512').update(input).digest(). */
 static int k_sha256(nw_kernel_io_t *io) { return digest(io, EVP_sha256()); }
 static int k_sha512(nw_kernel_io_t *io) { return digest(io, EVP_sha512()); }
 
@@ -157,6 +159,16 @@ static int grow(nw_kernel_io_t *io, size_t used, size_t more) {
   return 0;
 }
 
+/* The first output buffer of a decompression: four times the input (a
+ * typical ratio for text), at least 1 KiB and at most 64 MiB; grow() takes
+ * it from there. */
+static size_t decompressed_guess(size_t in_len) {
+  size_t guess = in_len < SIZE_MAX / 4 ? in_len * 4 : in_len;
+  if (guess < 1024) guess = 1024;
+  if (guess > ((size_t)64 << 20)) guess = (size_t)64 << 20;
+  return guess;
+}
+
 /* Shrink the output to what was written. */
 static void trim(nw_kernel_io_t *io, size_t used) {
   if (used < io->out_len) {
@@ -165,6 +177,73 @@ static void trim(nw_kernel_io_t *io, size_t used) {
   }
   io->out_len = used;
   io->result = NW_RESULT_BUFFER;
+}
+
+/* ---- streaming (de)compression ------------------------------------------------ */
+
+/*
+ * One call of a streaming library: consume input from *in (*in_left bytes
+ * left) and write at most *room bytes at *out, advancing all four. Returns
+ * 1 once the stream is complete, 0 to be called again, or a kernel failure
+ * (NW_FAILED with io's error set).
+ */
+typedef int (*stream_step_fn)(void *state, nw_kernel_io_t *io,
+                              const uint8_t **in, size_t *in_left,
+                              uint8_t **out, size_t *room);
+
+/* Pool thread. Run `step` over the whole input into a Buffer result that
+ * starts at `first_out` bytes (0: 64 KiB) and doubles as needed; before
+ * each call there is room for at least 64 KiB more, of which the call gets
+ * at most SLICE, so that the cancel flag is looked at between slices.
+ * Returns 0, NW_CANCELLED or the failure. */
+static int run_stream(nw_kernel_io_t *io, stream_step_fn step, void *state,
+                      size_t first_out) {
+  const uint8_t *in = io->data;
+  size_t in_left = io->len, used = 0;
+  int rc = first_out ? grow(io, 0, first_out) : 0;
+  while (rc == 0 && (rc = grow(io, used, 64 * 1024)) == 0) {
+    size_t room = io->out_len - used < SLICE ? io->out_len - used : SLICE, left = room;
+    uint8_t *out = (uint8_t *)io->out + used;
+    int r = step(state, io, &in, &in_left, &out, &left);
+    used += room - left;
+    if (r == 1) {
+      trim(io, used);
+      return 0;
+    }
+    if (r < 0) return r;
+    if (nw_cancelled(io)) return NW_CANCELLED;
+  }
+  return rc;
+}
+
+/* Feed a zlib stream the next piece of input, at most 1 GiB (zlib counts
+ * in uInt), and the room for output; call `fn` (deflate or inflate) with
+ * Z_FINISH, or with `finish_only_last` Z_NO_FLUSH until the piece is the
+ * last; take back what it consumed and wrote. Returns zlib's result. */
+static int zlib_call(z_stream *s, int (*fn)(z_stream *, int),
+                     bool finish_only_last, const uint8_t **in,
+                     size_t *in_left, uint8_t **out, size_t *room) {
+  size_t chunk = *in_left > 0x40000000u ? 0x40000000u : *in_left;
+  s->next_in = (Bytef *)*in;
+  s->avail_in = (uInt)chunk;
+  s->next_out = *out;
+  s->avail_out = (uInt)*room;
+  int err = fn(s, !finish_only_last || chunk == *in_left ? Z_FINISH : Z_NO_FLUSH);
+  *in += chunk - s->avail_in;
+  *in_left -= chunk - s->avail_in;
+  *out = s->next_out;
+  *room = s->avail_out;
+  return err;
+}
+
+/* One deflate() call of compress_zlib (a stream_step_fn). */
+static int deflate_step(void *state, nw_kernel_io_t *io, const uint8_t **in,
+                        size_t *in_left, uint8_t **out, size_t *room) {
+  z_stream *s = state;
+  int err = zlib_call(s, deflate, true, in, in_left, out, room);
+  if (err == Z_STREAM_END) return 1;
+  if (err != Z_OK && err != Z_BUF_ERROR) return zlib_fail(io, err, s->msg);
+  return 0;
 }
 
 /* zlib.deflate / zlib.gzip with Node's defaults: level
@@ -176,103 +255,49 @@ static int compress_zlib(nw_kernel_io_t *io, int window_bits) {
   int err = deflateInit2(&s, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8,
                          Z_DEFAULT_STRATEGY);
   if (err != Z_OK) return zlib_fail(io, err, s.msg);
-  int rc = 0;
-  size_t used = 0;
   uLong bound = deflateBound(&s, io->len > 0xffffffffu ? 0xffffffffu : (uLong)io->len);
-  io->out = NULL;
-  io->out_len = 0;
-  if ((rc = grow(io, 0, bound < 64 ? 64 : (size_t)bound)) != 0) goto out;
-  s.next_in = io->data;
-  size_t in_left = io->len;
-  for (;;) {
-    size_t chunk_in = in_left > 0x40000000u ? 0x40000000u : in_left;
-    s.avail_in = (uInt)chunk_in;
-    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
-    size_t room = io->out_len - used;
-    if (room > SLICE) room = SLICE;
-    s.next_out = (Bytef *)io->out + used;
-    s.avail_out = (uInt)room;
-    int flush = in_left == chunk_in ? Z_FINISH : Z_NO_FLUSH;
-    err = deflate(&s, flush);
-    size_t consumed = chunk_in - s.avail_in;
-    in_left -= consumed;
-    used += room - s.avail_out;
-    if (err == Z_STREAM_END) break;
-    if (err != Z_OK && err != Z_BUF_ERROR) {
-      rc = zlib_fail(io, err, s.msg);
-      goto out;
-    }
-    if (nw_cancelled(io)) {
-      rc = NW_CANCELLED;
-      goto out;
-    }
-  }
-  trim(io, used);
-out:
+  int rc = run_stream(io, deflate_step, &s, bound < 64 ? 64 : (size_t)bound);
   deflateEnd(&s);
   return rc;
 }
 
-/* zlib.inflate / zlib.gunzip as Node runs them: a gzip stream may be
- * followed by further gzip members (unless the next byte is 0); input that
- * ends before the stream does is "unexpected end of file". */
-static int decompress_zlib(nw_kernel_io_t *io, int window_bits, bool gzip) {
+typedef struct {
   z_stream s;
-  memset(&s, 0, sizeof s);
-  int err = inflateInit2(&s, window_bits);
-  if (err != Z_OK) return zlib_fail(io, err, s.msg);
-  int rc = 0;
-  size_t used = 0;
-  io->out = NULL;
-  io->out_len = 0;
-  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
-  if (guess < 1024) guess = 1024;
-  if (guess > 64u << 20) guess = 64u << 20;
-  if ((rc = grow(io, 0, guess)) != 0) goto out;
-  s.next_in = io->data;
-  size_t in_left = io->len;
-  for (;;) {
-    size_t chunk_in = in_left > 0x40000000u ? 0x40000000u : in_left;
-    s.avail_in = (uInt)chunk_in;
-    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
-    size_t room = io->out_len - used;
-    if (room > SLICE) room = SLICE;
-    if (room > 0xffffffffu) room = 0xffffffffu;
-    s.next_out = (Bytef *)io->out + used;
-    s.avail_out = (uInt)room;
-    err = inflate(&s, Z_FINISH);
-    in_left -= chunk_in - s.avail_in;
-    used += room - s.avail_out;
-    if (err == Z_STREAM_END) {
-      if (gzip && in_left > 0 && *s.next_in != 0) {
-        inflateReset(&s);
-        continue;
-      }
-      break;
-    }
-    if (err == Z_NEED_DICT) {
-      rc = zlib_fail(io, err, "Missing dictionary");
-      goto out;
-    }
-    if (err == Z_BUF_ERROR && in_left == 0 && s.avail_out != 0) {
-      rc = zlib_fail(io, Z_BUF_ERROR, "unexpected end of file");
-      goto out;
-    }
-    if (err != Z_OK && err != Z_BUF_ERROR) {
-      rc = zlib_fail(io, err, s.msg);
-      goto out;
-    }
-    if (nw_cancelled(io)) {
-      rc = NW_CANCELLED;
-      goto out;
-    }
+  bool gzip;
+} inflate_state_t;
+
+/* A gzip stream may be followed by further gzip members (unless the next
+ * byte is 0); input that ends before the stream does is "unexpected end
+ * of file". */
+static int inflate_step(void *state, nw_kernel_io_t *io, const uint8_t **in,
+                        size_t *in_left, uint8_t **out, size_t *room) {
+  inflate_state_t *st = state;
+  int err = zlib_call(&st->s, inflate, false, in, in_left, out, room);
+  if (err == Z_STREAM_END) {
+    if (!(st->gzip && *in_left > 0 && **in != 0)) return 1;
+    inflateReset(&st->s);
+    return 0;
   }
-  trim(io, used);
-out:
-  inflateEnd(&s);
+  if (err == Z_NEED_DICT) return zlib_fail(io, err, "Missing dictionary");
+  if (err == Z_BUF_ERROR && *in_left == 0 && *room != 0)
+    return zlib_fail(io, Z_BUF_ERROR, "unexpected end of file");
+  if (err != Z_OK && err != Z_BUF_ERROR) return zlib_fail(io, err, st->s.msg);
+  return 0;
+}
+
+/* zlib.inflate / zlib.gunzip as Node runs them. */
+static int decompress_zlib(nw_kernel_io_t *io, int window_bits, bool gzip) {
+  inflate_state_t st;
+  memset(&st, 0, sizeof st);
+  st.gzip = gzip;
+  int err = inflateInit2(&st.s, window_bits);
+  if (err != Z_OK) return zlib_fail(io, err, st.s.msg);
+  int rc = run_stream(io, inflate_step, &st, decompressed_guess(io->len));
+  inflateEnd(&st.s);
   return rc;
 }
 
+/* The zlib kernels: windowBits 15 for zlib framing, +16 for gzip. */
 static int k_deflate(nw_kernel_io_t *io) { return compress_zlib(io, 15); }
 static int k_gzip(nw_kernel_io_t *io) { return compress_zlib(io, 15 + 16); }
 static int k_inflate(nw_kernel_io_t *io) { return decompress_zlib(io, 15, false); }
@@ -280,104 +305,65 @@ static int k_gunzip(nw_kernel_io_t *io) { return decompress_zlib(io, 15 + 16, tr
 
 /* ---- brotli ---------------------------------------------------------------- */
 
+static int brotli_compress_step(void *state, nw_kernel_io_t *io,
+                                const uint8_t **in, size_t *in_left,
+                                uint8_t **out, size_t *room) {
+  if (!BrotliEncoderCompressStream(state, NW_BROTLI_OPERATION_FINISH, in_left, in,
+                                   room, out, NULL))
+    return nw_fail(io, "ERR_BROTLI_COMPRESSION_FAILED", "Compression failed");
+  return BrotliEncoderIsFinished(state) ? 1 : 0;
+}
+
 /* zlib.brotliCompress with Node's defaults: no parameter set, so quality
  * 11, lgwin 22, mode generic; all input with BROTLI_OPERATION_FINISH. */
 static int k_brotli_compress(nw_kernel_io_t *io) {
   BrotliEncoderState *s = BrotliEncoderCreateInstance(NULL, NULL, NULL);
   if (!s) return no_memory(io);
-  int rc = 0;
-  size_t used = 0, avail_in = io->len;
-  const uint8_t *next_in = io->data;
-  io->out = NULL;
-  io->out_len = 0;
-  for (;;) {
-    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
-    size_t room = io->out_len - used;
-    size_t avail_out = room;
-    uint8_t *next_out = (uint8_t *)io->out + used;
-    if (!BrotliEncoderCompressStream(s, NW_BROTLI_OPERATION_FINISH, &avail_in,
-                                     &next_in, &avail_out, &next_out, NULL)) {
-      rc = nw_fail(io, "ERR_BROTLI_COMPRESSION_FAILED", "Compression failed");
-      goto out;
-    }
-    used += room - avail_out;
-    if (BrotliEncoderIsFinished(s)) break;
-    if (nw_cancelled(io)) {
-      rc = NW_CANCELLED;
-      goto out;
-    }
-  }
-  trim(io, used);
-out:
+  int rc = run_stream(io, brotli_compress_step, s, 0);
   BrotliEncoderDestroyInstance(s);
   return rc;
 }
 
 /* Errors as Node reports them: "Decompression failed" with code
- * "ERR_" + BrotliDecoderErrorString(code) and errno the (negative) code. */
+ * "ERR_" + BrotliDecoderErrorString(code) and errno the (negative) code;
+ * input that ends early is zlib's "unexpected end of file". */
+static int brotli_decompress_step(void *state, nw_kernel_io_t *io,
+                                  const uint8_t **in, size_t *in_left,
+                                  uint8_t **out, size_t *room) {
+  nw_brotli_decoder_result r =
+      BrotliDecoderDecompressStream(state, in_left, in, room, out, NULL);
+  if (r == NW_BROTLI_DECODER_RESULT_SUCCESS) return 1;
+  if (r == NW_BROTLI_DECODER_RESULT_ERROR) {
+    int code = BrotliDecoderGetErrorCode(state);
+    const char *name = BrotliDecoderErrorString(code);
+    char buf[sizeof io->code];
+    size_t i = 0;
+    const char *pre = "ERR_";
+    for (; pre[i]; i++) buf[i] = pre[i];
+    for (size_t j = 0; name && name[j] && i + 1 < sizeof buf; j++) buf[i++] = name[j];
+    buf[i] = 0;
+    nw_fail(io, buf, "Decompression failed");
+    io->errnum = code;
+    return NW_FAILED;
+  }
+  if (r == NW_BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
+    nw_fail(io, "Z_BUF_ERROR", "unexpected end of file");
+    io->errnum = Z_BUF_ERROR;
+    return NW_FAILED;
+  }
+  return 0;
+}
+
+/* zlib.brotliDecompress with Node's defaults. */
 static int k_brotli_decompress(nw_kernel_io_t *io) {
   BrotliDecoderState *s = BrotliDecoderCreateInstance(NULL, NULL, NULL);
   if (!s) return no_memory(io);
-  int rc = 0;
-  size_t used = 0, avail_in = io->len;
-  const uint8_t *next_in = io->data;
-  io->out = NULL;
-  io->out_len = 0;
-  size_t guess = io->len < (SIZE_MAX / 4) ? io->len * 4 : io->len;
-  if (guess < 1024) guess = 1024;
-  if (guess > 64u << 20) guess = 64u << 20;
-  if ((rc = grow(io, 0, guess)) != 0) goto out;
-  for (;;) {
-    if ((rc = grow(io, used, 64 * 1024)) != 0) goto out;
-    size_t room = io->out_len - used;
-    if (room > SLICE) room = SLICE;
-    size_t avail_out = room;
-    uint8_t *next_out = (uint8_t *)io->out + used;
-    nw_brotli_decoder_result r = BrotliDecoderDecompressStream(
-        s, &avail_in, &next_in, &avail_out, &next_out, NULL);
-    used += room - avail_out;
-    if (r == NW_BROTLI_DECODER_RESULT_SUCCESS) break;
-    if (r == NW_BROTLI_DECODER_RESULT_ERROR) {
-      int code = BrotliDecoderGetErrorCode(s);
-      const char *name = BrotliDecoderErrorString(code);
-      char buf[sizeof io->code];
-      size_t i = 0;
-      const char *pre = "ERR_";
-      for (; pre[i]; i++) buf[i] = pre[i];
-      for (size_t j = 0; name && name[j] && i + 1 < sizeof buf; j++) buf[i++] = name[j];
-      buf[i] = 0;
-      nw_fail(io, buf, "Decompression failed");
-      io->errnum = code;
-      rc = NW_FAILED;
-      goto out;
-    }
-    if (r == NW_BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) {
-      nw_fail(io, "Z_BUF_ERROR", "unexpected end of file");
-      io->errnum = Z_BUF_ERROR;
-      rc = NW_FAILED;
-      goto out;
-    }
-    if (nw_cancelled(io)) {
-      rc = NW_CANCELLED;
-      goto out;
-    }
-  }
-  trim(io, used);
-out:
+  int rc = run_stream(io, brotli_decompress_step, s, decompressed_guess(io->len));
   BrotliDecoderDestroyInstance(s);
   return rc;
 }
 
 /* ---- typed arrays ---------------------------------------------------------- */
-
-static size_t elem_size(uint32_t t) {
-  switch (t) {
-    case NW_INT16: case NW_UINT16: return 2;
-    case NW_INT32: case NW_UINT32: case NW_FLOAT32: return 4;
-    case NW_FLOAT64: case NW_BIGINT64: case NW_BIGUINT64: return 8;
-    default: return 1;
-  }
-}
 
 #define CMP_INT(name, type)                                                   \
   static int name(const void *a, const void *b) {                             \
@@ -423,7 +409,7 @@ static int k_sort(nw_kernel_io_t *io) {
     case NW_BIGUINT64: cmp = cmp_u64; break;
     default: return -EINVAL;
   }
-  size_t es = elem_size(io->elem_type);
+  size_t es = nw_elem_size(io->elem_type);
   if (nw_cancelled(io)) return NW_CANCELLED;
   qsort(io->data, io->len / es, es, cmp);
   io->result = NW_RESULT_INPUT;
@@ -433,7 +419,7 @@ static int k_sort(nw_kernel_io_t *io) {
 /* Sum left to right in float64, as Array.prototype.reduce((a, b) => a + b)
  * does; BigInt arrays sum exactly into a BigInt. */
 static int k_sum(nw_kernel_io_t *io) {
-  size_t es = elem_size(io->elem_type), n = io->len / es;
+  size_t es = nw_elem_size(io->elem_type), n = io->len / es;
   const uint8_t *p = io->data;
   if (io->elem_type == NW_BIGINT64 || io->elem_type == NW_BIGUINT64) {
     __int128 acc = 0;
@@ -491,4 +477,5 @@ static const nw_kernel_def_t builtin_defs[] = {
 
 static const nw_kernel_table_t builtin_table = NW_KERNEL_TABLE(builtin_defs);
 
+/* Any thread: the table is constant. */
 const nw_kernel_table_t *nw_builtin_kernels(void) { return &builtin_table; }

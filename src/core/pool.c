@@ -17,6 +17,8 @@
 #endif
 #include "core/pool.h"
 
+#include "core/clock.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -27,7 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct kernel_entry {
@@ -86,12 +87,6 @@ struct nw_pool {
   nw_hist_t run_hist, wait_hist;
 };
 
-int64_t nw_pool_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* ---- histogram ----------------------------------------------------------- */
 
 static int hist_index(int64_t ns) {
@@ -130,6 +125,8 @@ void nw_hist_record(nw_hist_t *h, int64_t ns) {
   h->counts[hist_index(ns)]++;
 }
 
+/* Any thread, on a histogram nobody writes meanwhile (the pool's are
+ * copied under its lock by nw_pool_stats). */
 double nw_hist_percentile(const nw_hist_t *h, double p) {
   if (!h->count) return 0;
   if (p <= 0) return (double)h->min;
@@ -160,6 +157,7 @@ static void q_push(nw_pool_t *p, nw_task_t *t) {
   __atomic_store_n(&p->has_work, 1, __ATOMIC_RELEASE);
 }
 
+/* Under the lock: take `t` out of the queue. */
 static void q_unlink(nw_pool_t *p, nw_task_t *t) {
   if (t->prev) t->prev->next = t->next; else p->q_head = t->next;
   if (t->next) t->next->prev = t->prev; else p->q_tail = t->prev;
@@ -275,6 +273,10 @@ static void copy_done(scratch_t *s, nw_task_t *t, int rc) {
   t->io.data = NULL;
 }
 
+/* A pool thread: take the next task, copy its input when the owner left
+ * that to it, run the kernel, put the task on the finished list (waking
+ * the owner when it is the first there), and sleep when there is no work.
+ * Owns `arg`. Exits once the pool is closed and the queue empty. */
 static void *pool_thread(void *arg) {
   nw_pool_t *p = ((thread_arg_t *)arg)->pool;
   uint32_t self = ((thread_arg_t *)arg)->index;
@@ -287,8 +289,8 @@ static void *pool_thread(void *arg) {
        * wake threads for tasks a spinning thread will take. */
       p->spinning++;
       pthread_mutex_unlock(&p->lock);
-      int64_t end = nw_pool_now_ns() + p->spin_ns;
-      while (!__atomic_load_n(&p->has_work, __ATOMIC_ACQUIRE) && nw_pool_now_ns() < end)
+      int64_t end = nw_now_ns() + p->spin_ns;
+      while (!__atomic_load_n(&p->has_work, __ATOMIC_ACQUIRE) && nw_now_ns() < end)
         sched_yield();
       pthread_mutex_lock(&p->lock);
       p->spinning--;
@@ -308,7 +310,7 @@ static void *pool_thread(void *arg) {
     p->nrunning++;
     pthread_mutex_unlock(&p->lock);
 
-    int64_t start = nw_pool_now_ns();
+    int64_t start = nw_now_ns();
     t->t_start = start;
     int rc = 0;
     if (__atomic_load_n(&t->cancel, __ATOMIC_ACQUIRE))
@@ -317,7 +319,7 @@ static void *pool_thread(void *arg) {
       rc = copy_in(&scratch, t);
     if (rc == 0) rc = run_kernel(p->kernels[t->kernel].fn, t);
     if (t->src) copy_done(&scratch, t, rc);
-    int64_t end = nw_pool_now_ns();
+    int64_t end = nw_now_ns();
     t->t_end = end;
     t->status = rc;
 
@@ -344,6 +346,16 @@ static void *pool_thread(void *arg) {
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* The pool's own memory, whatever nw_pool_create got allocated of it. */
+static void free_pool_memory(nw_pool_t *p) {
+  free(p->workers);
+  free(p->idle_stack);
+  free(p->kernels);
+  free(p->threads);
+  free(p->current);
+  free(p);
+}
+
 /* Owner thread. */
 int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   if (!out || !opt || !opt->notify || opt->threads < 1 ||
@@ -355,7 +367,7 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
   p->max_queue = opt->max_queue;
   p->notify = opt->notify;
   p->notify_arg = opt->notify_arg;
-  p->t_created = nw_pool_now_ns();
+  p->t_created = nw_now_ns();
   p->spin_ns = opt->spin_ns > 0 ? opt->spin_ns : 0;
   p->threads = calloc(opt->threads, sizeof *p->threads);
   p->current = calloc(opt->threads, sizeof *p->current);
@@ -420,12 +432,7 @@ fail_sync:
   for (uint32_t i = 0; i < conds; i++) pthread_cond_destroy(&p->workers[i].cond);
   pthread_mutex_destroy(&p->lock);
 fail_alloc:
-  free(p->workers);
-  free(p->idle_stack);
-  free(p->kernels);
-  free(p->threads);
-  free(p->current);
-  free(p);
+  free_pool_memory(p);
   return rc;
 }
 
@@ -440,7 +447,7 @@ void nw_pool_close(nw_pool_t *p) {
       nw_task_t *t = p->q_head;
       q_unlink(p, t);
       t->status = NW_POOL_REJECTED;
-      t->t_start = t->t_end = nw_pool_now_ns();
+      t->t_start = t->t_end = nw_now_ns();
       if (d_push(p, t)) notify = true;
     }
     wake_idle(p, p->nthreads);
@@ -466,6 +473,7 @@ void nw_pool_destroy(nw_pool_t *p) {
   p->joined = true;
 }
 
+/* Any thread. */
 bool nw_pool_threads_done(nw_pool_t *p) {
   pthread_mutex_lock(&p->lock);
   bool done = p->live == 0;
@@ -484,12 +492,7 @@ void nw_pool_free(nw_pool_t *p) {
     dlclose(l->handle);
     free(l);
   }
-  free(p->kernels);
-  free(p->threads);
-  free(p->current);
-  free(p->workers);
-  free(p->idle_stack);
-  free(p);
+  free_pool_memory(p);
 }
 
 /* ---- kernels --------------------------------------------------------------- */
@@ -507,14 +510,18 @@ static bool valid_name(const char *name) {
   return true;
 }
 
+/* Owner thread (the registry only grows, and only there). */
 int nw_pool_find_kernel(const nw_pool_t *p, const char *name) {
   for (uint32_t i = 0; i < p->nkernels; i++)
     if (strcmp(p->kernels[i].name, name) == 0) return (int)i;
   return -ENOENT;
 }
 
+/* Owner thread. */
 uint32_t nw_pool_kernel_count(const nw_pool_t *p) { return p->nkernels; }
 
+/* Owner thread. The name stays valid for the pool's life; NULL past the
+ * end. */
 const char *nw_pool_kernel_name(const nw_pool_t *p, uint32_t i) {
   return i < p->nkernels ? p->kernels[i].name : NULL;
 }
@@ -640,7 +647,7 @@ static void prepare(nw_pool_t *p, nw_task_t *t, int64_t now) {
 /* Owner thread. */
 int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
                          int *err) {
-  int64_t now = nw_pool_now_ns();
+  int64_t now = nw_now_ns();
   int done = 0, why = 0;
   pthread_mutex_lock(&p->lock);
   for (; done < n; done++) {
@@ -672,6 +679,7 @@ int nw_pool_submit_batch(nw_pool_t *p, nw_task_t *const *tasks, int n,
   return done;
 }
 
+/* Owner thread. One task: nw_pool_submit_batch of one. */
 int nw_pool_submit(nw_pool_t *p, nw_task_t *t) {
   int err = 0;
   return nw_pool_submit_batch(p, &t, 1, &err) == 1 ? 0 : err;
@@ -689,7 +697,7 @@ int nw_pool_cancel(nw_pool_t *p, uint64_t id, nw_task_t **out) {
       __atomic_store_n(&t->cancel, 1, __ATOMIC_RELEASE);
       p->in_flight--;
       p->cancelled++;
-      nw_hist_record(&p->wait_hist, nw_pool_now_ns() - t->t_submit);
+      nw_hist_record(&p->wait_hist, nw_now_ns() - t->t_submit);
       if (out) *out = t;
       rc = 1;
       break;
@@ -721,6 +729,7 @@ nw_task_t *nw_pool_drain(nw_pool_t *p) {
   return list;
 }
 
+/* Any thread. */
 uint64_t nw_pool_in_flight(const nw_pool_t *p) {
   nw_pool_t *q = (nw_pool_t *)p;
   pthread_mutex_lock(&q->lock);
@@ -743,7 +752,7 @@ void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out) {
   out->wait_time = p->wait_hist;
   out->busy_ns = p->busy_ns;
   pthread_mutex_unlock(&p->lock);
-  out->elapsed_ns = nw_pool_now_ns() - p->t_created;
+  out->elapsed_ns = nw_now_ns() - p->t_created;
   double cap = (double)p->nthreads * (double)out->elapsed_ns;
   out->utilization = cap > 0 ? (double)out->busy_ns / cap : 0;
   if (out->utilization > 1) out->utilization = 1;
@@ -780,6 +789,8 @@ int nw_pool_copy_in(void *dst, const void *src, size_t len) {
 #endif
 }
 
+/* Any thread. The probe runs once per process; racing first calls may
+ * both run it and store the same answer. */
 bool nw_pool_copy_in_available(void) {
   /* 0 unknown, 1 works, 2 does not */
   static int known;
@@ -792,4 +803,12 @@ bool nw_pool_copy_in_available(void) {
     __atomic_store_n(&known, k, __ATOMIC_RELEASE);
   }
   return k == 1;
+}
+
+/* Any thread (see pool.h for the policy). */
+nw_pool_input_plan_t nw_pool_input_plan(size_t len, bool stable) {
+  if (stable || len == 0) return NW_POOL_INPUT_IN_PLACE;
+  if (len >= NW_POOL_COPY_LATER_MIN && nw_pool_copy_in_available())
+    return NW_POOL_INPUT_COPY_LATER;
+  return NW_POOL_INPUT_COPY_NOW;
 }

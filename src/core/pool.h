@@ -97,7 +97,7 @@ struct nw_task {
   uint32_t cancel;        /* atomic; nonzero once cancelled */
   int state;              /* under the pool lock */
   int status;             /* kernel result, NW_CANCELLED or NW_POOL_REJECTED */
-  int64_t t_submit, t_start, t_end; /* CLOCK_MONOTONIC ns */
+  int64_t t_submit, t_start, t_end; /* nw_now_ns() (core/clock.h) */
   nw_task_t *prev, *next; /* queue / finished list links, under the lock */
 };
 
@@ -217,8 +217,6 @@ void nw_pool_free(nw_pool_t *p);
 
 void nw_pool_stats(nw_pool_t *p, nw_pool_stats_t *out);
 
-int64_t nw_pool_now_ns(void);
-
 /* Copy len bytes from src to dst without faulting: memory at src that is no
  * longer mapped (freed by another thread while a task waited) makes the copy
  * fail with -EFAULT rather than kill the process. Returns 0 or a negative
@@ -229,6 +227,29 @@ int nw_pool_copy_in(void *dst, const void *src, size_t len);
 /* True when nw_pool_copy_in works in this process (a seccomp filter may
  * forbid the system call it uses). Checked once, then cached. */
 bool nw_pool_copy_in_available(void);
+
+/* How a task's input reaches its kernel (nw_pool_input_plan). */
+typedef enum nw_pool_input_plan {
+  NW_POOL_INPUT_IN_PLACE = 0,   /* io.data is the caller's memory */
+  NW_POOL_INPUT_COPY_LATER = 1, /* src: the pool thread copies it
+                                   (nw_task_t.src) just before the kernel */
+  NW_POOL_INPUT_COPY_NOW = 2    /* the owner copies it before submitting */
+} nw_pool_input_plan_t;
+
+/* Inputs of at least this many bytes that must be copied are copied by the
+ * pool thread that runs the task, not by the owner: on the event loop a
+ * 1 MiB copy costs a few hundred microseconds, and many at once block it
+ * for milliseconds. Smaller ones cost less than the hand-over. */
+#define NW_POOL_COPY_LATER_MIN ((size_t)64 * 1024)
+
+/* The policy: an input of `len` bytes whose memory is `stable` (stays the
+ * input's for the task's whole life: shared memory, which cannot be
+ * detached, or a buffer nobody else holds) is used in place, and so is an
+ * empty one. Any other may be detached or reused by its owner while the
+ * task waits, so it is copied: by the pool thread when it is at least
+ * NW_POOL_COPY_LATER_MIN bytes and nw_pool_copy_in works in this process,
+ * else by the owner at submission. Any thread. */
+nw_pool_input_plan_t nw_pool_input_plan(size_t len, bool stable);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,6 @@
 #define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define LOAD_SC(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_SC(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define CAS_SC(p, expp, v)                                                    \
   __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_SEQ_CST,          \
@@ -29,6 +28,7 @@
 #define YIELD_AFTER 256u
 #define SPIN_MAX_GAP 4u
 
+/* A pause for spin loops: lets a sibling hyperthread run and saves power. */
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -40,12 +40,6 @@ static inline void cpu_relax(void) {
 }
 
 /* ---- futex --------------------------------------------------------------- */
-
-int64_t nw_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int nw_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns) {
   struct timespec ts, *tsp = NULL;
@@ -65,6 +59,7 @@ int nw_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns) {
   return -errno;
 }
 
+/* Any thread or process that maps the word. Wakes up to `n` sleepers. */
 void nw_futex_wake(uint32_t *word, int n) {
   syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
@@ -76,6 +71,7 @@ size_t nw_ring_base_offset(const void *mem) {
   return (size_t)((NW_RING_ALIGN - (a & (NW_RING_ALIGN - 1))) & (NW_RING_ALIGN - 1));
 }
 
+/* Any thread; no state. */
 uint32_t nw_ring_round_capacity(uint32_t capacity) {
   if (capacity > NW_RING_MAX_CAPACITY) return 0;
   uint32_t c = NW_RING_MIN_CAPACITY;
@@ -83,12 +79,15 @@ uint32_t nw_ring_round_capacity(uint32_t capacity) {
   return c;
 }
 
+/* Any thread; no state. */
 size_t nw_ring_required_size(uint32_t capacity) {
   uint32_t c = nw_ring_round_capacity(capacity);
   if (c == 0) return 0;
   return (size_t)NW_RING_ALIGN + NW_RING_HEADER_SIZE + c;
 }
 
+/* Point handle `r` at a header whose capacity and flags were validated,
+ * with a fresh cache of the peer's position. */
 static void bind(nw_ring_t *r, uint32_t *hdr, uint32_t cap, uint32_t flags) {
   r->hdr = hdr;
   r->data = (uint8_t *)hdr + NW_RING_HEADER_SIZE;
@@ -101,6 +100,8 @@ static void bind(nw_ring_t *r, uint32_t *hdr, uint32_t cap, uint32_t flags) {
   r->cancel = NULL;
 }
 
+/* Any thread, with the memory to itself. The magic is stored last, so a
+ * concurrent attach sees either no ring or a whole header. */
 int nw_ring_init(nw_ring_t *r, void *mem, size_t size, uint32_t capacity,
                  uint32_t flags) {
   if (!r || !mem || capacity < NW_RING_MIN_CAPACITY ||
@@ -122,6 +123,8 @@ int nw_ring_init(nw_ring_t *r, void *mem, size_t size, uint32_t capacity,
   return 0;
 }
 
+/* Whether the four positions in header `h` can belong to a ring of `cap`
+ * bytes: 4-aligned and in order, each within `cap` of the next. */
 static bool positions_sane(const uint32_t *h, uint32_t cap) {
   /* Load in release order of the real sequence (ct <= ch <= pt <= ph at
    * every instant, all growing), so the snapshot is ordered too. */
@@ -137,6 +140,8 @@ static bool positions_sane(const uint32_t *h, uint32_t cap) {
   return true;
 }
 
+/* Any thread. Trusts nothing in the header (another process may have
+ * written it); never touches the data area. */
 int nw_ring_attach(nw_ring_t *r, void *mem, size_t size) {
   if (!r || !mem) return -EINVAL;
   size_t base = nw_ring_base_offset(mem);
@@ -161,14 +166,17 @@ int nw_ring_attach(nw_ring_t *r, void *mem, size_t size) {
   return 0;
 }
 
+/* Any thread. */
 uint32_t nw_ring_max_message(const nw_ring_t *r) { return r->cap - 4u; }
 
+/* Any thread; a snapshot. */
 uint32_t nw_ring_used(const nw_ring_t *r) {
   uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
   uint32_t pt = LOAD_ACQ(W(r, NW_RW_PROD_TAIL));
   return pt - ct;
 }
 
+/* Any thread. */
 bool nw_ring_is_closed(const nw_ring_t *r) {
   return LOAD_SC(W(r, NW_RW_CLOSED)) != 0;
 }
@@ -187,6 +195,8 @@ static inline void copy_in(nw_ring_t *r, uint32_t pos, const void *src,
   }
 }
 
+/* Copy `len` bytes from position `pos` of the data area, wrapping at its
+ * end. */
 static inline void copy_out(const nw_ring_t *r, uint32_t pos, void *dst,
                             uint32_t len) {
   uint32_t o = pos & r->mask;
@@ -199,6 +209,8 @@ static inline void copy_out(const nw_ring_t *r, uint32_t pos, void *dst,
   }
 }
 
+/* The length word of the record at position `pos` (never wraps: records
+ * start 4-aligned). */
 static inline uint32_t *len_word(const nw_ring_t *r, uint32_t pos) {
   return (uint32_t *)(r->data + (pos & r->mask));
 }
@@ -212,14 +224,17 @@ static void wake(nw_ring_t *r, int waiters_idx, int seq_idx) {
   }
 }
 
+/* Any thread. */
 void nw_ring_wake_readers(nw_ring_t *r) {
   wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
 }
 
+/* Any thread. */
 void nw_ring_wake_writers(nw_ring_t *r) {
   wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
 }
 
+/* Any thread, any number of times. */
 void nw_ring_close(nw_ring_t *r) {
   STORE_SC(W(r, NW_RW_CLOSED), 1u);
   /* Everyone asleep must look again, whatever they wait for. */
@@ -262,20 +277,26 @@ static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
   }
 }
 
+/* With several producers (consumers), records are published (released)
+ * in the order they were reserved (claimed): wait until the tail word
+ * `tail_idx` reaches `start`, that is until every earlier one is done.
+ * Spins, and yields the CPU now and then to a peer that was preempted. */
+static inline void wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
+  unsigned spins = 0;
+  while (LOAD_ACQ(W(r, tail_idx)) != start) {
+    if (++spins >= YIELD_AFTER) {
+      sched_yield();
+      spins = 0;
+    } else {
+      cpu_relax();
+    }
+  }
+}
+
 /* Publish [start, end): in reservation order when there are several
  * producers, then wake a sleeping reader. */
 static void publish(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_PRODUCER) {
-    unsigned spins = 0;
-    while (LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) != start) {
-      if (++spins >= YIELD_AFTER) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  }
+  if (r->flags & NW_RING_F_MULTI_PRODUCER) wait_turn(r, NW_RW_PROD_TAIL, start);
   STORE_SC(W(r, NW_RW_PROD_TAIL), end);
   wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
 }
@@ -289,6 +310,8 @@ static bool closed_after_reserve(nw_ring_t *r, uint32_t start, uint32_t need) {
   return true;
 }
 
+/* Producer threads (see ring.h). Makes a system call only to wake a
+ * sleeping reader. */
 int nw_ring_try_write(nw_ring_t *r, const void *buf, uint32_t len) {
   if (len > r->cap - 4u) return -EMSGSIZE;
   if (LOAD_RLX(W(r, NW_RW_CLOSED))) return -EPIPE;
@@ -303,6 +326,8 @@ int nw_ring_try_write(nw_ring_t *r, const void *buf, uint32_t len) {
   return 0;
 }
 
+/* Producer threads. One reservation and one publication for the prefix of
+ * `msgs` that fits. */
 int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n) {
   if (n <= 0) return 0;
   if (msgs[0].len > r->cap - 4u) return -EMSGSIZE;
@@ -357,24 +382,20 @@ static int empty_result(nw_ring_t *r, uint32_t cons) {
   return -EPIPE;
 }
 
+/* Release [start, end) after reading it: in claim order when there are
+ * several consumers (a single one moves cons_head here), then wake a
+ * sleeping writer. */
 static void release(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_CONSUMER) {
-    unsigned spins = 0;
-    while (LOAD_ACQ(W(r, NW_RW_CONS_TAIL)) != start) {
-      if (++spins >= YIELD_AFTER) {
-        sched_yield();
-        spins = 0;
-      } else {
-        cpu_relax();
-      }
-    }
-  } else {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER)
+    wait_turn(r, NW_RW_CONS_TAIL, start);
+  else
     STORE_RLX(W(r, NW_RW_CONS_HEAD), end);
-  }
   STORE_SC(W(r, NW_RW_CONS_TAIL), end);
   wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
 }
 
+/* nw_ring_try_read for the one consumer of a single-consumer ring: claims
+ * with plain stores, using its cached view of prod_tail. */
 static int try_read_single(nw_ring_t *r, void *buf, size_t size,
                            uint32_t *len) {
   for (;;) {
@@ -409,6 +430,8 @@ static int try_read_single(nw_ring_t *r, void *buf, size_t size,
   }
 }
 
+/* nw_ring_try_read for one of several consumers: claims with a
+ * compare-and-swap on cons_head, and releases in claim order. */
 static int try_read_multi(nw_ring_t *r, void *buf, size_t size,
                           uint32_t *len) {
   for (;;) {
@@ -448,12 +471,15 @@ static int try_read_multi(nw_ring_t *r, void *buf, size_t size,
   }
 }
 
+/* Consumer threads. */
 int nw_ring_try_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len) {
   if (r->flags & NW_RING_F_MULTI_CONSUMER)
     return try_read_multi(r, buf, size, len);
   return try_read_single(r, buf, size, len);
 }
 
+/* The consumer thread of a single-consumer ring. `cb` runs on this
+ * thread, with messages valid only during the call. */
 int nw_ring_read_batch(nw_ring_t *r, nw_ring_read_cb cb, void *ctx, int max,
                        uint8_t *scratch) {
   if (r->flags & NW_RING_F_MULTI_CONSUMER) return -EINVAL;
@@ -499,6 +525,7 @@ bool nw_ring_readable(const nw_ring_t *r) {
   return empty_result((nw_ring_t *)r, ch) == -EPIPE;
 }
 
+/* Any thread; a snapshot. */
 bool nw_ring_writable(const nw_ring_t *r, uint32_t need) {
   if (LOAD_RLX(W(r, NW_RW_CLOSED))) return true;
   uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
@@ -546,6 +573,7 @@ static int wait_for(nw_ring_t *r, bool (*ready)(const nw_ring_t *, uint32_t),
   }
 }
 
+/* wait_for's conditions: a message (or the end) to read, room to write. */
 static bool ready_read(const nw_ring_t *r, uint32_t unused) {
   (void)unused;
   return nw_ring_readable(r);
@@ -555,6 +583,7 @@ static bool ready_write(const nw_ring_t *r, uint32_t need) {
   return nw_ring_writable(r, need);
 }
 
+/* Consumer threads (or a helper that waits on their behalf). */
 int nw_ring_wait_readable(nw_ring_t *r, int64_t timeout_ns) {
   int rc = wait_for(r, ready_read, 0, NW_RW_RD_WAITERS, NW_RW_RD_SEQ,
                     timeout_ns);
@@ -565,6 +594,7 @@ int nw_ring_wait_readable(nw_ring_t *r, int64_t timeout_ns) {
   return 0;
 }
 
+/* Producer threads (or a helper that waits on their behalf). */
 int nw_ring_wait_writable(nw_ring_t *r, uint32_t need, int64_t timeout_ns) {
   if (need > r->cap) return -EMSGSIZE;
   int rc = wait_for(r, ready_write, need, NW_RW_WR_WAITERS, NW_RW_WR_SEQ,
@@ -573,12 +603,14 @@ int nw_ring_wait_writable(nw_ring_t *r, uint32_t need, int64_t timeout_ns) {
   return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : 0;
 }
 
+/* Nanoseconds left until `deadline` (negative: none, -1), at least 0. */
 static int64_t remaining(int64_t deadline) {
   if (deadline < 0) return -1;
   int64_t left = deadline - nw_now_ns();
   return left > 0 ? left : 0;
 }
 
+/* Producer threads; blocks until written, closed or timed out. */
 int nw_ring_write(nw_ring_t *r, const void *buf, uint32_t len,
                   int64_t timeout_ns) {
   int64_t deadline = timeout_ns < 0 ? -1 : nw_now_ns() + timeout_ns;
@@ -590,6 +622,7 @@ int nw_ring_write(nw_ring_t *r, const void *buf, uint32_t len,
   }
 }
 
+/* Consumer threads; blocks until read, closed and drained, or timed out. */
 int nw_ring_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len,
                  int64_t timeout_ns) {
   int64_t deadline = timeout_ns < 0 ? -1 : nw_now_ns() + timeout_ns;

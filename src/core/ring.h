@@ -62,6 +62,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -235,10 +237,9 @@ uint32_t nw_ring_used(const nw_ring_t *r);
 
 /* Low-level futex helpers on a word in shared memory (process-shared).
  * nw_futex_wait returns 0 woken (or value differed), -ETIMEDOUT, -EINTR.
- * `deadline_ns` is CLOCK_MONOTONIC, negative for none. */
+ * `deadline_ns` is on nw_now_ns's clock (core/clock.h), negative for none. */
 int nw_futex_wait(uint32_t *word, uint32_t expected, int64_t deadline_ns);
 void nw_futex_wake(uint32_t *word, int n);
-int64_t nw_now_ns(void);
 
 #ifdef __cplusplus
 }

@@ -4,11 +4,14 @@
  */
 #include "core/spawn.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <paths.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -18,7 +21,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -27,6 +29,8 @@ extern char **environ;
 #define P_PIDFD 3
 #endif
 
+/* The raw system calls (glibc 2.36 has no wrappers for them): a pidfd
+ * for `pid`, and a signal sent through one. -1 with errno on failure. */
 static int sys_pidfd_open(pid_t pid) {
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
@@ -35,11 +39,13 @@ static int sys_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
+/* Any thread. */
 int nw_spawn_pipe(int fds[2]) {
   if (!fds) return -EINVAL;
   return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
 }
 
+/* Any thread. */
 int nw_spawn_socketpair(int fds[2]) {
   if (!fds) return -EINVAL;
   return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0 ? 0
@@ -109,6 +115,9 @@ static int read_helper_report(int fd) {
   return 0;
 }
 
+/* Any thread. Resolves the descriptor permutation, the PATH search and
+ * the uid/gid helper, then calls posix_spawn once; see spawn.h for the
+ * contract. Every temporary is freed and closed at the one `out` label. */
 int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
   if (!o || !out || !o->file || !o->argv || !o->argv[0]) return -EINVAL;
   if (o->nfds < 0 || o->nfds > NW_SPAWN_MAX_FDS || (o->nfds && !o->fds))
@@ -286,6 +295,7 @@ out:
   return rc;
 }
 
+/* Any thread, one at a time per child. */
 int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
                   int *term_signal) {
   if (!child || child->pidfd < 0) return -EINVAL;
@@ -318,11 +328,13 @@ int nw_spawn_reap(nw_child_t *child, int block, int *exit_code,
   return 0;
 }
 
+/* Any thread. */
 int nw_spawn_kill(const nw_child_t *child, int sig) {
   if (!child || child->pidfd < 0) return -EINVAL;
   return sys_pidfd_send_signal(child->pidfd, sig) == 0 ? 0 : -errno;
 }
 
+/* Any thread. Idempotent. */
 void nw_spawn_close(nw_child_t *child) {
   if (child && child->pidfd >= 0) {
     close(child->pidfd);
@@ -330,13 +342,43 @@ void nw_spawn_close(nw_child_t *child) {
   }
 }
 
-/* ---- synchronous runner ------------------------------------------------ */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* The detached thread of nw_spawn_reap_detached: owns `arg`. */
+static void *reaper_main(void *arg) {
+  nw_child_t *c = arg;
+  int code, sig;
+  nw_spawn_reap(c, 1, &code, &sig);
+  nw_spawn_close(c);
+  free(c);
+  return NULL;
 }
+
+/* Any thread. */
+int nw_spawn_reap_detached(nw_child_t *child) {
+  if (!child || child->pidfd < 0) return -EINVAL;
+  int rc = 0;
+  pthread_attr_t a;
+  pthread_t t;
+  nw_child_t *c = malloc(sizeof *c);
+  if (!c) {
+    rc = -ENOMEM;
+    goto fail;
+  }
+  *c = *child;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 64 * 1024); /* it only waits */
+  rc = -pthread_create(&t, &a, reaper_main, c);
+  pthread_attr_destroy(&a);
+  if (rc) goto fail;
+  child->pidfd = -1;
+  return 0;
+fail:
+  free(c);
+  nw_spawn_close(child);
+  return rc;
+}
+
+/* ---- synchronous runner ------------------------------------------------ */
 
 /* Append up to 64 KiB read from `fd` to `o`. Returns bytes read, 0 at end
  * of file, -EAGAIN when nothing is there, or another -errno. */
@@ -357,6 +399,7 @@ static ssize_t read_into(int fd, nw_spawn_output_t *o, size_t *cap) {
   return n;
 }
 
+/* Any thread. Idempotent; NULL is ignored. */
 void nw_spawn_sync_free(nw_spawn_sync_result_t *res) {
   if (!res) return;
   for (int i = 0; res->out && i < res->nfds; i++) free(res->out[i].data);
@@ -365,6 +408,8 @@ void nw_spawn_sync_free(nw_spawn_sync_result_t *res) {
   res->nfds = 0;
 }
 
+/* Any thread; blocks it until the child is reaped and its outputs end.
+ * The descriptors it makes are all closed at the one `out` label. */
 int nw_spawn_sync(const nw_spawn_sync_options_t *so,
                   nw_spawn_sync_result_t *res) {
   if (!so || !res) return -EINVAL;
@@ -419,7 +464,12 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
     pfds[0] = -1;
   }
 
-  int64_t deadline = so->timeout_ms > 0 ? now_ms() + so->timeout_ms : -1;
+  /* Past INT64_MAX / 2 ns (292 years) a timeout is as good as none. */
+  int64_t deadline = -1;
+  if (so->timeout_ms > 0)
+    deadline = nw_now_ns() + (so->timeout_ms < INT64_MAX / 2 / 1000000
+                                  ? so->timeout_ms * 1000000
+                                  : INT64_MAX / 2);
   int reaped = 0, killed = 0;
   size_t total_out = 0; /* bytes kept over all outputs, as Node counts */
   for (;;) {
@@ -443,14 +493,13 @@ int nw_spawn_sync(const nw_spawn_sync_options_t *so,
 
     int wait_ms = -1;
     if (deadline >= 0 && !killed) {
-      int64_t left = deadline - now_ms();
-      if (left <= 0) {
+      wait_ms = nw_poll_ms_until(deadline);
+      if (wait_ms == 0) {
         res->error = -ETIMEDOUT;
         nw_spawn_kill(&child, so->kill_signal);
         killed = 1;
         continue;
       }
-      wait_ms = left > INT_MAX ? INT_MAX : (int)left;
     }
     int pr = poll(pl, (nfds_t)n, wait_ms);
     if (pr < 0) {

@@ -132,6 +132,19 @@ int nw_spawn_kill(const nw_child_t *child, int sig);
 /* Close the pidfd (idempotent). Does not reap. */
 void nw_spawn_close(nw_child_t *child);
 
+/*
+ * Hand over a child that nobody will watch any more (in the addon: its
+ * environment is going away while it runs) to a detached thread of its
+ * own, which waits for the exit, reaps the child and closes its pidfd, so
+ * that it never stays a zombie. Any thread. The caller no longer owns the
+ * pidfd: child->pidfd is -1 on return. Returns 0, or a negative errno when
+ * no thread could be started; the pidfd is closed then too, and the child,
+ * once it exits, stays a zombie until this process ends or reaps it by
+ * pid. The thread runs code of the object this file is linked into, which
+ * must therefore stay loaded until the child exits.
+ */
+int nw_spawn_reap_detached(nw_child_t *child);
+
 /* An O_CLOEXEC pipe (fds[0] read end, fds[1] write end). 0 or -errno. */
 int nw_spawn_pipe(int fds[2]);
 

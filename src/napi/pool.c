@@ -10,8 +10,14 @@
  *
  * Completion records go through a Float64Array the JS side gives at
  * creation: [id, kind] pairs, kind one of KIND_*; the values (Buffers,
- * numbers, errors) go in an array, or null when every value of the chunk is
- * undefined.
+ * numbers, errors) go in an array, or undefined when every value of the
+ * chunk is undefined.
+ *
+ * What this file does not decide: how an input reaches its kernel (in
+ * place, copied here, or copied by the pool thread) is nw_pool_input_plan's
+ * policy, and task records and input copies come from the pool's
+ * nw_pool_cache (src/core/pool_cache.h). The glue turns JavaScript values
+ * into tasks and finished tasks into JavaScript values.
  *
  * Lifetime. The handle is a napi External owned by the ThreadPool object.
  * While tasks are in flight the threadsafe function is referenced (it keeps
@@ -27,14 +33,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/kernels.h"
 #include "core/pool.h"
+#include "core/pool_cache.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 #define CHUNK 4096
 /* How long an idle pool thread keeps looking for work before it sleeps
  * (see nw_pool_options_t.spin_ns). */
 #define SPIN_NS (50 * 1000)
+/* Tasks built per nw_pool_submit_batch call. */
+#define BATCH 256
 
 enum { KIND_OK = 0, KIND_FAILED = 1, KIND_CANCELLED = 2, KIND_REJECTED = 3 };
 
@@ -47,188 +58,49 @@ enum { KIND_OK = 0, KIND_FAILED = 1, KIND_CANCELLED = 2, KIND_REJECTED = 3 };
 static const napi_type_tag pool_tag = {0x6e77706f6f6c6861ULL,
                                        0x9b1f04c2a7d35e18ULL};
 
-typedef struct pool_handle pool_handle_t;
-
-/* Large input copies made on the JS thread (where nw_pool_copy_in is not
- * available; see COPY_OFF_LOOP_MIN) are recycled: a fresh 1 MiB malloc is a
- * fresh mmap, and touching its pages costs more than the copy itself. Up to
- * COPY_CACHE_BYTES of freed copies are kept per pool, for reuse by inputs
- * of at least half their size. JS thread only. */
-#define COPY_CACHE_MIN (64u * 1024)
-#define COPY_CACHE_BYTES ((size_t)32 << 20)
-#define COPY_CACHE_SLOTS 64
-
-/* Inputs of at least this many bytes that must be copied are copied by the
- * pool thread that runs the task rather than on the event loop: copying a
- * 1 MiB input costs the loop a few hundred microseconds, and many at once
- * block it for milliseconds. Smaller ones cost less than the hand-over. */
-#define COPY_OFF_LOOP_MIN (64u * 1024)
-typedef struct copy_cache {
-  void *mem[COPY_CACHE_SLOTS];
-  size_t cap[COPY_CACHE_SLOTS];
-  int n;
-  size_t bytes;
-} copy_cache_t;
-
+/* A task as the glue keeps it. JS thread only, except `t` while the core
+ * owns the task. */
 typedef struct gtask {
   nw_task_t t;            /* first: the core hands back nw_task_t pointers */
-  pool_handle_t *h;
   napi_ref input;         /* the input view, when used in place */
   napi_ref source;        /* the input view a pool thread copies (t.src) */
   uint8_t *copy;          /* private copy of the input (owned), or NULL */
   size_t copy_cap;        /* its allocated size */
-  int view;               /* 0 none, 1 typed array, 2 DataView, 3 ArrayBuffer */
-  napi_typedarray_type ta_type;
-  bool is_buffer;         /* the input was a Node Buffer */
+  nw_napi_view_kind_t view; /* what the input was (0: none) */
+  napi_typedarray_type ta_type; /* its type, for a typed array */
 } gtask_t;
 
-struct pool_handle {
+typedef struct pool_handle {
   napi_env env;
   nw_pool_t *pool;            /* NULL once shut down */
   napi_threadsafe_function tsfn; /* NULL once finalized */
   napi_ref self;              /* the External; strong while tasks fly */
   napi_ref cbuf_ref;          /* the completion Float64Array */
   double *cbuf;
-  uint64_t in_flight;         /* JS thread: submitted, not delivered */
-  copy_cache_t cache;         /* JS thread */
-  struct gtask *spare;        /* JS thread: freed tasks kept for reuse */
-  uint64_t nspare;
-  uint64_t peak_cur, peak_prev; /* JS thread: most tasks in flight in this
-                                   window of SPARE_WINDOW_NS and the last */
-  int64_t window_start;
+  nw_pool_cache_t cache;      /* JS thread: task records and input copies;
+                                 its live count is the tasks in flight */
   bool refed;
   bool delivering;
   bool free_requested;
   bool external_gone;
-};
+} pool_handle_t;
 
-/* Bytes per element of a typed array type. */
-static size_t elem_size(napi_typedarray_type t) {
-  switch (t) {
-    case napi_int16_array: case napi_uint16_array: return 2;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: return 4;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: return 8;
-    default: return 1;
-  }
+/* ---- tasks -------------------------------------------------------------------- */
+
+/* Tasks submitted and not yet delivered (or removed). */
+static uint64_t in_flight(const pool_handle_t *h) {
+  return nw_pool_cache_live(&h->cache);
 }
 
-/* ---- task memory ----------------------------------------------------------- */
-
-/* JS thread. A buffer of at least `len` bytes, from the cache if one fits;
- * *cap receives its size. */
-static void *copy_alloc(pool_handle_t *h, size_t len, size_t *cap) {
-  if (len >= COPY_CACHE_MIN) {
-    int best = -1;
-    for (int i = 0; i < h->cache.n; i++)
-      if (h->cache.cap[i] >= len && h->cache.cap[i] / 2 <= len &&
-          (best < 0 || h->cache.cap[i] < h->cache.cap[best]))
-        best = i;
-    if (best >= 0) {
-      void *m = h->cache.mem[best];
-      *cap = h->cache.cap[best];
-      h->cache.bytes -= *cap;
-      h->cache.n--;
-      h->cache.mem[best] = h->cache.mem[h->cache.n];
-      h->cache.cap[best] = h->cache.cap[h->cache.n];
-      return m;
-    }
-  }
-  *cap = len;
-  return malloc(len);
-}
-
-/* JS thread. Keep a freed copy for reuse, or free it. */
-static void copy_release(pool_handle_t *h, void *m, size_t cap) {
-  if (!m) return;
-  if (h && h->pool && cap >= COPY_CACHE_MIN && h->cache.n < COPY_CACHE_SLOTS &&
-      h->cache.bytes + cap <= COPY_CACHE_BYTES) {
-    h->cache.mem[h->cache.n] = m;
-    h->cache.cap[h->cache.n] = cap;
-    h->cache.n++;
-    h->cache.bytes += cap;
-    return;
-  }
-  free(m);
-}
-
-static void copy_cache_clear(pool_handle_t *h) {
-  for (int i = 0; i < h->cache.n; i++) free(h->cache.mem[i]);
-  h->cache.n = 0;
-  h->cache.bytes = 0;
-}
-
-/* Freed task records are kept and reused: noop-sized tasks otherwise spend
- * a good part of their time in calloc, free and the page faults of a heap
- * that grows and shrinks with every burst. A pool keeps as many records (in
- * flight and spare) as it had tasks in flight at its peak over the last one
- * to two SPARE_WINDOW_NS, and at least SPARE_MIN; when the load drops the
- * rest is freed at the next window's turn. JS thread only. */
-#define SPARE_MIN 4096
-#define SPARE_WINDOW_NS ((int64_t)2000000000)
-
-static uint64_t spare_limit(const pool_handle_t *h) {
-  uint64_t m = h->peak_cur > h->peak_prev ? h->peak_cur : h->peak_prev;
-  return m > SPARE_MIN ? m : SPARE_MIN;
-}
-
-/* After in_flight changed: track the peak, turn the window, free spares
- * past the limit. */
-static void spares_account(pool_handle_t *h) {
-  if (h->in_flight > h->peak_cur) h->peak_cur = h->in_flight;
-  int64_t now = nw_pool_now_ns();
-  if (now - h->window_start < SPARE_WINDOW_NS) return;
-  h->window_start = now;
-  h->peak_prev = h->peak_cur;
-  h->peak_cur = h->in_flight;
-  uint64_t limit = spare_limit(h);
-  while (h->spare && h->nspare + h->in_flight > limit) {
-    gtask_t *g = h->spare;
-    h->spare = (gtask_t *)g->t.next;
-    h->nspare--;
-    free(g);
-  }
-}
-
-static gtask_t *task_alloc(pool_handle_t *h) {
-  gtask_t *g = h->spare;
-  if (g) {
-    h->spare = (gtask_t *)g->t.next;
-    h->nspare--;
-    memset(g, 0, sizeof *g);
-  } else {
-    g = calloc(1, sizeof *g);
-    if (!g) return NULL;
-  }
-  g->h = h;
-  return g;
-}
-
-static void spares_clear(pool_handle_t *h) {
-  while (h->spare) {
-    gtask_t *g = h->spare;
-    h->spare = (gtask_t *)g->t.next;
-    free(g);
-  }
-  h->nspare = 0;
-}
-
-/* JS thread. Frees a task and whatever it still owns (the record itself
- * goes back to the spares while the pool lives). */
-static void task_free(napi_env env, gtask_t *g) {
-  if (g->input && env) napi_delete_reference(env, g->input);
-  if (g->source && env) napi_delete_reference(env, g->source);
+/* JS thread. Frees what a task still owns and gives its record back. */
+static void task_free(pool_handle_t *h, napi_env env, gtask_t *g) {
+  nw_napi_drop_ref(env, &g->input);
+  nw_napi_drop_ref(env, &g->source);
   if (g->t.owned) free(g->t.io.data);
-  copy_release(g->h, g->copy, g->copy_cap);
+  nw_pool_cache_release_copy(&h->cache, g->copy, g->copy_cap);
   free(g->t.io.out);
   free(g->t.failure);
-  pool_handle_t *h = g->h;
-  if (h->pool && h->nspare + h->in_flight < spare_limit(h)) {
-    g->t.next = (nw_task_t *)h->spare;
-    h->spare = g;
-    h->nspare++;
-  } else {
-    free(g);
-  }
+  nw_pool_cache_release_record(&h->cache, g);
 }
 
 /* ---- loop keep-alive --------------------------------------------------------- */
@@ -236,7 +108,7 @@ static void task_free(napi_env env, gtask_t *g) {
 /* JS thread. Keep the loop (and the pool object) alive exactly while tasks
  * are in flight. */
 static void update_ref(pool_handle_t *h) {
-  bool want = h->in_flight > 0 && h->tsfn;
+  bool want = in_flight(h) > 0 && h->tsfn;
   if (want == h->refed) return;
   if (want) {
     napi_ref_threadsafe_function(h->env, h->tsfn);
@@ -251,24 +123,24 @@ static void update_ref(pool_handle_t *h) {
 /* ---- shutdown ------------------------------------------------------------------ */
 
 /* JS thread. Joins the pool threads (cancelling running kernels) and frees
- * every task without calling JavaScript. */
+ * every task without calling JavaScript. Idempotent. */
 static void shutdown_pool(pool_handle_t *h, napi_env env) {
   if (!h->pool) return;
   nw_pool_destroy(h->pool);
   for (nw_task_t *t = nw_pool_drain(h->pool), *n; t; t = n) {
     n = t->next;
-    task_free(env, (gtask_t *)t);
+    task_free(h, env, (gtask_t *)t);
   }
   nw_pool_free(h->pool);
   h->pool = NULL;
-  h->in_flight = 0;
-  copy_cache_clear(h);
-  spares_clear(h);
+  nw_pool_cache_close(&h->cache);
 }
 
+/* JS thread. The handle goes once both the External and the threadsafe
+ * function are gone. */
 static void maybe_free_handle(pool_handle_t *h) {
   if (h->external_gone && !h->tsfn) {
-    spares_clear(h);
+    nw_pool_cache_close(&h->cache);
     free(h);
   }
 }
@@ -278,11 +150,8 @@ static void maybe_free_handle(pool_handle_t *h) {
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
   shutdown_pool(h, env);
-  if (h->cbuf_ref) {
-    napi_delete_reference(env, h->cbuf_ref);
-    h->cbuf_ref = NULL;
-    h->cbuf = NULL;
-  }
+  nw_napi_drop_ref(env, &h->cbuf_ref);
+  h->cbuf = NULL;
   h->tsfn = NULL;
   h->refed = false;
   maybe_free_handle(h);
@@ -292,21 +161,15 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
 static void external_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
   shutdown_pool(h, env);
-  if (h->self) {
-    napi_delete_reference(env, h->self);
-    h->self = NULL;
-  }
+  nw_napi_drop_ref(env, &h->self);
   h->external_gone = true;
-  if (h->tsfn) {
-    napi_threadsafe_function f = h->tsfn;
-    napi_release_threadsafe_function(f, napi_tsfn_abort);
-    /* tsfn_finalize frees the handle. */
-  } else {
+  if (h->tsfn)
+    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort); /* its finalizer frees h */
+  else
     maybe_free_handle(h);
-  }
 }
 
-/* Pool thread (core notify callback). */
+/* Pool thread (core notify callback): wake the owner's loop. */
 static void pool_notify(void *arg) {
   pool_handle_t *h = arg;
   napi_call_threadsafe_function(h->tsfn, NULL, napi_tsfn_nonblocking);
@@ -324,33 +187,78 @@ static void free_cb(napi_env env, void *data, void *hint) { free(data); }
  * pool thread copied it. */
 static bool source_intact(napi_env env, gtask_t *g) {
   napi_value v;
-  void *data = NULL;
-  size_t len = 0;
-  if (napi_get_reference_value(env, g->source, &v) != napi_ok || !v) return false;
-  if (g->view == 1) {
-    napi_typedarray_type type;
-    size_t length;
-    if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok)
-      return false;
-    len = length * elem_size(type);
-  } else if (g->view == 2) {
-    if (napi_get_dataview_info(env, v, &len, &data, NULL, NULL) != napi_ok) return false;
-  } else {
-    if (napi_get_arraybuffer_info(env, v, &data, &len) != napi_ok) return false;
-  }
-  return data == g->t.src && len == g->t.io.len;
+  nw_napi_view_t view;
+  return napi_get_reference_value(env, g->source, &v) == napi_ok && v &&
+         nw_napi_get_view(env, v, &view) && view.data == g->t.src &&
+         view.len == g->t.io.len;
 }
 
-/* JS thread. Builds the value a finished task resolves or rejects with.
- * Takes over the task's output and copy where it hands them to JS. Returns
- * NULL (with an exception pending) on failure. */
+/* JS thread. The error a failed task rejects with. NULL with an exception
+ * pending when it cannot be made. */
+static napi_value task_error(napi_env env, gtask_t *g) {
+  const nw_task_t *t = &g->t;
+  const nw_task_failure_t *f = t->failure;
+  if (g->source && !source_intact(env, g))
+    return nw_napi_error(env, NW_ERROR, "ERR_INVALID_STATE",
+                         "Invalid state: the input was detached or resized before the "
+                         "task finished");
+  if (t->status != NW_FAILED && t->status < 0 && !(f && f->error[0]))
+    return nw_napi_errno_error(env, t->status, "kernel");
+  napi_value err = nw_napi_error(env, NW_ERROR,
+                                 f && f->code[0] ? f->code : "ERR_KERNEL_FAILED",
+                                 f && f->error[0] ? f->error : "The kernel failed"),
+             e;
+  if (err && f && f->errnum && napi_create_int32(env, f->errnum, &e) == napi_ok)
+    napi_set_named_property(env, err, "errno", e);
+  return err;
+}
+
+/* JS thread. A Buffer over `len` bytes of malloc'd `mem`, which it takes
+ * over (an empty Buffer, freeing `mem`, when len is 0). NULL with an
+ * exception pending on failure; `mem` is freed then too. */
+static napi_value take_buffer(napi_env env, void *mem, size_t len) {
+  napi_value v;
+  if (!mem || len == 0) {
+    free(mem);
+    return napi_create_buffer(env, 0, NULL, &v) == napi_ok ? v : NULL;
+  }
+  if (napi_create_external_buffer(env, len, mem, free_cb, NULL, &v) != napi_ok) {
+    free(mem);
+    return NULL;
+  }
+  return v;
+}
+
+/* JS thread. The input a kernel changed in place (NW_RESULT_INPUT): the
+ * caller's own view, or the private copy in the input's shape. */
+static napi_value task_input_result(napi_env env, gtask_t *g) {
+  napi_value v = NULL;
+  if (g->input) return napi_get_reference_value(env, g->input, &v) == napi_ok ? v : NULL;
+  void *mem = g->copy;
+  size_t len = g->t.io.len;
+  g->copy = NULL;
+  if (!mem || g->view != NW_VIEW_TYPED_ARRAY || g->ta_type == napi_uint8_array)
+    return take_buffer(env, mem, len);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, mem, len, free_cb, NULL, &ab) != napi_ok) {
+    free(mem);
+    return NULL;
+  }
+  size_t count = len / nw_elem_size(g->t.io.elem_type);
+  return napi_create_typedarray(env, g->ta_type, count, ab, 0, &v) == napi_ok ? v : NULL;
+}
+
+/* JS thread. Builds the value a finished task resolves or rejects with and
+ * sets *kind. Takes over the task's output and copy where it hands them to
+ * JS. NULL for undefined, or with an exception pending on failure. */
 static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
   nw_task_t *t = &g->t;
+  nw_task_io_t *io = &t->io;
   napi_value v = NULL;
   if (t->owned) {
     /* The pool thread's copy of the input, handed back by the kernel. */
-    g->copy = t->io.data;
-    g->copy_cap = t->io.len;
+    g->copy = io->data;
+    g->copy_cap = io->len;
     t->owned = false;
   }
   if (t->status == NW_POOL_REJECTED) {
@@ -361,98 +269,31 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
     *kind = KIND_CANCELLED;
     return NULL;
   }
-  if (g->source && !source_intact(env, g)) {
+  if (t->status != 0 || (g->source && !source_intact(env, g))) {
     *kind = KIND_FAILED;
-    napi_value msg, code, err;
-    if (napi_create_string_utf8(env, "ERR_INVALID_STATE", NAPI_AUTO_LENGTH, &code) != napi_ok ||
-        napi_create_string_utf8(env,
-                                "Invalid state: the input was detached or resized before the "
-                                "task finished",
-                                NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-        napi_create_error(env, code, msg, &err) != napi_ok)
-      return NULL;
-    return err;
-  }
-  if (t->status != 0) {
-    *kind = KIND_FAILED;
-    const nw_task_failure_t *f = t->failure;
-    if (t->status != NW_FAILED && t->status < 0 && !(f && f->error[0])) {
-      return nw_napi_errno_error(env, t->status, "kernel");
-    }
-    napi_value msg, code, err;
-    const char *m = f && f->error[0] ? f->error : "The kernel failed";
-    const char *c = f && f->code[0] ? f->code : "ERR_KERNEL_FAILED";
-    if (napi_create_string_utf8(env, m, NAPI_AUTO_LENGTH, &msg) != napi_ok ||
-        napi_create_string_utf8(env, c, NAPI_AUTO_LENGTH, &code) != napi_ok ||
-        napi_create_error(env, code, msg, &err) != napi_ok)
-      return NULL;
-    if (f && f->errnum) {
-      napi_value e;
-      if (napi_create_int32(env, f->errnum, &e) == napi_ok)
-        napi_set_named_property(env, err, "errno", e);
-    }
-    return err;
+    return task_error(env, g);
   }
   *kind = KIND_OK;
-  nw_task_io_t *io = &t->io;
   switch (io->result) {
     case NW_RESULT_UNDEFINED:
       return NULL;
     case NW_RESULT_NUMBER:
-      napi_create_double(env, io->number, &v);
-      return v;
+      return napi_create_double(env, io->number, &v) == napi_ok ? v : NULL;
     case NW_RESULT_BIGINT: {
       __int128 x = ((__int128)io->bigint_hi << 64) | (__int128)io->bigint_lo;
       int sign = x < 0;
       unsigned __int128 mag = sign ? (unsigned __int128)(-(x + 1)) + 1 : (unsigned __int128)x;
       uint64_t words[2] = {(uint64_t)mag, (uint64_t)(mag >> 64)};
-      napi_create_bigint_words(env, sign, words[1] ? 2 : 1, words, &v);
-      return v;
+      return napi_create_bigint_words(env, sign, words[1] ? 2 : 1, words, &v) == napi_ok ? v
+                                                                                       : NULL;
     }
-    case NW_RESULT_INPUT: {
-      if (g->input) {
-        napi_get_reference_value(env, g->input, &v);
-        return v;
-      }
-      /* A private copy was worked on: give it to JS in the input's shape. */
-      size_t len = io->len;
-      void *mem = g->copy;
-      if (!mem) {
-        if (napi_create_buffer(env, 0, NULL, &v) != napi_ok) return NULL;
-        return v;
-      }
-      g->copy = NULL;
-      if (g->view == 1 && !g->is_buffer) {
-        napi_value ab;
-        if (napi_create_external_arraybuffer(env, mem, len, free_cb, NULL, &ab) != napi_ok) {
-          free(mem);
-          return NULL;
-        }
-        size_t es = elem_size(g->ta_type);
-        if (napi_create_typedarray(env, g->ta_type, len / es, ab, 0, &v) != napi_ok) return NULL;
-        return v;
-      }
-      if (napi_create_external_buffer(env, len, mem, free_cb, NULL, &v) != napi_ok) {
-        free(mem);
-        return NULL;
-      }
-      return v;
-    }
+    case NW_RESULT_INPUT:
+      return task_input_result(env, g);
     case NW_RESULT_BUFFER:
     default: {
-      if (!io->out || io->out_len == 0) {
-        free(io->out);
-        io->out = NULL;
-        if (napi_create_buffer(env, 0, NULL, &v) != napi_ok) return NULL;
-        return v;
-      }
       void *mem = io->out;
       io->out = NULL;
-      if (napi_create_external_buffer(env, io->out_len, mem, free_cb, NULL, &v) != napi_ok) {
-        free(mem);
-        return NULL;
-      }
-      return v;
+      return take_buffer(env, mem, io->out_len);
     }
   }
 }
@@ -476,22 +317,12 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       list = list->next;
       int kind = KIND_OK;
       napi_value v = task_value(env, g, &kind);
-      if (!v) {
-        bool pending = false;
-        napi_is_exception_pending(env, &pending);
-        if (pending) {
-          napi_value e;
-          napi_get_and_clear_last_exception(env, &e);
-          v = e;
-          kind = KIND_FAILED;
-        }
-      }
-      if (v) {
-        if (!values) {
-          napi_create_array_with_length(env, CHUNK, &values);
-        }
+      bool pending = false;
+      if (!v && napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &v) == napi_ok)
+        kind = KIND_FAILED;
+      if (v && (values || napi_create_array_with_length(env, CHUNK, &values) == napi_ok))
         napi_set_element(env, values, n, v);
-      }
       h->cbuf[2 * n] = (double)g->t.id;
       h->cbuf[2 * n + 1] = kind;
     }
@@ -499,35 +330,27 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
      * freed task is no longer in any core list. */
     for (uint32_t i = 0; i < n; i++) {
       nw_task_t *next = chunk->next;
-      h->in_flight--;
-      task_free(env, (gtask_t *)chunk);
+      task_free(h, env, (gtask_t *)chunk);
       chunk = next;
     }
     napi_value argv[2];
     napi_create_uint32(env, n, &argv[0]);
     argv[1] = values ? values : undef;
-    napi_value recv;
-    napi_get_undefined(env, &recv);
-    napi_status st = napi_call_function(env, recv, js_cb, 2, argv, NULL);
+    napi_status st = napi_call_function(env, undef, js_cb, 2, argv, NULL);
     napi_close_handle_scope(env, scope);
-    if (st != napi_ok) {
-      /* An exception escaped the completion callback: that is a bug in
+    bool pending = false;
+    napi_value exc;
+    if (st != napi_ok && napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+        napi_get_and_clear_last_exception(env, &exc) == napi_ok)
+      /* An exception escaped the completion callback: a bug in
        * lib/thread_pool.js; let Node report it as uncaught. */
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) {
-        napi_value e;
-        napi_get_and_clear_last_exception(env, &e);
-        napi_fatal_exception(env, e);
-      }
-    }
+      napi_fatal_exception(env, exc);
     if (!h->pool) break; /* torn down by the callback */
   }
   /* Tasks of a broken-off loop: free them undelivered. */
   while (list) {
     nw_task_t *n = list->next;
-    if (h->in_flight) h->in_flight--;
-    task_free(env, (gtask_t *)list);
+    task_free(h, env, (gtask_t *)list);
     list = n;
   }
   h->delivering = false;
@@ -535,39 +358,35 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     shutdown_pool(h, env);
     if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   }
-  if (h->pool) spares_account(h);
+  if (h->pool) nw_pool_cache_tick(&h->cache, nw_now_ns());
   update_ref(h);
 }
 
 /* ---- JS entry points -------------------------------------------------------- */
 
 static pool_handle_t *get_handle(napi_env env, napi_value v) {
-  bool ok = false;
-  if (napi_check_object_type_tag(env, v, &pool_tag, &ok) != napi_ok || !ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "not a pool handle");
-    return NULL;
-  }
-  void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
-  return p;
+  return nw_napi_unwrap(env, v, &pool_tag, "a pool handle");
 }
 
-/* poolCreate(threads, maxQueue, onComplete, completionBuffer) -> External
- * maxQueue 0: unlimited. completionBuffer: Float64Array of 2*CHUNK. */
+/*
+ * poolCreate(threads, maxQueue, onComplete, completionBuffer) -> External.
+ * maxQueue 0: unlimited. completionBuffer: a Float64Array of 2 * CHUNK
+ * slots. Throws ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad
+ * arguments, the system error of pthread_create when the threads cannot
+ * start.
+ */
 static napi_value create_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(4);
   uint32_t threads = 0;
   double max_queue = 0;
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[0], &threads));
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &max_queue));
-  napi_typedarray_type type;
-  size_t length;
-  void *data;
-  NAPI_CALL(env, napi_get_typedarray_info(env, argv[3], &type, &length, &data, NULL, NULL));
-  if (type != napi_float64_array || length < 2 * CHUNK) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "bad completion buffer");
+  nw_napi_view_t cbuf;
+  if (!nw_napi_get_uint32(env, argv[0], "threads", &threads) ||
+      !nw_napi_get_double(env, argv[1], "maxQueue", &max_queue) ||
+      !nw_napi_check_type(env, argv[2], napi_function, "onComplete"))
+    return NULL;
+  if (!nw_napi_get_view(env, argv[3], &cbuf) || cbuf.kind != NW_VIEW_TYPED_ARRAY ||
+      cbuf.type != napi_float64_array || cbuf.len < 2 * CHUNK * sizeof(double)) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "bad completion buffer");
     return NULL;
   }
   pool_handle_t *h = calloc(1, sizeof *h);
@@ -576,7 +395,8 @@ static napi_value create_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   h->env = env;
-  h->cbuf = data;
+  h->cbuf = cbuf.data;
+  nw_pool_cache_init(&h->cache, sizeof(gtask_t));
   nw_pool_options_t opt = {
       .threads = threads,
       .max_queue = max_queue >= 1 && max_queue < 1.8e19 ? (uint64_t)max_queue : 0,
@@ -610,9 +430,10 @@ static napi_value create_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_unref_threadsafe_function(env, h->tsfn);
-  /* From here on the tsfn finalizer owns the pool. */
-  NAPI_CALL(env, napi_create_reference(env, argv[3], 1, &h->cbuf_ref));
-  st = napi_create_external(env, h, external_finalize, NULL, &ext);
+  /* From here on the tsfn finalizer owns the pool, and frees the handle
+   * once the External is gone too (or was never made). */
+  st = napi_create_reference(env, argv[3], 1, &h->cbuf_ref);
+  if (st == napi_ok) st = napi_create_external(env, h, external_finalize, NULL, &ext);
   if (st != napi_ok) {
     h->external_gone = true;
     napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
@@ -624,177 +445,137 @@ static napi_value create_fn(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-static bool element_type(napi_typedarray_type t, uint32_t *out) {
-  switch (t) {
-    case napi_int8_array: *out = NW_INT8; return true;
-    case napi_uint8_array: *out = NW_UINT8; return true;
-    case napi_uint8_clamped_array: *out = NW_UINT8_CLAMPED; return true;
-    case napi_int16_array: *out = NW_INT16; return true;
-    case napi_uint16_array: *out = NW_UINT16; return true;
-    case napi_int32_array: *out = NW_INT32; return true;
-    case napi_uint32_array: *out = NW_UINT32; return true;
-    case napi_float32_array: *out = NW_FLOAT32; return true;
-    case napi_float64_array: *out = NW_FLOAT64; return true;
-    case napi_bigint64_array: *out = NW_BIGINT64; return true;
-    case napi_biguint64_array: *out = NW_BIGUINT64; return true;
-    default: return false;
+/* JS thread. Fills a task's input from `v` (undefined or null: none, else
+ * a TypedArray, DataView or ArrayBuffer), as nw_pool_input_plan says.
+ * Returns 0 or a negative errno (-EINVAL: not an input, -ENOMEM). */
+static int task_input(napi_env env, pool_handle_t *h, gtask_t *g, napi_value v,
+                      uint32_t meta) {
+  napi_valuetype vt;
+  nw_napi_view_t view;
+  if (napi_typeof(env, v, &vt) != napi_ok) return -EINVAL;
+  if (vt == napi_undefined || vt == napi_null) return 0;
+  if (!nw_napi_get_view(env, v, &view)) return -EINVAL;
+  g->view = view.kind;
+  g->ta_type = view.type;
+  g->t.io.elem_type = view.elem_type;
+  g->t.io.len = view.len;
+  /* Shared memory cannot be detached, and a buffer this call made cannot
+   * be taken away either: both stay the input's for the task's life. */
+  bool stable = (meta & (META_SHARED | META_PRIVATE)) != 0;
+  switch (nw_pool_input_plan(view.len, stable)) {
+    case NW_POOL_INPUT_IN_PLACE:
+      if (napi_create_reference(env, v, 1, &g->input) != napi_ok) return -ENOMEM;
+      g->t.io.data = view.data;
+      return 0;
+    case NW_POOL_INPUT_COPY_LATER:
+      /* See source_intact for what keeps this safe. */
+      if (napi_create_reference(env, v, 1, &g->source) != napi_ok) return -ENOMEM;
+      g->t.src = view.data;
+      return 0;
+    case NW_POOL_INPUT_COPY_NOW:
+    default:
+      g->copy = nw_pool_cache_copy(&h->cache, view.data, view.len, &g->copy_cap);
+      if (!g->copy) return -ENOMEM;
+      g->t.io.data = g->copy;
+      return 0;
   }
 }
 
-/* JS thread. Fills a task's input from `v` (undefined, a TypedArray, a
- * DataView or an ArrayBuffer). Returns 0 or a negative errno. */
-static int task_input(napi_env env, gtask_t *g, napi_value v, uint32_t meta) {
-  napi_valuetype vt;
-  if (napi_typeof(env, v, &vt) != napi_ok) return -EINVAL;
-  if (vt == napi_undefined || vt == napi_null) return 0;
-  void *data = NULL;
-  size_t len = 0;
-  bool is = false;
-  g->t.io.elem_type = NW_BYTES;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    size_t length, offset;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &g->ta_type, &length, &data, &ab, &offset) != napi_ok)
-      return -EINVAL;
-    uint32_t et = NW_BYTES;
-    element_type(g->ta_type, &et);
-    g->t.io.elem_type = et;
-    g->view = 1;
-    /* napi_is_buffer accepts any view; what matters for the result's
-     * shape is whether the bytes were a plain Uint8Array/Buffer. */
-    g->is_buffer = g->ta_type == napi_uint8_array;
-    len = length * elem_size(g->ta_type);
-  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    napi_value ab;
-    size_t offset;
-    if (napi_get_dataview_info(env, v, &len, &data, &ab, &offset) != napi_ok) return -EINVAL;
-    g->view = 2;
-  } else if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
-    if (napi_get_arraybuffer_info(env, v, &data, &len) != napi_ok) return -EINVAL;
-    g->view = 3;
-  } else {
-    return -EINVAL;
-  }
-  g->t.io.len = len;
-  if ((meta & (META_SHARED | META_PRIVATE)) || len == 0) {
-    /* Shared memory cannot be detached, and a private buffer nobody else
-     * holds cannot be either: work on it in place, keeping it alive. */
-    if (napi_create_reference(env, v, 1, &g->input) != napi_ok) return -ENOMEM;
-    g->t.io.data = data;
-    if (!(meta & META_SHARED) && len) {
-      /* Private: NW_RESULT_INPUT hands back the same object. */
+/* JS thread. Builds up to `m` tasks from task `from` on (none skipped) into
+ * tasks[], counting the bytes copied into *copied and stopping once past
+ * `budget` (> 0). Returns how many were built; *err receives -EINVAL (bad
+ * input: task from + the count built) or -ENOMEM when it stopped short for
+ * a failure. */
+static uint32_t build_tasks(napi_env env, pool_handle_t *h, gtask_t **tasks,
+                            uint32_t from, uint32_t m, double first,
+                            const uint32_t *meta, napi_value inputs,
+                            double budget, size_t *copied, int *err) {
+  uint32_t built = 0;
+  while (built < m) {
+    uint32_t i = from + built;
+    gtask_t *g = nw_pool_cache_record(&h->cache);
+    if (!g) {
+      *err = -ENOMEM;
+      break;
     }
-    return 0;
+    g->t.kernel = meta[i] & META_KERNEL_MASK;
+    g->t.id = (uint64_t)first + i;
+    if (inputs) {
+      napi_value v;
+      int rc = napi_get_element(env, inputs, i, &v) == napi_ok
+                   ? task_input(env, h, g, v, meta[i])
+                   : -EINVAL;
+      if (rc) {
+        task_free(h, env, g);
+        *err = rc;
+        break;
+      }
+      if (g->copy) *copied += g->t.io.len;
+    }
+    tasks[built++] = g;
+    if (budget > 0 && (double)*copied >= budget) break;
   }
-  /* Memory JavaScript may detach or reuse while the kernel runs: copy. */
-  if (len >= COPY_OFF_LOOP_MIN && nw_pool_copy_in_available()) {
-    /* Large: the pool thread copies it just before the kernel runs, off
-     * the event loop (see source_intact for what keeps that safe). */
-    if (napi_create_reference(env, v, 1, &g->source) != napi_ok) return -ENOMEM;
-    g->t.src = data;
-    g->t.io.data = NULL;
-    return 0;
-  }
-  g->copy = copy_alloc(g->h, len, &g->copy_cap);
-  if (!g->copy) return -ENOMEM;
-  g->t.io.data = g->copy;
-  memcpy(g->copy, data, len);
-  return 0;
+  return built;
 }
 
 /*
  * poolSubmit(handle, firstId, from, n, meta Uint32Array, inputs Array|undefined,
  *            budget) -> [next, err]
  * Task i (from <= i < n) gets id firstId + i, kernel meta[i] & 0xffff and
- * input inputs[i]; tasks marked META_SKIP are left out. Tasks before `next`
- * were queued (or skipped); err (a negative errno) says why task `next` was
- * not: -EAGAIN queue full, -ESHUTDOWN closed, -EINVAL bad input, -ENOMEM,
- * or 1 when `budget` (> 0) bytes of input were copied and the caller should
- * submit the rest later, so that one call never blocks the loop for long.
+ * input inputs[i]; tasks marked META_SKIP are left out. The result says how
+ * far the batch went, which is not a failure of the call: tasks before
+ * `next` were queued (or skipped), and err says why task `next` was not:
+ * 0 all went, 1 `budget` (> 0) bytes of input were copied and the caller
+ * submits the rest on a later turn (so that one call never blocks the loop
+ * for long), or a negative errno that the caller turns into the rejection
+ * of the tasks from `next` on: -EAGAIN queue full, -ESHUTDOWN closed,
+ * -EINVAL bad input (task `next` only), -ENOMEM. Throws only for bad
+ * arguments.
  */
 static napi_value submit_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  double first = 0;
+  NW_ARGV_HANDLE(7, pool_handle_t, h, get_handle);
+  double first = 0, budget = 0;
   uint32_t from = 0, n = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &first));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &from));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[3], &n));
-  double budget = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[6], &budget));
-  argv[3] = argv[4];
-  argv[4] = argv[5];
-  size_t copied = 0;
-  napi_typedarray_type type;
-  size_t mlen;
-  void *mdata;
-  NAPI_CALL(env, napi_get_typedarray_info(env, argv[3], &type, &mlen, &mdata, NULL, NULL));
-  if (type != napi_uint32_array || mlen < n) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "bad meta array");
+  nw_napi_view_t mv;
+  napi_valuetype it;
+  if (!nw_napi_get_double(env, argv[1], "firstId", &first) ||
+      !nw_napi_get_uint32(env, argv[2], "from", &from) ||
+      !nw_napi_get_uint32(env, argv[3], "n", &n) ||
+      !nw_napi_get_double(env, argv[6], "budget", &budget))
+    return NULL;
+  if (!nw_napi_get_view(env, argv[4], &mv) || mv.kind != NW_VIEW_TYPED_ARRAY ||
+      mv.type != napi_uint32_array || mv.len / sizeof(uint32_t) < n) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "bad meta array");
     return NULL;
   }
-  const uint32_t *meta = mdata;
-  napi_valuetype it;
-  NAPI_CALL(env, napi_typeof(env, argv[4], &it));
-  bool has_inputs = it == napi_object;
+  const uint32_t *meta = mv.data;
+  NAPI_CALL(env, napi_typeof(env, argv[5], &it));
+  napi_value inputs = it == napi_object ? argv[5] : NULL;
 
   int err = 0;
   uint32_t accepted = from;
-  if (!h->pool) {
-    err = -ESHUTDOWN;
-    goto done;
-  }
-  gtask_t *stack_tasks[256];
-  while (accepted < n && !err) {
+  size_t copied = 0;
+  gtask_t *tasks[BATCH];
+  if (!h->pool) err = -ESHUTDOWN;
+  while (!err && accepted < n) {
     if (budget > 0 && (double)copied >= budget) {
       err = 1;
       break;
     }
     while (accepted < n && (meta[accepted] & META_SKIP)) accepted++;
     uint32_t m = 0;
-    while (m < 256 && accepted + m < n && !(meta[accepted + m] & META_SKIP)) m++;
+    while (m < BATCH && accepted + m < n && !(meta[accepted + m] & META_SKIP)) m++;
     if (m == 0) break;
-    uint32_t built = 0;
-    for (; built < m; built++) {
-      uint32_t i = accepted + built;
-      gtask_t *g = task_alloc(h);
-      if (!g) {
-        err = -ENOMEM;
-        break;
-      }
-      g->t.kernel = meta[i] & META_KERNEL_MASK;
-      g->t.id = (uint64_t)first + i;
-      if (has_inputs) {
-        napi_value v;
-        int rc = napi_get_element(env, argv[4], i, &v) == napi_ok
-                     ? task_input(env, g, v, meta[i])
-                     : -EINVAL;
-        if (rc) {
-          task_free(env, g);
-          err = rc;
-          break;
-        }
-        if (g->copy) copied += g->t.io.len;
-      }
-      stack_tasks[built] = g;
-      if (budget > 0 && (double)copied >= budget) {
-        built++;
-        break;
-      }
-    }
+    uint32_t built = build_tasks(env, h, tasks, accepted, m, first, meta, inputs,
+                                 budget, &copied, &err);
     int why = 0;
-    int q = nw_pool_submit_batch(h->pool, (nw_task_t *const *)stack_tasks, (int)built, &why);
-    for (int j = q; j < (int)built; j++) task_free(env, stack_tasks[j]);
+    int q = nw_pool_submit_batch(h->pool, (nw_task_t *const *)tasks, (int)built, &why);
+    for (int j = q; j < (int)built; j++) task_free(h, env, tasks[j]);
     accepted += (uint32_t)q;
-    h->in_flight += (uint64_t)q;
     if (q < (int)built) err = why;
   }
-  spares_account(h);
+  if (h->pool) nw_pool_cache_tick(&h->cache, nw_now_ns());
   update_ref(h);
-done:;
   napi_value out, v;
   NAPI_CALL(env, napi_create_array_with_length(env, 2, &out));
   NAPI_CALL(env, napi_create_uint32(env, accepted, &v));
@@ -808,38 +589,24 @@ done:;
  * removed and will never complete), false when it runs (its cancel flag is
  * set) or is finished. */
 static napi_value cancel_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
   double id = 0;
-  NAPI_CALL(env, napi_get_value_double(env, argv[1], &id));
-  bool removed = false;
-  if (h->pool) {
-    nw_task_t *t = NULL;
-    if (nw_pool_cancel(h->pool, (uint64_t)id, &t) == 1) {
-      h->in_flight--;
-      task_free(env, (gtask_t *)t);
-      removed = true;
-      update_ref(h);
-    }
+  if (!nw_napi_get_double(env, argv[1], "id", &id)) return NULL;
+  nw_task_t *t = NULL;
+  bool removed = h->pool && nw_pool_cancel(h->pool, (uint64_t)id, &t) == 1;
+  if (removed) {
+    task_free(h, env, (gtask_t *)t);
+    update_ref(h);
   }
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, removed, &out));
-  return out;
+  return nw_napi_bool(env, removed);
 }
 
 /* poolClose(handle, abort): no new tasks; queued ones come back rejected;
- * with abort, running kernels are asked to stop. */
+ * with abort, running kernels are asked to stop. Returns undefined. */
 static napi_value close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
   bool abort = false;
-  napi_get_value_bool(env, argv[1], &abort);
+  if (!nw_napi_get_bool(env, argv[1], "abort", &abort)) return NULL;
   if (h->pool) {
     if (abort) nw_pool_abort(h->pool);
     else nw_pool_close(h->pool);
@@ -849,33 +616,23 @@ static napi_value close_fn(napi_env env, napi_callback_info info) {
 
 /* poolFree(handle): join the threads and release everything but the
  * handle itself (the External's finalizer frees that). Called by JS once
- * nothing is in flight. */
+ * nothing is in flight; from inside a completion callback it happens when
+ * the callback returns. Returns undefined. */
 static napi_value free_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
   if (h->delivering) {
     h->free_requested = true;
     return NULL;
   }
   shutdown_pool(h, env);
   update_ref(h);
-  if (h->tsfn) {
-    napi_threadsafe_function f = h->tsfn;
-    napi_release_threadsafe_function(f, napi_tsfn_release);
-  }
+  if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   return NULL;
 }
 
-/* poolKernels(handle) -> [names] */
+/* poolKernels(handle) -> [names], in registry order. */
 static napi_value kernels_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
   uint32_t n = h->pool ? nw_pool_kernel_count(h->pool) : 0;
   napi_value out, v;
   NAPI_CALL(env, napi_create_array_with_length(env, n, &out));
@@ -887,112 +644,123 @@ static napi_value kernels_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* poolLoad(handle, path) -> [added, message]: added >= 0 kernels, or a
- * negative errno (see nw_pool_load) with the message. */
+/* The .code poolLoad throws for each error of nw_pool_load that is the
+ * library's fault rather than the system's. */
+static const struct {
+  int err;
+  const char *code;
+} load_codes[] = {
+    {-ENOENT, "ERR_DLOPEN_FAILED"},          {-ENOEXEC, "ERR_DLOPEN_FAILED"},
+    {-ENOSYS, "ERR_INVALID_KERNEL_LIBRARY"}, {-EPROTO, "ERR_INVALID_KERNEL_LIBRARY"},
+    {-EEXIST, "ERR_KERNEL_EXISTS"},          {-EINVAL, "ERR_INVALID_ARG_VALUE"},
+};
+
+/*
+ * poolLoad(handle, path) -> the number of kernels added. Throws an Error
+ * whose message is the loader's own (nw_pool_load's) and whose .code is
+ * ERR_DLOPEN_FAILED (no such file, or dlopen refused it),
+ * ERR_INVALID_KERNEL_LIBRARY (no nw_kernels symbol, or a table of another
+ * ABI), ERR_KERNEL_EXISTS (a name clash) or ERR_INVALID_ARG_VALUE (a path
+ * with a NUL byte); any other failure (a path too long, a stat error) as
+ * the system error of "dlopen". lib/thread_pool.js words them for users.
+ */
 static napi_value load_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  char path[4096];
+  NW_ARGV_HANDLE(2, pool_handle_t, h, get_handle);
+  char path[4096], msg[512] = "";
   size_t plen = 0;
+  if (!nw_napi_check_type(env, argv[1], napi_string, "path")) return NULL;
   NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], path, sizeof path, &plen));
-  char msg[512] = "";
   int rc;
   if (plen >= sizeof path - 1) {
     rc = -ENAMETOOLONG;
-    snprintf(msg, sizeof msg, "path too long");
   } else if (strlen(path) != plen) {
     rc = -EINVAL;
     snprintf(msg, sizeof msg, "path contains a NUL byte");
-  } else if (!h->pool) {
-    rc = -ESHUTDOWN;
   } else {
-    rc = nw_pool_load(h->pool, path, msg, sizeof msg);
+    rc = h->pool ? nw_pool_load(h->pool, path, msg, sizeof msg) : -ESHUTDOWN;
   }
-  napi_value out, v;
-  NAPI_CALL(env, napi_create_array_with_length(env, 2, &out));
-  NAPI_CALL(env, napi_create_int32(env, rc, &v));
-  NAPI_CALL(env, napi_set_element(env, out, 0, v));
-  NAPI_CALL(env, napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &v));
-  NAPI_CALL(env, napi_set_element(env, out, 1, v));
-  return out;
+  if (rc < 0) {
+    for (size_t i = 0; i < NW_COUNT(load_codes); i++)
+      if (load_codes[i].err == rc) {
+        nw_napi_throw_code(env, NW_ERROR, load_codes[i].code, msg);
+        return NULL;
+      }
+    nw_napi_throw_errno(env, rc, "dlopen");
+    return NULL;
+  }
+  return nw_napi_int32(env, rc);
 }
 
+/* Set obj[name] = value (a number). */
+static napi_status set_number(napi_env env, napi_value obj, const char *name,
+                              double value) {
+  napi_value v;
+  napi_status st = napi_create_double(env, value, &v);
+  return st == napi_ok ? napi_set_named_property(env, obj, name, v) : st;
+}
+
+/* { count, min, max, mean, p50, p90, p99 } of a histogram, in ms. */
 static napi_value hist_object(napi_env env, const nw_hist_t *hist) {
-  napi_value o, v;
-  NAPI_CALL(env, napi_create_object(env, &o));
   static const struct { const char *name; double p; } ps[] = {
       {"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}};
-#define SET(name, val)                                                        \
-  do {                                                                        \
-    NAPI_CALL(env, napi_create_double(env, (val), &v));                       \
-    NAPI_CALL(env, napi_set_named_property(env, o, (name), v));               \
-  } while (0)
-  SET("count", (double)hist->count);
-  SET("min", hist->count ? hist->min / 1e6 : 0);
-  SET("max", hist->count ? hist->max / 1e6 : 0);
-  SET("mean", hist->count ? hist->sum / (double)hist->count / 1e6 : 0);
-  for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
-    SET(ps[i].name, nw_hist_percentile(hist, ps[i].p) / 1e6);
+  bool any = hist->count != 0;
+  napi_value o;
+  NAPI_CALL(env, napi_create_object(env, &o));
+  NAPI_CALL(env, set_number(env, o, "count", (double)hist->count));
+  NAPI_CALL(env, set_number(env, o, "min", any ? hist->min / 1e6 : 0));
+  NAPI_CALL(env, set_number(env, o, "max", any ? hist->max / 1e6 : 0));
+  NAPI_CALL(env, set_number(env, o, "mean", any ? hist->sum / (double)hist->count / 1e6 : 0));
+  for (size_t i = 0; i < NW_COUNT(ps); i++)
+    NAPI_CALL(env, set_number(env, o, ps[i].name, nw_hist_percentile(hist, ps[i].p) / 1e6));
   return o;
 }
 
 /* poolStats(handle) -> { threads, queued, running, completed, failed,
  * cancelled, runTime, waitTime, utilization }; times in milliseconds. */
 static napi_value stats_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  pool_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  nw_pool_stats_t *s = calloc(1, sizeof *s);
+  NW_ARGV_HANDLE(1, pool_handle_t, h, get_handle);
+  nw_pool_stats_t *s = calloc(1, sizeof *s); /* a few KiB of histograms */
   if (!s) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
   if (h->pool) nw_pool_stats(h->pool, s);
+  const struct { const char *name; double value; } nums[] = {
+      {"threads", s->threads},     {"queued", (double)s->queued},
+      {"running", (double)s->running}, {"completed", (double)s->completed},
+      {"failed", (double)s->failed}, {"cancelled", (double)s->cancelled},
+  };
   napi_value o = NULL, v;
-  if (napi_create_object(env, &o) != napi_ok) goto fail;
-#define SETN(name, val)                                                       \
-  do {                                                                        \
-    if (napi_create_double(env, (double)(val), &v) != napi_ok ||              \
-        napi_set_named_property(env, o, (name), v) != napi_ok)                \
-      goto fail;                                                              \
-  } while (0)
-  SETN("threads", s->threads);
-  SETN("queued", s->queued);
-  SETN("running", s->running);
-  SETN("completed", s->completed);
-  SETN("failed", s->failed);
-  SETN("cancelled", s->cancelled);
-  v = hist_object(env, &s->run_time);
-  if (!v || napi_set_named_property(env, o, "runTime", v) != napi_ok) goto fail;
-  v = hist_object(env, &s->wait_time);
-  if (!v || napi_set_named_property(env, o, "waitTime", v) != napi_ok) goto fail;
-  SETN("utilization", s->utilization);
+  napi_status st = napi_create_object(env, &o);
+  for (size_t i = 0; st == napi_ok && i < NW_COUNT(nums); i++)
+    st = set_number(env, o, nums[i].name, nums[i].value);
+  if (st == napi_ok) st = (v = hist_object(env, &s->run_time)) ? napi_ok : napi_pending_exception;
+  if (st == napi_ok) st = napi_set_named_property(env, o, "runTime", v);
+  if (st == napi_ok) st = (v = hist_object(env, &s->wait_time)) ? napi_ok : napi_pending_exception;
+  if (st == napi_ok) st = napi_set_named_property(env, o, "waitTime", v);
+  if (st == napi_ok) st = set_number(env, o, "utilization", s->utilization);
   free(s);
+  NAPI_CALL(env, st);
   return o;
-fail:
-  free(s);
-  nw_napi_throw_last(env, napi_generic_failure);
-  return NULL;
 }
 
+/* See parts.h. The functions go on exports.pool. */
 napi_value nw_pool_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"create", create_fn}, {"submit", submit_fn},   {"cancel", cancel_fn},
       {"close", close_fn},   {"free", free_fn},       {"kernels", kernels_fn},
       {"load", load_fn},     {"stats", stats_fn},
   };
+  /* COPY_IN: 1 when large inputs are copied by the pool threads
+   * (nw_pool_copy_in), 0 when they are copied at submission. */
+  const nw_napi_const_t consts[] = {
+      {"CHUNK", CHUNK},
+      {"COPY_IN", nw_pool_copy_in_available() ? 1 : 0},
+  };
   napi_value p;
   NAPI_CALL(env, napi_create_object(env, &p));
-  NAPI_CALL(env, nw_napi_export_fns(env, p, fns, sizeof fns / sizeof fns[0]));
-  NAPI_CALL(env, nw_napi_export_u32(env, p, "CHUNK", CHUNK));
-  /* 1 when large inputs are copied by the pool threads (nw_pool_copy_in),
-   * 0 when they are copied at submission. */
-  NAPI_CALL(env, nw_napi_export_u32(env, p, "COPY_IN", nw_pool_copy_in_available() ? 1 : 0));
+  NAPI_CALL(env, nw_napi_export_fns(env, p, fns, NW_COUNT(fns)));
+  NAPI_CALL(env, nw_napi_export_consts(env, p, consts, NW_COUNT(consts)));
   NAPI_CALL(env, napi_set_named_property(env, exports, "pool", p));
   return exports;
 }

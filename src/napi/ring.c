@@ -17,11 +17,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/ring.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 /* Blocking waits wake this often to notice a terminating worker. */
 #define SLICE_NS (50LL * 1000 * 1000)
@@ -54,8 +55,6 @@ struct ring_handle {
   napi_ref buffer;         /* keeps the SharedArrayBuffer alive */
   napi_ref alive_fn;       /* a trivial JS function: calling it fails once
                               the thread is terminating */
-  uint8_t *mem;            /* start of the SharedArrayBuffer */
-  size_t mem_len;
   waiter_t waiters[2];
   bool destroyed;
 };
@@ -96,6 +95,8 @@ static void waiter_call_js(napi_env env, napi_value cb, void *context,
   napi_call_function(env, undefined, cb, 0, NULL, NULL);
 }
 
+/* JS thread. Stop and join a helper thread (if it was started) and let
+ * go of its threadsafe function. */
 static void waiter_stop(waiter_t *w) {
   if (!w->started) return;
   __atomic_store_n(&w->stop, 1, __ATOMIC_SEQ_CST);
@@ -120,13 +121,14 @@ static void handle_destroy(ring_handle_t *h) {
   h->destroyed = true;
   waiter_stop(&h->waiters[0]);
   waiter_stop(&h->waiters[1]);
-  if (h->buffer) napi_delete_reference(h->env, h->buffer);
-  if (h->alive_fn) napi_delete_reference(h->env, h->alive_fn);
-  h->buffer = h->alive_fn = NULL;
+  nw_napi_drop_ref(h->env, &h->buffer);
+  nw_napi_drop_ref(h->env, &h->alive_fn);
 }
 
+/* Env teardown (JS thread): stop the helpers before the loop goes. */
 static void handle_cleanup_hook(void *arg) { handle_destroy(arg); }
 
+/* JS thread: the handle object was collected. */
 static void handle_finalize(napi_env env, void *data, void *hint) {
   ring_handle_t *h = data;
   napi_remove_env_cleanup_hook(env, handle_cleanup_hook, h);
@@ -138,49 +140,45 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
 
 /* The memory of a SharedArrayBuffer passed as a Uint8Array view over all of
  * it (lib/ring.js passes one; Node-API cannot inspect a SharedArrayBuffer
- * itself on Node 20). */
-static bool get_shared(napi_env env, napi_value view, void **mem, size_t *len,
-                       napi_value *buffer) {
-  bool is = false;
-  napi_is_typedarray(env, view, &is);
-  if (!is) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+ * itself on Node 20). False after throwing ERR_INVALID_ARG_TYPE or, for a
+ * detached buffer, ERR_INVALID_ARG_VALUE. */
+static bool get_shared(napi_env env, napi_value v, void **mem, size_t *len) {
+  nw_napi_view_t view;
+  if (!nw_napi_get_view(env, v, &view) || view.kind != NW_VIEW_TYPED_ARRAY) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "The ring memory must be passed as a Uint8Array view");
     return false;
   }
-  napi_typedarray_type type;
-  size_t offset;
-  if (napi_get_typedarray_info(env, view, &type, len, mem, buffer, &offset) !=
-          napi_ok ||
-      type != napi_uint8_array || offset != 0) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+  if (view.type != napi_uint8_array || view.offset != 0) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
                        "The ring memory must be a Uint8Array over the whole buffer");
     return false;
   }
-  if (*mem == NULL) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+  if (!view.data) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                        "The ring memory is detached");
     return false;
   }
+  *mem = view.data;
+  *len = view.len;
   return true;
 }
 
+/* Where in memory starting at `mem` the ring's header begins, as a JS
+ * number. */
+static napi_value base_offset(napi_env env, const void *mem) {
+  napi_value out;
+  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
+  return out;
+}
+
+/* The open ring handle `v`, or NULL after throwing ERR_INVALID_ARG_TYPE
+ * (not a ring handle) or ERR_RING_CLOSED (released by the teardown of
+ * its environment). */
 static ring_handle_t *get_handle(napi_env env, napi_value v) {
-  bool ok = false;
-  if (napi_check_object_type_tag(env, v, &ring_tag, &ok) != napi_ok || !ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "Expected a ring handle");
-    return NULL;
-  }
-  void *p = NULL;
-  if (napi_unwrap(env, v, &p) != napi_ok || !p) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "Expected a ring handle");
-    return NULL;
-  }
-  ring_handle_t *h = p;
-  if (h->destroyed) {
-    nw_napi_throw_code(env, NULL, "ERR_RING_CLOSED", "The ring handle was released");
+  ring_handle_t *h = nw_napi_unwrap(env, v, &ring_tag, "a ring handle");
+  if (h && h->destroyed) {
+    nw_napi_throw_code(env, NW_ERROR, "ERR_RING_CLOSED", "The ring handle was released");
     return NULL;
   }
   return h;
@@ -198,60 +196,48 @@ static int64_t ms_to_ns(napi_env env, napi_value v) {
 
 /* ringInit(view, capacity, flags) -> base offset. Formats the memory. */
 static napi_value ring_init_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(3);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   uint32_t cap = 0, flags = 0;
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &cap));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &flags));
+  if (!nw_napi_get_uint32(env, argv[1], "capacity", &cap) ||
+      !nw_napi_get_uint32(env, argv[2], "flags", &flags))
+    return NULL;
   nw_ring_t r;
   int rc = nw_ring_init(&r, mem, len, cap, flags);
   if (rc) {
-    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE",
+    nw_napi_throw_code(env, NW_RANGE_ERROR, "ERR_OUT_OF_RANGE",
                        "The ring does not fit in the memory given");
     return NULL;
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
-  return out;
+  return base_offset(env, mem);
 }
 
 /* ringAttach(view) -> base offset, or throws ERR_INVALID_ARG_VALUE. */
 static napi_value ring_attach_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   nw_ring_t r;
   int rc = nw_ring_attach(&r, mem, len);
   if (rc) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                        rc == -ENOSPC
                            ? "The buffer is smaller than the ring its header describes"
                            : "The buffer does not hold a ring buffer of this version (bad magic, version, capacity, flags or positions)");
     return NULL;
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_uint32(env, (uint32_t)nw_ring_base_offset(mem), &out));
-  return out;
+  return base_offset(env, mem);
 }
 
 /* ringOpen(view, aliveFn) -> handle. The memory must already hold a ring. */
 static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(2);
   void *mem;
   size_t len;
-  napi_value ab;
-  if (!get_shared(env, argv[0], &mem, &len, &ab)) return NULL;
+  if (!get_shared(env, argv[0], &mem, &len)) return NULL;
   ring_handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
@@ -260,21 +246,19 @@ static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
   int rc = nw_ring_attach(&h->ring, mem, len);
   if (rc) {
     free(h);
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                        "The buffer does not hold a ring buffer");
     return NULL;
   }
   h->env = env;
-  h->mem = mem;
-  h->mem_len = len;
   napi_value obj;
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_create_reference(env, argv[0], 1, &h->buffer) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &h->alive_fn) != napi_ok ||
       napi_type_tag_object(env, obj, &ring_tag) != napi_ok ||
       napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
-    if (h->buffer) napi_delete_reference(env, h->buffer);
-    if (h->alive_fn) napi_delete_reference(env, h->alive_fn);
+    nw_napi_drop_ref(env, &h->buffer);
+    nw_napi_drop_ref(env, &h->alive_fn);
     free(h);
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -302,15 +286,12 @@ static bool env_alive(ring_handle_t *h) {
  * in slices so that a worker being terminated is noticed.
  */
 static napi_value ring_wait_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(4, ring_handle_t, h, get_handle);
   int32_t kind = 0;
   uint32_t need = 0;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &kind));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &need));
+  if (!nw_napi_get_int32(env, argv[1], "kind", &kind) ||
+      !nw_napi_get_uint32(env, argv[2], "need", &need))
+    return NULL;
   int64_t timeout = ms_to_ns(env, argv[3]);
   int64_t deadline = timeout < 0 ? -1 : nw_now_ns() + timeout;
   int result;
@@ -326,27 +307,21 @@ static napi_value ring_wait_fn(napi_env env, napi_callback_info info) {
     if (rc == 0) { result = WAIT_READY; break; }
     if (rc == -EPIPE) { result = WAIT_CLOSED; break; }
     if (rc == -EMSGSIZE) {
-      nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "Message larger than the ring");
+      nw_napi_throw_code(env, NW_RANGE_ERROR, "ERR_OUT_OF_RANGE", "Message larger than the ring");
       return NULL;
     }
     if (deadline >= 0 && nw_now_ns() >= deadline) { result = WAIT_TIMEOUT; break; }
     if (!env_alive(h)) return NULL; /* terminating: unwind */
   }
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, result, &out));
-  return out;
+  return nw_napi_int32(env, result);
 }
 
 /* ringWake(handle, kind): wake sleeping readers (0) or writers (1). Called
  * by lib/ring.js only when the waiters word is nonzero. */
 static napi_value ring_wake_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, ring_handle_t, h, get_handle);
   int32_t kind = 0;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &kind));
+  if (!nw_napi_get_int32(env, argv[1], "kind", &kind)) return NULL;
   if (kind == KIND_READ)
     nw_ring_wake_readers(&h->ring);
   else
@@ -356,11 +331,7 @@ static napi_value ring_wake_fn(napi_env env, napi_callback_info info) {
 
 /* ringClose(handle): close and wake everyone. */
 static napi_value ring_close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, ring_handle_t, h, get_handle);
   nw_ring_close(&h->ring);
   return NULL;
 }
@@ -372,17 +343,15 @@ static napi_value ring_close_fn(napi_env env, napi_callback_info info) {
  * armed the loop is kept alive.
  */
 static napi_value ring_arm_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(4, ring_handle_t, h, get_handle);
   int32_t kind = 0;
   uint32_t need = 0;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &kind));
-  NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &need));
+  if (!nw_napi_get_int32(env, argv[1], "kind", &kind) ||
+      !nw_napi_get_uint32(env, argv[2], "need", &need) ||
+      !nw_napi_check_type(env, argv[3], napi_function, "callback"))
+    return NULL;
   if (kind != KIND_READ && kind != KIND_WRITE) {
-    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "bad wait kind");
+    nw_napi_throw_code(env, NW_RANGE_ERROR, "ERR_OUT_OF_RANGE", "bad wait kind");
     return NULL;
   }
   waiter_t *w = &h->waiters[kind];
@@ -418,13 +387,9 @@ static napi_value ring_arm_fn(napi_env env, napi_callback_info info) {
 /* ringDisarm(handle, kind): no longer wait (abort/timeout of the last
  * waiter). A wakeup already on its way is delivered and ignored by JS. */
 static napi_value ring_disarm_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, ring_handle_t, h, get_handle);
   int32_t kind = 0;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[1], &kind));
+  if (!nw_napi_get_int32(env, argv[1], "kind", &kind)) return NULL;
   if (kind != KIND_READ && kind != KIND_WRITE) return NULL;
   waiter_t *w = &h->waiters[kind];
   if (w->started && w->tsfn_refed) {
@@ -436,73 +401,31 @@ static napi_value ring_disarm_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* ringRelease(handle): stop helper threads and drop the buffer reference
- * now rather than at garbage collection. */
-static napi_value ring_release_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  ring_handle_t *h = get_handle(env, argv[0]);
-  if (!h) return NULL;
-  handle_destroy(h);
+/* yieldThread(): give the CPU to another thread; lib/ring.js calls it
+ * between looks of a spin loop. Any JavaScript thread. */
+static napi_value yield_fn(napi_env env, napi_callback_info info) {
+  sched_yield();
   return NULL;
 }
 
-/*
- * bytesCopy(target, targetOffset, source, sourceOffset, length): memcpy
- * between two views (typed arrays, DataViews or ArrayBuffers). V8 copies
- * into and out of SharedArrayBuffer memory with relaxed atomic moves, a
- * few times slower than memcpy; the worker_threads channel copies large
- * payloads through here instead, and so does lib/ring.js. The views may
- * overlap (memmove).
- */
-static napi_value bytes_copy_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "bytesCopy takes five arguments");
-    return NULL;
-  }
-  void *dst, *src;
-  size_t dst_len, src_len;
-  uint32_t dst_off = 0, src_off = 0, len = 0;
-  if (!nw_napi_get_bytes(env, argv[0], &dst, &dst_len, NULL)) return NULL;
-  if (!nw_napi_get_bytes(env, argv[2], &src, &src_len, NULL)) return NULL;
-  if (napi_get_value_uint32(env, argv[1], &dst_off) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &src_off) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &len) != napi_ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "offsets and length must be numbers");
-    return NULL;
-  }
-  if ((size_t)dst_off + len > dst_len || (size_t)src_off + len > src_len) {
-    nw_napi_throw_code(env, "RangeError", "ERR_OUT_OF_RANGE", "copy out of bounds");
-    return NULL;
-  }
-  if (len) memmove((uint8_t *)dst + dst_off, (uint8_t *)src + src_off, len);
-  return NULL;
-}
-
+/* See parts.h. */
 napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"ringInit", ring_init_fn},     {"ringAttach", ring_attach_fn},
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
-      {"ringRelease", ring_release_fn}, {"bytesCopy", bytes_copy_fn},
+      {"yieldThread", yield_fn},
   };
-  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_HEADER_SIZE", NW_RING_HEADER_SIZE));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_ALIGN", NW_RING_ALIGN));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MAGIC", NW_RING_MAGIC));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_VERSION", NW_RING_VERSION));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY));
+  static const nw_napi_const_t consts[] = {
+      {"RING_HEADER_SIZE", NW_RING_HEADER_SIZE},
+      {"RING_ALIGN", NW_RING_ALIGN},
+      {"RING_MAX_CAPACITY", NW_RING_MAX_CAPACITY},
+      {"RING_MIN_CAPACITY", NW_RING_MIN_CAPACITY},
+  };
   /* The header's word indices and flag bits, so that the JavaScript ring
-   * view (lib/internal/ring_view.js) never keeps copies of them. */
-  napi_value layout;
-  NAPI_CALL(env, napi_create_object(env, &layout));
-  static const struct { const char *name; uint32_t value; } words[] = {
+   * view keeps no copies of them. */
+  static const nw_napi_const_t words[] = {
       {"capacity", NW_RW_CAPACITY},     {"flags", NW_RW_FLAGS},
       {"closed", NW_RW_CLOSED},         {"prodHead", NW_RW_PROD_HEAD},
       {"prodTail", NW_RW_PROD_TAIL},    {"consHead", NW_RW_CONS_HEAD},
@@ -512,8 +435,11 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"multiProducer", NW_RING_F_MULTI_PRODUCER},
       {"multiConsumer", NW_RING_F_MULTI_CONSUMER},
   };
-  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-    NAPI_CALL(env, nw_napi_export_u32(env, layout, words[i].name, words[i].value));
+  napi_value layout;
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
+  NAPI_CALL(env, nw_napi_export_consts(env, exports, consts, NW_COUNT(consts)));
+  NAPI_CALL(env, napi_create_object(env, &layout));
+  NAPI_CALL(env, nw_napi_export_consts(env, layout, words, NW_COUNT(words)));
   NAPI_CALL(env, napi_set_named_property(env, exports, "RING_WORDS", layout));
   return exports;
 }

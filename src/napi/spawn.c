@@ -1,7 +1,7 @@
 /*
  * Node-API glue of the process spawn (lib/internal/child_process.js).
  *
- *   spawn(opts, onexit) -> handle | negative errno
+ *   spawn(opts, onexit) -> handle (throws the system error of "spawn")
  *       opts: { file, args, envPairs, cwd, fds, detached, uid, gid, helper }
  *       `fds[i]` is a parent descriptor for child descriptor i, or one of
  *       the NW_SPAWN_FD_* values (exported as constants). The handle watches
@@ -34,6 +34,7 @@
 
 #include "core/spawn.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 static const napi_type_tag proc_tag = {0x6e7770726f636573ULL,
                                        0x8a1d5e0c44b7f291ULL};
@@ -42,32 +43,23 @@ typedef struct proc {
   napi_env env;
   nw_child_t child;
   uv_poll_t poll;
-  napi_ref onexit;            /* JS callback, until the exit is delivered */
-  napi_async_context actx;
+  nw_napi_callback_t onexit;  /* until the exit is delivered */
   napi_async_cleanup_hook_handle hook;
   int owners;                 /* JS external + active poll */
   int polling;                /* the poll is initialised and not yet closed */
   int exited;
 } proc_t;
 
+/* JS thread. Drop one of the proc's holders (the External, the open
+ * poll); the last one frees it. */
 static void proc_release(proc_t *p) {
   if (--p->owners == 0) free(p);
 }
 
-/* A detached thread that waits for a child the environment no longer
- * watches, reaps it and closes its pidfd. */
-static void *orphan_reaper(void *arg) {
-  nw_child_t *c = arg;
-  int code, sig;
-  nw_spawn_reap(c, 1, &code, &sig);
-  nw_spawn_close(c);
-  free(c);
-  return NULL;
-}
-
 /* Node unloads an addon with the last environment that loaded it (a worker
- * thread ending), but a reaper thread may outlive that environment: keep
- * this library mapped for the life of the process before starting one. */
+ * thread ending), but the reaper thread of nw_spawn_reap_detached runs code
+ * of this library and may outlive that environment: keep the library
+ * mapped for the life of the process before the first one starts. */
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 static void pin_library(void) {
   Dl_info info;
@@ -75,32 +67,18 @@ static void pin_library(void) {
     (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
 }
 
+/* JS thread. Leave a child nobody here will watch to a reaper thread (see
+ * nw_spawn_reap_detached); the poll on its pidfd must be stopped first, as
+ * the reaper closes that descriptor. */
 static void hand_to_reaper(nw_child_t *child) {
-  nw_child_t *c = malloc(sizeof *c);
-  pthread_t t;
-  pthread_attr_t a;
-  if (!c) return;
   pthread_once(&pin_once, pin_library);
-  *c = *child;
-  child->pidfd = -1;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&a, 64 * 1024);
-  if (pthread_create(&t, &a, orphan_reaper, c) != 0) {
-    /* Cannot wait: at least do not leak the descriptor. */
-    *child = *c;
-    free(c);
-    nw_spawn_close(child);
-  }
-  pthread_attr_destroy(&a);
+  nw_spawn_reap_detached(child);
 }
 
+/* JS thread (libuv's close callback): the poll is done with the proc. */
 static void poll_closed(uv_handle_t *h) {
   proc_t *p = h->data;
-  if (p->hook) {
-    napi_remove_async_cleanup_hook(p->hook);
-    p->hook = NULL;
-  }
+  nw_napi_drop_hook(&p->hook);
   proc_release(p);
 }
 
@@ -112,25 +90,20 @@ static void proc_stop(proc_t *p) {
   uv_close((uv_handle_t *)&p->poll, poll_closed);
 }
 
+/* JS thread. Let go of the exit callback; no JavaScript is called after. */
 static void proc_drop_js(proc_t *p) {
-  if (p->onexit) {
-    napi_delete_reference(p->env, p->onexit);
-    p->onexit = NULL;
-  }
-  if (p->actx) {
-    napi_async_destroy(p->env, p->actx);
-    p->actx = NULL;
-  }
+  nw_napi_callback_drop(p->env, &p->onexit);
 }
 
-/* The environment is being torn down with the child still running. */
+/* The environment is being torn down with the child still running. JS
+ * thread. */
 static void proc_cleanup_hook(napi_async_cleanup_hook_handle handle, void *arg) {
   proc_t *p = arg;
   proc_drop_js(p);
+  bool polling = p->polling;
+  proc_stop(p); /* poll_closed removes the hook */
   if (!p->exited) hand_to_reaper(&p->child);
-  if (p->polling)
-    proc_stop(p);
-  else {
+  if (!polling) {
     napi_remove_async_cleanup_hook(handle);
     p->hook = NULL;
   }
@@ -149,42 +122,24 @@ static void on_pidfd(uv_poll_t *h, int status, int events) {
   napi_env env = p->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value fn = NULL, recv, argv[2], result;
-  if (p->onexit && napi_get_reference_value(env, p->onexit, &fn) == napi_ok && fn &&
-      napi_get_global(env, &recv) == napi_ok &&
-      /* libuv's convention, which Node's onexit expects: the exit status
-       * is 0 when a signal ended the child, negative only for an error. */
-      napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
-      napi_create_int32(env, sig, &argv[1]) == napi_ok) {
-    napi_async_context actx = p->actx;
-    napi_status st = napi_make_callback(env, actx, recv, fn, 2, argv, &result);
-    if (st == napi_pending_exception) {
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok)
-        napi_fatal_exception(env, err);
-    }
-  }
+  napi_value argv[2];
+  /* libuv's convention, which Node's onexit expects: the exit status is 0
+   * when a signal ended the child, negative only for an error. */
+  if (napi_create_int32(env, r != 0 ? r : sig ? 0 : code, &argv[0]) == napi_ok &&
+      napi_create_int32(env, sig, &argv[1]) == napi_ok)
+    nw_napi_make_callback(env, &p->onexit, 2, argv, NULL);
   proc_drop_js(p);
   napi_close_handle_scope(env, scope);
 }
 
+/* JS thread: the handle External was collected. */
 static void proc_finalize(napi_env env, void *data, void *hint) {
   proc_release(data);
 }
 
+/* The process handle `v`, or NULL after throwing ERR_INVALID_ARG_TYPE. */
 static proc_t *get_proc(napi_env env, napi_value v) {
-  bool ok = false;
-  void *data = NULL;
-  napi_valuetype t;
-  /* Check the type first: tagging checks throw on null/undefined. */
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external ||
-      napi_check_object_type_tag(env, v, &proc_tag, &ok) != napi_ok || !ok ||
-      napi_get_value_external(env, v, &data) != napi_ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "expected a process handle");
-    return NULL;
-  }
-  return data;
+  return nw_napi_unwrap(env, v, &proc_tag, "a process handle");
 }
 
 /* ---- option unwrapping --------------------------------------------------- */
@@ -194,6 +149,7 @@ static void free_strv(char **v) {
   free(v);
 }
 
+/* A malloc'd copy of string `v` (the caller frees it), or NULL. */
 static char *get_string(napi_env env, napi_value v) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
@@ -227,6 +183,8 @@ static char *get_prop_string(napi_env env, napi_value obj, const char *name,
   return s;
 }
 
+/* A NULL-terminated malloc'd copy of the array of strings obj[name] (free
+ * with free_strv); NULL with *bad set when it is not one. */
 static char **get_prop_strv(napi_env env, napi_value obj, const char *name,
                             bool *bad) {
   napi_value arr, el;
@@ -256,6 +214,8 @@ static char **get_prop_strv(napi_env env, napi_value obj, const char *name,
   return v;
 }
 
+/* obj[name] as an integer: *present says whether it was given (not
+ * undefined or null). False when it is not a number. */
 static bool get_prop_int64(napi_env env, napi_value obj, const char *name,
                            int64_t *out, bool *present) {
   napi_value v;
@@ -281,6 +241,7 @@ typedef struct spawn_args {
   int *fds;
 } spawn_args_t;
 
+/* Free what get_spawn_args copied. */
 static void spawn_args_free(spawn_args_t *a) {
   free_strv(a->argv);
   free_strv(a->envp);
@@ -364,23 +325,28 @@ static bool get_spawn_args(napi_env env, napi_value obj, spawn_args_t *a) {
 bad:
   spawn_args_free(a);
   memset(a, 0, sizeof *a);
-  nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+  nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                      "invalid native spawn options");
   return false;
 }
 
 /* ---- exported functions -------------------------------------------------- */
 
+/*
+ * spawn(options, onexit) -> handle (a tagged External). Starts the child
+ * (nw_spawn) and watches its pidfd on this thread's loop; onexit(exitCode,
+ * termSignal) runs once, after the child is reaped. Throws
+ * ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE for bad arguments, and the
+ * system error of "spawn" (errno: the child's exec error, -ENOENT,
+ * -EACCES, ..., or a resource error of the parent) when no child started:
+ * lib/internal/child_process.js turns that back into ProcessWrap's errno
+ * return. Once a child runs it is never left unwatched: when the handle
+ * cannot be made it is handed to a reaper and the call throws.
+ */
 static napi_value spawn_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], out = NULL;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_valuetype t;
-  if (argc < 2 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "spawn(options, onexit) needs a function");
-    return NULL;
-  }
+  NW_ARGV(2);
+  napi_value out = NULL;
+  if (!nw_napi_check_type(env, argv[1], napi_function, "onexit")) return NULL;
   spawn_args_t a;
   if (!get_spawn_args(env, argv[0], &a)) return NULL;
 
@@ -397,14 +363,13 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   spawn_args_free(&a);
   if (rc) {
     free(p);
-    NAPI_CALL(env, napi_create_int32(env, rc, &out));
-    return out;
+    nw_napi_throw_errno(env, rc, "spawn");
+    return NULL;
   }
 
   /* From here the child runs: every failure below still watches it (or
    * hands it to the reaper) so it is never left a zombie. */
   p->owners = 1;
-  napi_value name;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
       uv_poll_init(loop, &p->poll, p->child.pidfd) != 0) {
     hand_to_reaper(&p->child);
@@ -416,21 +381,16 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   p->polling = 1;
   p->owners = 2;
   uv_poll_start(&p->poll, UV_READABLE, on_pidfd);
-  if (napi_create_string_utf8(env, "NW_PROCESS", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &p->actx) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &p->onexit) != napi_ok ||
+  if (nw_napi_callback_init(env, &p->onexit, argv[1], NULL, "NW_PROCESS") != napi_ok ||
       napi_add_async_cleanup_hook(env, proc_cleanup_hook, p, &p->hook) != napi_ok ||
       napi_create_external(env, p, proc_finalize, NULL, &out) != napi_ok ||
       napi_type_tag_object(env, out, &proc_tag) != napi_ok) {
     /* Keep reaping natively; JS will not hear about this child. */
     proc_drop_js(p);
+    proc_stop(p);
     hand_to_reaper(&p->child);
     p->exited = 1;
-    if (p->hook) {
-      napi_remove_async_cleanup_hook(p->hook);
-      p->hook = NULL;
-    }
-    proc_stop(p);
+    nw_napi_drop_hook(&p->hook);
     if (!out) proc_release(p); /* the external never took its share */
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -438,41 +398,41 @@ static napi_value spawn_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The process handle in the first argument of a call, and with `extra`
+ * the number in its second; NULL after throwing ERR_INVALID_ARG_TYPE. */
 static proc_t *proc_arg(napi_env env, napi_callback_info info, int32_t *extra) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a process handle");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
   }
-  proc_t *p = get_proc(env, argv[0]);
-  if (p && extra) {
-    if (argc < 2 || napi_get_value_int32(env, argv[1], extra) != napi_ok) {
-      nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a number");
-      return NULL;
-    }
-  }
+  proc_t *p = get_proc(env, argc >= 1 ? argv[0] : NULL);
+  if (p && extra && !nw_napi_get_int32(env, argc >= 2 ? argv[1] : NULL, "signal", extra))
+    return NULL;
   return p;
 }
 
+/* processPid(handle) -> the child's pid. */
 static napi_value pid_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, p->child.pid, &out));
-  return out;
+  return nw_napi_int32(env, p->child.pid);
 }
 
+/* processKill(handle, signal) -> 0 or a negative errno, as Node's
+ * ProcessWrap.kill returns it (-ESRCH once the child is gone, -EINVAL for
+ * a bad signal): the caller branches on it. */
 static napi_value kill_fn(napi_env env, napi_callback_info info) {
   int32_t sig = 0;
   proc_t *p = proc_arg(env, info, &sig);
   if (!p) return NULL;
   int rc = p->exited || p->child.pidfd < 0 ? -ESRCH : nw_spawn_kill(&p->child, sig);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, rc, &out));
-  return out;
+  return nw_napi_int32(env, rc);
 }
 
+/* processRef(handle) / processUnref(handle): whether watching the child
+ * keeps the loop alive. Return undefined. */
 static napi_value ref_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
@@ -487,14 +447,15 @@ static napi_value unref_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* processHasRef(handle) -> boolean. */
 static napi_value has_ref_fn(napi_env env, napi_callback_info info) {
   proc_t *p = proc_arg(env, info, NULL);
   if (!p) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, p->polling && uv_has_ref((uv_handle_t *)&p->poll), &out));
-  return out;
+  return nw_napi_bool(env, p->polling && uv_has_ref((uv_handle_t *)&p->poll));
 }
 
+/* socketpair() -> [fd, fd]: an O_CLOEXEC unix stream socketpair, the
+ * caller's to close. Throws the system error of socketpair. */
 static napi_value socketpair_fn(napi_env env, napi_callback_info info) {
   int fds[2];
   int rc = nw_spawn_socketpair(fds);
@@ -516,27 +477,34 @@ static napi_value socketpair_fn(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+/* closeFd(fd): close a descriptor the addon handed out. Throws
+ * ERR_INVALID_ARG_TYPE for a non-number or negative fd; returns
+ * undefined. */
 static napi_value close_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  NW_ARGV(1);
   int32_t fd = -1;
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a descriptor");
+  if (!nw_napi_get_int32(env, argv[0], "fd", &fd)) return NULL;
+  if (fd < 0) {
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected a descriptor");
     return NULL;
   }
   close(fd);
   return NULL;
 }
 
+/* Finalizer of a large output Buffer: the runner's malloc'd memory. */
 static void free_output(napi_env env, void *data, void *hint) { free(data); }
 
+/* spawnSync(options) -> { pid, status, signal, error, output }. Blocks
+ * the calling thread until the child is reaped (as Node's spawnSync does).
+ * `error` is 0 or the negative errno of how the run ended (a failed
+ * start, -ETIMEDOUT, -ENOBUFS): a result, not a throw, because Node puts
+ * it on the result too. Throws ERR_INVALID_ARG_* for bad options, and the
+ * system error of spawnSync when nothing could be set up. */
 static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   if (argc < 1) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected options");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE", "expected options");
     return NULL;
   }
   spawn_args_t a;
@@ -568,7 +536,7 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
   }
   if (!ok || so.kill_signal < 0) {
     spawn_args_free(&a);
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE", "invalid native spawn options");
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE", "invalid native spawn options");
     return NULL;
   }
 
@@ -617,18 +585,14 @@ static napi_value spawn_sync_fn(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* See parts.h. */
 napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
-  napi_value c, v;
-  NAPI_CALL(env, napi_create_object(env, &c));
-#define CONST(name, x)                                                        \
-  NAPI_CALL(env, napi_create_int32(env, (x), &v));                            \
-  NAPI_CALL(env, napi_set_named_property(env, c, name, v))
-  CONST("FD_INHERIT", NW_SPAWN_FD_INHERIT);
-  CONST("FD_CLOSE", NW_SPAWN_FD_CLOSE);
-  CONST("FD_DEVNULL", NW_SPAWN_FD_DEVNULL);
-  CONST("FD_PIPE", NW_SPAWN_FD_PIPE);
-#undef CONST
-  NAPI_CALL(env, napi_set_named_property(env, exports, "spawnConstants", c));
+  static const nw_napi_const_t fd_kinds[] = {
+      {"FD_INHERIT", NW_SPAWN_FD_INHERIT},
+      {"FD_CLOSE", NW_SPAWN_FD_CLOSE},
+      {"FD_DEVNULL", NW_SPAWN_FD_DEVNULL},
+      {"FD_PIPE", NW_SPAWN_FD_PIPE},
+  };
   static const nw_napi_fn_t fns[] = {
       {"spawn", spawn_fn},          {"spawnSync", spawn_sync_fn},
       {"processPid", pid_fn},       {"processKill", kill_fn},
@@ -636,6 +600,10 @@ napi_value nw_spawn_init_napi(napi_env env, napi_value exports) {
       {"processHasRef", has_ref_fn}, {"socketpair", socketpair_fn},
       {"closeFd", close_fd_fn},
   };
-  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
+  napi_value c;
+  NAPI_CALL(env, napi_create_object(env, &c));
+  NAPI_CALL(env, nw_napi_export_consts(env, c, fd_kinds, NW_COUNT(fd_kinds)));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "spawnConstants", c));
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;
 }

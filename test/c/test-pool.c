@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/pool.h"
 #include "testing.h"
 
@@ -38,8 +39,8 @@ static int k_errno(nw_kernel_io_t *io) { return -EDOM; }
 
 /* Spins until cancelled (bounded by 10 s so a bug cannot hang the run). */
 static int k_spin(nw_kernel_io_t *io) {
-  int64_t end = nw_pool_now_ns() + 10000000000LL;
-  while (nw_pool_now_ns() < end) {
+  int64_t end = nw_now_ns() + 10000000000LL;
+  while (nw_now_ns() < end) {
     if (nw_cancelled(io)) return NW_CANCELLED;
     struct timespec ts = {0, 100000};
     nanosleep(&ts, NULL);
@@ -406,9 +407,9 @@ static void test_destroy_busy(void) {
   int err;
   CHECK_EQ(nw_pool_submit_batch(p, ts, 6, &err), 6);
   usleep(5000);
-  int64_t t0 = nw_pool_now_ns();
+  int64_t t0 = nw_now_ns();
   nw_pool_destroy(p);
-  CHECK(nw_pool_now_ns() - t0 < 5000000000LL);
+  CHECK(nw_now_ns() - t0 < 5000000000LL);
   int n = 0;
   for (nw_task_t *t = nw_pool_drain(p); t; t = t->next) {
     CHECK(t->status == NW_CANCELLED || t->status == NW_POOL_REJECTED);
@@ -508,7 +509,17 @@ static void test_histogram(void) {
   CHECK(nw_hist_percentile(&h, 0) == 1000);
 }
 
+/* Which inputs are used in place and which are copied, and by whom. */
+static void test_input_plan(void) {
+  CHECK_EQ(nw_pool_input_plan(0, false), NW_POOL_INPUT_IN_PLACE);
+  CHECK_EQ(nw_pool_input_plan(1 << 20, true), NW_POOL_INPUT_IN_PLACE);
+  CHECK_EQ(nw_pool_input_plan(1, false), NW_POOL_INPUT_COPY_NOW);
+  CHECK_EQ(nw_pool_input_plan(NW_POOL_COPY_LATER_MIN - 1, false), NW_POOL_INPUT_COPY_NOW);
+  /* This process may use process_vm_readv (test_copy_in checks it). */
+  CHECK_EQ(nw_pool_input_plan(NW_POOL_COPY_LATER_MIN, false), NW_POOL_INPUT_COPY_LATER);
+}
+
 TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_many),
           T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
           T(test_destroy_busy), T(test_spinning_threads), T(test_copy_in),
-          T(test_histogram))
+          T(test_input_plan), T(test_histogram))

@@ -317,6 +317,32 @@ static void test_kill_and_reap(void) {
   no_zombies();
 }
 
+/* A child handed to a detached reaper is reaped without anyone waiting
+ * for it here, and its pidfd is no longer ours. */
+static void test_reap_detached(void) {
+  char *argv[] = {"sh", "-c", "sleep 0.2", NULL};
+  nw_spawn_options_t o = {.file = "/bin/sh", .argv = argv};
+  nw_child_t c;
+  REQUIRE(nw_spawn(&o, &c) == 0);
+  pid_t pid = c.pid;
+  int fd = c.pidfd;
+  CHECK_EQ(nw_spawn_reap_detached(&c), 0);
+  CHECK_EQ(c.pidfd, -1);
+  CHECK_EQ(nw_spawn_reap_detached(&c), -EINVAL);
+  /* Reaped once the child exits: no such child of ours any more. */
+  int gone = 0;
+  for (int i = 0; i < 2000 && !gone; i++) {
+    siginfo_t si;
+    errno = 0;
+    gone = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 && errno == ECHILD;
+    if (!gone) usleep(5000);
+  }
+  CHECK(gone);
+  for (int i = 0; i < 200 && fcntl(fd, F_GETFD) >= 0; i++) usleep(5000);
+  CHECK(fcntl(fd, F_GETFD) == -1); /* the reaper closed the pidfd */
+  no_zombies();
+}
+
 /* libuv's poll makes the pidfd O_NONBLOCK; a blocking reap still waits. */
 static void test_blocking_reap_on_nonblocking_pidfd(void) {
   char *argv[] = {"sh", "-c", "sleep 0.1; exit 5", NULL};
@@ -496,7 +522,7 @@ TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_script_without
           T(test_bad_arguments),
           T(test_fd_permutation), T(test_closefrom_and_inherit),
           T(test_cwd_env_argv0), T(test_session_and_group), T(test_signals_reset),
-          T(test_kill_and_reap), T(test_blocking_reap_on_nonblocking_pidfd),
+          T(test_kill_and_reap), T(test_reap_detached), T(test_blocking_reap_on_nonblocking_pidfd),
           T(test_does_not_steal_other_children),
           T(test_credentials_helper), T(test_no_fd_leak), T(test_sync_basic),
           T(test_sync_timeout_and_maxbuffer))

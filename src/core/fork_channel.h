@@ -1,7 +1,8 @@
 /*
- * channel.h - a message channel between two processes: one shared-memory
- * region holding two rings (one per direction) and a unix socketpair beside
- * it.
+ * fork_channel.h - the message channel between a parent and the child it
+ * forks: one shared-memory region holding two rings (one per direction)
+ * and a unix socketpair beside it. (The other channels of the package are
+ * the ring alone, ring.h, and Node's own IPC pipe, fdpass.h.)
  *
  * The region is a memfd, sealed so that neither side can shrink (or grow)
  * it under the other's mapping: a peer that truncates the file cannot make
@@ -20,8 +21,8 @@
  *
  * Byte layout of the region (32-bit native-endian words, offsets in bytes):
  *
- *   0    magic          NW_CHANNEL_MAGIC
- *   4    version        NW_CHANNEL_VERSION
+ *   0    magic          NW_FORK_CHANNEL_MAGIC
+ *   4    version        NW_FORK_CHANNEL_VERSION
  *   8    ring_size      bytes of region each ring occupies
  *  12    ring0          offset of ring 0's memory (parent -> child)
  *  16    ring1          offset of ring 1's memory (child -> parent)
@@ -39,8 +40,8 @@
  * it writes one wakeup byte. Either the sleeper sees the change or the peer
  * sees the flag, and at most one byte is written per sleep.
  */
-#ifndef NW_CORE_CHANNEL_H
-#define NW_CORE_CHANNEL_H
+#ifndef NW_CORE_FORK_CHANNEL_H
+#define NW_CORE_FORK_CHANNEL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,38 +53,38 @@
 extern "C" {
 #endif
 
-#define NW_CHANNEL_MAGIC 0x4e574348u /* "HCWN" in memory on little endian */
-#define NW_CHANNEL_VERSION 1u
-#define NW_CHANNEL_HEADER_SIZE 4096u
-#define NW_CHANNEL_DEFAULT_CAPACITY (2u << 20)
+#define NW_FORK_CHANNEL_MAGIC 0x4e574348u /* "HCWN" in memory on little endian */
+#define NW_FORK_CHANNEL_VERSION 1u
+#define NW_FORK_CHANNEL_HEADER_SIZE 4096u
+#define NW_FORK_CHANNEL_DEFAULT_CAPACITY (2u << 20)
 
 /* Word indices into the channel header. */
 enum {
-  NW_CW_MAGIC = 0,
-  NW_CW_VERSION = 1,
-  NW_CW_RING_SIZE = 2,
-  NW_CW_RING0 = 3,
-  NW_CW_RING1 = 4,
-  NW_CW_SIZE = 5,
-  NW_CW_SLEEP0_RD = 16,
-  NW_CW_SLEEP0_WR = 32,
-  NW_CW_SLEEP1_RD = 48,
-  NW_CW_SLEEP1_WR = 64
+  NW_FCW_MAGIC = 0,
+  NW_FCW_VERSION = 1,
+  NW_FCW_RING_SIZE = 2,
+  NW_FCW_RING0 = 3,
+  NW_FCW_RING1 = 4,
+  NW_FCW_SIZE = 5,
+  NW_FCW_SLEEP0_RD = 16,
+  NW_FCW_SLEEP0_WR = 32,
+  NW_FCW_SLEEP1_RD = 48,
+  NW_FCW_SLEEP1_WR = 64
 };
 
 /* Bytes on the socket: a wakeup, or the byte a descriptor travels with. */
-#define NW_CHANNEL_BYTE_WAKE 'W'
-#define NW_CHANNEL_BYTE_FD 'F'
+#define NW_FORK_CHANNEL_BYTE_WAKE 'W'
+#define NW_FORK_CHANNEL_BYTE_FD 'F'
 
 /* Most descriptors kept between receipt on the socket and their claim. */
-#define NW_CHANNEL_MAX_FDS 64
+#define NW_FORK_CHANNEL_MAX_FDS 64
 
 /*
  * One side's handle on a channel. Owned by one thread of one process (the
  * JavaScript thread, in the addon); not itself thread-safe. The peer shares
  * only the mapped region and the socket.
  */
-typedef struct nw_channel {
+typedef struct nw_fork_channel {
   int side;            /* 0 parent, 1 child */
   int sock;            /* this side's end of the socketpair (CLOEXEC,
                           non-blocking), -1 once closed */
@@ -94,22 +95,34 @@ typedef struct nw_channel {
   nw_ring_t in;        /* the ring this side reads */
   bool eof;            /* the socket read end-of-file: the peer is gone or
                           disconnected */
-  int fds[NW_CHANNEL_MAX_FDS]; /* received descriptors, oldest first */
+  int fds[NW_FORK_CHANNEL_MAX_FDS]; /* received descriptors, oldest first */
   int nfds;
-} nw_channel_t;
+} nw_fork_channel_t;
 
 /* Bytes of region a channel with rings of `capacity` needs (0: bad). */
-size_t nw_channel_region_size(uint32_t capacity);
+size_t nw_fork_channel_region_size(uint32_t capacity);
 
 /*
  * Create a channel: a sealed memfd region formatted with both rings, and a
  * socketpair. `ch` becomes side 0. On success *memfd and *peer_sock are
  * descriptors (O_CLOEXEC) the caller hands to the child (for example as
  * inherited descriptors of posix_spawn) and then closes.
- * Any thread. Returns 0 or a negative errno (-EINVAL bad capacity).
+ * Any thread. Returns 0 or a negative errno (-EINVAL bad capacity); on
+ * failure nothing is left open or mapped.
  */
-int nw_channel_create(nw_channel_t *ch, uint32_t capacity, int *memfd,
-                      int *peer_sock);
+int nw_fork_channel_create(nw_fork_channel_t *ch, uint32_t capacity,
+                           int *memfd, int *peer_sock);
+
+/*
+ * Create a channel for a child that will inherit only one descriptor:
+ * nw_fork_channel_create, then the memfd is sent on this side's socket
+ * (the first thing the child reads, with nw_fork_channel_recv_fd_raw on
+ * *peer_sock) and closed here. On success *peer_sock is the caller's to
+ * hand to the child and close. Any thread. Returns 0 or a negative errno
+ * (-EINVAL bad capacity); on failure nothing is left open or mapped.
+ */
+int nw_fork_channel_create_for_child(nw_fork_channel_t *ch, uint32_t capacity,
+                                     int *peer_sock);
 
 /*
  * Attach side `side` to an existing channel from its memfd and socket
@@ -119,38 +132,39 @@ int nw_channel_create(nw_channel_t *ch, uint32_t capacity, int *memfd,
  * Returns 0, -EINVAL (not a channel of this version, unsealed, corrupt),
  * or another negative errno.
  */
-int nw_channel_attach(nw_channel_t *ch, int memfd, int sock, int side);
+int nw_fork_channel_attach(nw_fork_channel_t *ch, int memfd, int sock,
+                           int side);
 
 /* Index of this side's (or the peer's) sleep flags in the header. */
-static inline int nw_channel_rd_flag(int side) {
-  return side == 0 ? NW_CW_SLEEP0_RD : NW_CW_SLEEP1_RD;
+static inline int nw_fork_channel_rd_flag(int side) {
+  return side == 0 ? NW_FCW_SLEEP0_RD : NW_FCW_SLEEP1_RD;
 }
-static inline int nw_channel_wr_flag(int side) {
-  return side == 0 ? NW_CW_SLEEP0_WR : NW_CW_SLEEP1_WR;
+static inline int nw_fork_channel_wr_flag(int side) {
+  return side == 0 ? NW_FCW_SLEEP0_WR : NW_FCW_SLEEP1_WR;
 }
 
 /*
- * Write one wakeup byte to the peer. Callers use nw_channel_notify, which
+ * Write one wakeup byte to the peer. Callers use nw_fork_channel_notify, which
  * writes only when the peer asked for it. Returns 0, or a negative errno
  * (-EPIPE: the peer is gone). A full socket buffer counts as success: the
  * peer has unread bytes and will wake anyway.
  */
-int nw_channel_kick(nw_channel_t *ch);
+int nw_fork_channel_kick(nw_fork_channel_t *ch);
 
 /*
  * After publishing to (flag = the peer's rd flag) or releasing from (the
  * peer's wr flag) a ring: wake the peer if it sleeps on that flag.
  * Returns 1 if a byte was written, 0 if none was needed, or a negative errno.
  */
-int nw_channel_notify(nw_channel_t *ch, int flag);
+int nw_fork_channel_notify(nw_fork_channel_t *ch, int flag);
 
 /*
  * Read everything the socket holds without blocking: wakeup bytes are
- * dropped, descriptors are queued for nw_channel_take_fd. Sets ch->eof when
+ * dropped, descriptors are queued for nw_fork_channel_take_fd. Sets ch->eof when
  * the peer's end is closed. Returns 0 or a negative errno (-EMFILE: more
- * than NW_CHANNEL_MAX_FDS descriptors waiting; the extra ones are closed).
+ * than NW_FORK_CHANNEL_MAX_FDS descriptors waiting; the extra ones are closed).
  */
-int nw_channel_drain_socket(nw_channel_t *ch);
+int nw_fork_channel_drain_socket(nw_fork_channel_t *ch);
 
 /*
  * Send descriptor `fd` to the peer (it is duplicated into the socket; the
@@ -158,50 +172,31 @@ int nw_channel_drain_socket(nw_channel_t *ch);
  * that refers to it: the peer then always finds it on the socket.
  * Returns 0 or a negative errno.
  */
-int nw_channel_send_fd(nw_channel_t *ch, int fd);
+int nw_fork_channel_send_fd(nw_fork_channel_t *ch, int fd);
 
 /*
  * Before attaching: receive exactly one byte and the descriptor it carries
  * from socket `sock`, waiting up to `timeout_ms` (negative: no limit). The
- * creator of a channel sends the memfd this way first (nw_channel_send_fd
- * on its own end right after nw_channel_create), so that only the socket
- * needs to be inherited. Returns the descriptor (O_CLOEXEC) or a negative
+ * creator of a channel sends the memfd this way first (nw_fork_channel_send_fd
+ * on its own end right after nw_fork_channel_create), so that only the socket
+ * needs to be inherited (nw_fork_channel_create_for_child does both). Returns the descriptor (O_CLOEXEC) or a negative
  * errno (-EPIPE: the socket closed first, -EBADMSG: a byte without a
  * descriptor, -ETIMEDOUT).
  */
-int nw_channel_recv_fd_raw(int sock, int timeout_ms);
-
-/*
- * Without a channel: one non-blocking sendmsg(2) of buf[0, len) on stream
- * socket `sock` with descriptor `fd` attached (SCM_RIGHTS) to its first
- * byte, as libuv's IPC pipes expect it (Node's 'ipc' stdio). Any thread;
- * the caller keeps `fd`. Returns the bytes sent (the descriptor went with
- * them when > 0) or a negative errno (-EAGAIN: the socket is full, nothing
- * was sent).
- */
-long nw_channel_send_raw(int sock, const void *buf, size_t len, int fd);
-
-/*
- * Without a channel: one non-blocking recvmsg(2) of up to `len` bytes from
- * stream socket `sock` into `buf`, taking the descriptors that came with
- * them (O_CLOEXEC) into fds[0, max); any beyond `max` are closed. *nfds
- * gets their count. Any thread. Returns the bytes read (0: end of file) or
- * a negative errno (-EAGAIN: nothing to read now).
- */
-long nw_channel_recv_raw(int sock, void *buf, size_t len, int *fds, int max, int *nfds);
+int nw_fork_channel_recv_fd_raw(int sock, int timeout_ms);
 
 /*
  * The oldest received descriptor (reading the socket first if none is
  * queued), now owned by the caller; -EAGAIN when none has arrived, -EPIPE
  * when none can arrive any more.
  */
-int nw_channel_take_fd(nw_channel_t *ch);
+int nw_fork_channel_take_fd(nw_fork_channel_t *ch);
 
 /*
  * Convenience for native users (and the C tests): write one message and
  * wake the peer if it sleeps. Returns 0, -EAGAIN (full), -EPIPE, -EMSGSIZE.
  */
-int nw_channel_try_send(nw_channel_t *ch, const void *buf, uint32_t len);
+int nw_fork_channel_try_send(nw_fork_channel_t *ch, const void *buf, uint32_t len);
 
 /*
  * Block (poll on the socket) until the inbound ring has data (want_write
@@ -210,17 +205,17 @@ int nw_channel_try_send(nw_channel_t *ch, const void *buf, uint32_t len);
  * Returns 0 ready, -ETIMEDOUT, -EPIPE (peer gone and, for reads, nothing
  * left to read).
  */
-int nw_channel_wait(nw_channel_t *ch, bool want_write, uint32_t need,
+int nw_fork_channel_wait(nw_fork_channel_t *ch, bool want_write, uint32_t need,
                     int timeout_ms);
 
 /*
  * Stop using the channel: shut the socket down (the peer reads
  * end-of-file), close it and any queued descriptors. The mapping stays
- * until nw_channel_unmap (the addon keeps it while JavaScript views it).
+ * until nw_fork_channel_unmap (the addon keeps it while JavaScript views it).
  * Idempotent.
  */
-void nw_channel_close(nw_channel_t *ch);
-void nw_channel_unmap(nw_channel_t *ch);
+void nw_fork_channel_close(nw_fork_channel_t *ch);
+void nw_fork_channel_unmap(nw_fork_channel_t *ch);
 
 #ifdef __cplusplus
 }

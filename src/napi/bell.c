@@ -29,6 +29,7 @@
 
 #include "core/bell.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 /* Messages delivered per loop iteration before yielding to other I/O. */
 #define DISPATCH_LIMIT 1000
@@ -44,8 +45,7 @@ static nw_bellreg_t registry = NW_BELLREG_INIT;
 typedef struct bell {
   uv_async_t async;        /* on the owner's loop; data = this */
   napi_env env;
-  napi_ref callback;       /* () => number: messages dispatched, 0 when idle */
-  napi_async_context actx;
+  nw_napi_callback_t callback; /* () => messages dispatched, 0 when idle */
   napi_async_cleanup_hook_handle hook;
   uint32_t id;
   /* Owner thread only: */
@@ -65,7 +65,7 @@ static void bell_ring_cb(void *arg) {
  * that this bell is done. */
 static void bell_closed(uv_handle_t *handle) {
   bell_t *b = handle->data;
-  if (b->hook) napi_remove_async_cleanup_hook(b->hook);
+  nw_napi_drop_hook(&b->hook);
   free(b);
 }
 
@@ -75,10 +75,7 @@ static void bell_start_close(bell_t *b) {
   if (b->closing) return;
   b->closing = true;
   nw_bellreg_remove(&registry, b->id);
-  if (b->callback) napi_delete_reference(b->env, b->callback);
-  if (b->actx) napi_async_destroy(b->env, b->actx);
-  b->callback = NULL;
-  b->actx = NULL;
+  nw_napi_callback_drop(b->env, &b->callback);
   uv_close((uv_handle_t *)&b->async, bell_closed);
 }
 
@@ -104,20 +101,12 @@ static void bell_async_cb(uv_async_t *handle) {
   bool more = false;
   uint32_t done = 0;
   while (!b->close_pending) {
-    napi_value fn, recv, result;
-    if (napi_get_reference_value(env, b->callback, &fn) != napi_ok || !fn) break;
-    napi_get_global(env, &recv);
-    napi_status st = napi_make_callback(env, b->actx, recv, fn, 0, NULL, &result);
+    napi_value result;
+    napi_status st = nw_napi_make_callback(env, &b->callback, 0, NULL, &result);
     if (st != napi_ok) {
-      napi_value err;
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending && napi_get_and_clear_last_exception(env, &err) == napi_ok) {
-        /* A listener threw: report it as Node does for its own ports, then
-         * carry on with the remaining messages on the next turn. */
-        napi_fatal_exception(env, err);
-        more = true;
-      }
+      /* A listener threw (reported as uncaught, as Node does for its own
+       * ports): carry on with the remaining messages on the next turn. */
+      more = st == napi_pending_exception;
       break;
     }
     uint32_t n = 0;
@@ -139,13 +128,10 @@ static void bell_async_cb(uv_async_t *handle) {
 /* The bell `id` of the calling environment, or NULL with an exception. */
 static bell_t *own_bell(napi_env env, napi_value v) {
   uint32_t id = 0;
-  if (napi_get_value_uint32(env, v, &id) != napi_ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "A bell id must be a number");
-    return NULL;
-  }
+  if (!nw_napi_get_uint32(env, v, "A bell id", &id)) return NULL;
   bell_t *b = nw_bellreg_get(&registry, id);
   if (!b || b->env != env || b->closing) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+    nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                        "No open bell of this thread has that id");
     return NULL;
   }
@@ -154,15 +140,8 @@ static bell_t *own_bell(napi_env env, napi_value v) {
 
 /* bellOpen(callback) -> id. The bell starts unref'd. */
 static napi_value bell_open_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_valuetype t = napi_undefined;
-  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_function) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "The \"callback\" argument must be of type function");
-    return NULL;
-  }
+  NW_ARGV(1);
+  if (!nw_napi_check_type(env, argv[0], napi_function, "The \"callback\" argument")) return NULL;
   uv_loop_t *loop = NULL;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
   bell_t *b = calloc(1, sizeof *b);
@@ -171,18 +150,14 @@ static napi_value bell_open_fn(napi_env env, napi_callback_info info) {
     return NULL;
   }
   b->env = env;
-  napi_value name;
-  if (napi_create_string_utf8(env, "native-workers.MessagePort", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &b->actx) != napi_ok ||
-      napi_create_reference(env, argv[0], 1, &b->callback) != napi_ok) {
-    if (b->actx) napi_async_destroy(env, b->actx);
+  napi_status st = nw_napi_callback_init(env, &b->callback, argv[0], NULL,
+                                         "native-workers.MessagePort");
+  if (st != napi_ok) {
     free(b);
-    nw_napi_throw_last(env, napi_generic_failure);
-    return NULL;
+    NAPI_CALL(env, st);
   }
   if (uv_async_init(loop, &b->async, bell_async_cb) != 0) {
-    napi_delete_reference(env, b->callback);
-    napi_async_destroy(env, b->actx);
+    nw_napi_callback_drop(env, &b->callback);
     free(b);
     nw_napi_throw_errno(env, -EMFILE, "uv_async_init");
     return NULL;
@@ -207,11 +182,7 @@ static napi_value bell_open_fn(napi_env env, napi_callback_info info) {
 
 /* bellClose(id): stop listening; the owner thread only. */
 static napi_value bell_close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bell_t *b = own_bell(env, argv[0]);
-  if (!b) return NULL;
+  NW_ARGV_HANDLE(1, bell_t, b, own_bell);
   if (b->dispatching) {
     /* Closed by a listener: leave the registry now, free after the loop. */
     nw_bellreg_remove(&registry, b->id);
@@ -224,13 +195,9 @@ static napi_value bell_close_fn(napi_env env, napi_callback_info info) {
 
 /* bellRef(id, ref): whether the bell keeps its loop alive. */
 static napi_value bell_ref_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bell_t *b = own_bell(env, argv[0]);
-  if (!b) return NULL;
+  NW_ARGV_HANDLE(2, bell_t, b, own_bell);
   bool ref = false;
-  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &ref));
+  if (!nw_napi_get_bool(env, argv[1], "ref", &ref)) return NULL;
   if (ref)
     uv_ref((uv_handle_t *)&b->async);
   else
@@ -241,17 +208,10 @@ static napi_value bell_ref_fn(napi_env env, napi_callback_info info) {
 /* bellRing(id) -> boolean: wake the owner of `id` (any thread). False when
  * no such bell exists any more (its port closed or its thread ended). */
 static napi_value bell_ring_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NW_ARGV(1);
   uint32_t id = 0;
-  if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "A bell id must be a number");
-    return NULL;
-  }
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, nw_bellreg_ring(&registry, id) == 0, &out));
-  return out;
+  if (!nw_napi_get_uint32(env, argv[0], "A bell id", &id)) return NULL;
+  return nw_napi_bool(env, nw_bellreg_ring(&registry, id) == 0);
 }
 
 /* bellLive() -> number of open bells in the process (tests). */
@@ -261,11 +221,13 @@ static napi_value bell_live_fn(napi_env env, napi_callback_info info) {
   return out;
 }
 
-napi_value nw_worker_init_napi(napi_env env, napi_value exports) {
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "bellOpen", bell_open_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "bellClose", bell_close_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "bellRef", bell_ref_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "bellRing", bell_ring_fn, NULL));
-  NAPI_CALL(env, nw_napi_export_fn(env, exports, "bellLive", bell_live_fn, NULL));
+/* See parts.h. */
+napi_value nw_bell_init_napi(napi_env env, napi_value exports) {
+  static const nw_napi_fn_t fns[] = {
+      {"bellOpen", bell_open_fn}, {"bellClose", bell_close_fn},
+      {"bellRef", bell_ref_fn},   {"bellRing", bell_ring_fn},
+      {"bellLive", bell_live_fn},
+  };
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;
 }

@@ -1,5 +1,5 @@
 /*
- * Node-API glue of the process channel (src/core/channel.h), used by
+ * Node-API glue of the fork channel (src/core/fork_channel.h), used by
  * lib/internal/channel.js on both sides of fork().
  *
  * The rings are read and written from JavaScript with Atomics on an
@@ -21,14 +21,15 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "core/channel.h"
+#include "core/fork_channel.h"
 #include "napi/common.h"
+#include "napi/parts.h"
 
 static const napi_type_tag channel_tag = {0x6e7763686e6c6862ULL,
                                           0x9a41c3d2e5f60718ULL};
 
 typedef struct channel_handle {
-  nw_channel_t ch;
+  nw_fork_channel_t ch;
   napi_env env;
   uv_poll_t poll;
   bool poll_init;      /* uv_poll_init done and uv_close not yet called */
@@ -36,24 +37,25 @@ typedef struct channel_handle {
   bool refed;          /* the poll handle keeps the loop alive */
   bool closed;         /* channelClose ran (or the env is going away) */
   int refs;            /* wrapper + ArrayBuffers + open poll handle */
-  napi_ref callback;   /* JS function(eof) called on wakeups */
-  napi_async_context actx; /* for napi_make_callback, from channelStart */
+  nw_napi_callback_t callback; /* function(eof) called on wakeups, from
+                                  channelStart */
   napi_async_cleanup_hook_handle cleanup;
 } channel_handle_t;
 
+/* JS thread. Drop one of the handle's holders (see the lifetime note at
+ * the top); the last one closes, unmaps and frees. */
 static void handle_unref(channel_handle_t *h) {
   if (--h->refs > 0) return;
-  nw_channel_close(&h->ch);
-  nw_channel_unmap(&h->ch);
+  nw_fork_channel_close(&h->ch);
+  nw_fork_channel_unmap(&h->ch);
   free(h);
 }
 
+/* JS thread (libuv's close callback): the poll handle is done; it held
+ * one reference. */
 static void poll_closed(uv_handle_t *uvh) {
   channel_handle_t *h = uvh->data;
-  if (h->cleanup) {
-    napi_remove_async_cleanup_hook(h->cleanup);
-    h->cleanup = NULL;
-  }
+  nw_napi_drop_hook(&h->cleanup);
   handle_unref(h);
 }
 
@@ -62,23 +64,15 @@ static void poll_closed(uv_handle_t *uvh) {
 static void handle_close(channel_handle_t *h) {
   if (h->closed) return;
   h->closed = true;
-  if (h->callback) {
-    napi_delete_reference(h->env, h->callback);
-    h->callback = NULL;
-  }
-  if (h->actx) {
-    napi_async_destroy(h->env, h->actx);
-    h->actx = NULL;
-  }
+  nw_napi_callback_drop(h->env, &h->callback);
   if (h->poll_init) {
     h->poll_init = false;
     h->polling = false;
     uv_close((uv_handle_t *)&h->poll, poll_closed);
-  } else if (h->cleanup) {
-    napi_remove_async_cleanup_hook(h->cleanup);
-    h->cleanup = NULL;
+  } else {
+    nw_napi_drop_hook(&h->cleanup);
   }
-  nw_channel_close(&h->ch);
+  nw_fork_channel_close(&h->ch);
 }
 
 /* The environment is going away (a worker thread terminating, or the main
@@ -89,12 +83,15 @@ static void env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   handle_close(h);
 }
 
+/* JS thread: the handle object was collected. */
 static void wrapper_finalize(napi_env env, void *data, void *hint) {
   channel_handle_t *h = data;
   handle_close(h);
   handle_unref(h);
 }
 
+/* JS thread: an ArrayBuffer over the mapping was collected (`hint` is
+ * the handle). */
 static void buffer_finalize(napi_env env, void *data, void *hint) {
   handle_unref(hint);
 }
@@ -105,7 +102,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   channel_handle_t *h = p->data;
   if (h->closed) return;
   if (status < 0) h->ch.eof = true;
-  else nw_channel_drain_socket(&h->ch);
+  else nw_fork_channel_drain_socket(&h->ch);
   bool eof = h->ch.eof;
   if (eof && h->polling) {
     uv_poll_stop(&h->poll);
@@ -114,40 +111,29 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   napi_env env = h->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value cb, recv, arg;
-  if (h->callback && napi_get_reference_value(env, h->callback, &cb) == napi_ok &&
-      cb && napi_get_global(env, &recv) == napi_ok &&
-      napi_get_boolean(env, eof, &arg) == napi_ok) {
-    napi_value result;
-    napi_status st = napi_make_callback(env, h->actx, recv, cb, 1, &arg, &result);
-    if (st == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
-  }
+  napi_value arg;
+  if (napi_get_boolean(env, eof, &arg) == napi_ok)
+    nw_napi_make_callback(env, &h->callback, 1, &arg, NULL);
   napi_close_handle_scope(env, scope);
 }
 
+/* The channel handle `v`; with `open`, one not yet closed. NULL after
+ * throwing ERR_INVALID_ARG_TYPE or ERR_IPC_CHANNEL_CLOSED. */
 static channel_handle_t *get_handle(napi_env env, napi_value v, bool open) {
-  bool ok = false;
-  void *p = NULL;
-  napi_valuetype t = napi_undefined;
-  /* The type first: checking the tag of null or undefined would throw a
-   * TypeError of V8's own. */
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_object ||
-      napi_check_object_type_tag(env, v, &channel_tag, &ok) != napi_ok || !ok ||
-      napi_unwrap(env, v, &p) != napi_ok || !p) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "Expected a channel handle");
-    return NULL;
-  }
-  channel_handle_t *h = p;
-  if (open && h->closed) {
-    nw_napi_throw_code(env, NULL, "ERR_IPC_CHANNEL_CLOSED", "Channel closed");
+  channel_handle_t *h = nw_napi_unwrap(env, v, &channel_tag, "a channel handle");
+  if (h && open && h->closed) {
+    nw_napi_throw_code(env, NW_ERROR, "ERR_IPC_CHANNEL_CLOSED", "Channel closed");
     return NULL;
   }
   return h;
+}
+
+/* The two getters NW_ARGV_HANDLE takes: any handle, or an open one. */
+static channel_handle_t *any_handle(napi_env env, napi_value v) {
+  return get_handle(env, v, false);
+}
+static channel_handle_t *open_handle(napi_env env, napi_value v) {
+  return get_handle(env, v, true);
 }
 
 /* Wrap a freshly created or attached channel; on failure frees it. */
@@ -158,8 +144,8 @@ static napi_value wrap(napi_env env, channel_handle_t *h) {
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_type_tag_object(env, obj, &channel_tag) != napi_ok ||
       napi_wrap(env, obj, h, wrapper_finalize, NULL, NULL) != napi_ok) {
-    nw_channel_close(&h->ch);
-    nw_channel_unmap(&h->ch);
+    nw_fork_channel_close(&h->ch);
+    nw_fork_channel_unmap(&h->ch);
     free(h);
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -168,50 +154,23 @@ static napi_value wrap(napi_env env, channel_handle_t *h) {
   return obj;
 }
 
-static int32_t arg_int(napi_env env, napi_value v, bool *ok) {
-  int32_t out = -1;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number ||
-      napi_get_value_int32(env, v, &out) != napi_ok) {
-    *ok = false;
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                       "Expected an integer");
-  }
-  return out;
-}
-
 /* channelCreate(capacity) -> { handle, sock }. `sock` is the child's end
  * of the socketpair (the memfd is already queued on it); the caller closes
  * it once the child is started. */
 static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bool ok = true;
-  int32_t cap = argc > 0 ? arg_int(env, argv[0], &ok) : 0;
-  if (!ok) return NULL;
+  NW_ARGV(1);
+  int32_t cap = 0; /* none given: the -EINVAL of a bad capacity */
+  if (argc > 0 && !nw_napi_get_int32(env, argv[0], "capacity", &cap)) return NULL;
   channel_handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
-  int memfd = -1, sock = -1;
-  int rc = cap > 0 ? nw_channel_create(&h->ch, (uint32_t)cap, &memfd, &sock) : -EINVAL;
+  int sock = -1;
+  int rc = cap > 0 ? nw_fork_channel_create_for_child(&h->ch, (uint32_t)cap, &sock) : -EINVAL;
   if (rc) {
     free(h);
     nw_napi_throw_errno(env, rc, "memfd_create");
-    return NULL;
-  }
-  /* The child receives the memfd on the socket, so that it inherits only
-   * its end of the socketpair. */
-  rc = nw_channel_send_fd(&h->ch, memfd);
-  close(memfd);
-  if (rc) {
-    close(sock);
-    nw_channel_close(&h->ch);
-    nw_channel_unmap(&h->ch);
-    free(h);
-    nw_napi_throw_errno(env, rc, "sendmsg");
     return NULL;
   }
   napi_value obj = wrap(env, h);
@@ -231,28 +190,23 @@ static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
  * on success; `memfd` stays the caller's. Throws ERR_INVALID_ARG_VALUE when
  * the descriptors do not hold a channel. */
 static napi_value channel_open_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "channelOpen needs 3 arguments");
+  NW_ARGV(3);
+  NW_NEED_ARGS(3, "channelOpen needs 3 arguments");
+  int32_t memfd = -1, sock = -1, side = -1;
+  if (!nw_napi_get_int32(env, argv[0], "memfd", &memfd) ||
+      !nw_napi_get_int32(env, argv[1], "sock", &sock) ||
+      !nw_napi_get_int32(env, argv[2], "side", &side))
     return NULL;
-  }
-  bool ok = true;
-  int32_t memfd = arg_int(env, argv[0], &ok);
-  int32_t sock = ok ? arg_int(env, argv[1], &ok) : -1;
-  int32_t side = ok ? arg_int(env, argv[2], &ok) : -1;
-  if (!ok) return NULL;
   channel_handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
-  int rc = nw_channel_attach(&h->ch, memfd, sock, side);
+  int rc = nw_fork_channel_attach(&h->ch, memfd, sock, side);
   if (rc) {
     free(h);
     if (rc == -EINVAL || rc == -EBADF) {
-      nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_VALUE",
+      nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_VALUE",
                          "The descriptors do not hold a native-workers channel");
     } else {
       nw_napi_throw_errno(env, rc, "mmap");
@@ -265,11 +219,7 @@ static napi_value channel_open_fn(napi_env env, napi_callback_info info) {
 /* channelInfo(handle) -> { buffer, ring0, ring1, ringSize, side }: an
  * ArrayBuffer over the whole shared mapping, and where the rings are. */
 static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], true);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, channel_handle_t, h, open_handle);
   napi_value ab, out, v;
   NAPI_CALL(env, napi_create_external_arraybuffer(env, h->ch.mem, h->ch.size,
                                                   buffer_finalize, h, &ab));
@@ -279,9 +229,9 @@ static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
 #define PUT(name, val)                                                        \
   NAPI_CALL(env, napi_create_uint32(env, (uint32_t)(val), &v));               \
   NAPI_CALL(env, napi_set_named_property(env, out, name, v))
-  PUT("ring0", h->ch.hdr[NW_CW_RING0]);
-  PUT("ring1", h->ch.hdr[NW_CW_RING1]);
-  PUT("ringSize", h->ch.hdr[NW_CW_RING_SIZE]);
+  PUT("ring0", h->ch.hdr[NW_FCW_RING0]);
+  PUT("ring1", h->ch.hdr[NW_FCW_RING1]);
+  PUT("ringSize", h->ch.hdr[NW_FCW_RING_SIZE]);
   PUT("side", h->ch.side);
 #undef PUT
   return out;
@@ -291,17 +241,8 @@ static napi_value channel_info_fn(napi_env env, napi_callback_info info) {
  * callback(eof) runs whenever the peer wakes this side or hangs up. The
  * poll starts unreferenced (see channelRef). */
 static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], true);
-  if (!h) return NULL;
-  napi_valuetype t;
-  NAPI_CALL(env, napi_typeof(env, argv[1], &t));
-  if (t != napi_function) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "Expected a function");
-    return NULL;
-  }
+  NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
+  if (!nw_napi_check_type(env, argv[1], napi_function, "callback")) return NULL;
   if (h->poll_init) return NULL;
   uv_loop_t *loop;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
@@ -310,10 +251,8 @@ static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
     nw_napi_throw_errno(env, rc, "uv_poll_init");
     return NULL;
   }
-  napi_value name;
-  NAPI_CALL(env, napi_create_string_utf8(env, "native-workers.channel", NAPI_AUTO_LENGTH, &name));
-  NAPI_CALL(env, napi_async_init(env, argv[0], name, &h->actx));
-  NAPI_CALL(env, napi_create_reference(env, argv[1], 1, &h->callback));
+  NAPI_CALL(env, nw_napi_callback_init(env, &h->callback, argv[1], argv[0],
+                                       "native-workers.channel"));
   h->poll.data = h;
   h->poll_init = true;
   h->refs++;
@@ -331,13 +270,9 @@ static napi_value channel_start_fn(napi_env env, napi_callback_info info) {
 
 /* channelRef(handle, bool): whether the channel keeps the loop alive. */
 static napi_value channel_ref_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], false);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(2, channel_handle_t, h, any_handle);
   bool want = false;
-  NAPI_CALL(env, napi_get_value_bool(env, argv[1], &want));
+  if (!nw_napi_get_bool(env, argv[1], "ref", &want)) return NULL;
   if (!h->poll_init || want == h->refed) return NULL;
   if (want) uv_ref((uv_handle_t *)&h->poll);
   else uv_unref((uv_handle_t *)&h->poll);
@@ -348,92 +283,37 @@ static napi_value channel_ref_fn(napi_env env, napi_callback_info info) {
 /* channelKick(handle) -> 0 or negative errno: one wakeup byte. JS calls it
  * only after clearing the peer's sleep flag. */
 static napi_value channel_kick_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], false);
-  if (!h) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_kick(&h->ch), &out));
-  return out;
+  NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
+  return nw_napi_int32(env, h->closed ? -EPIPE : nw_fork_channel_kick(&h->ch));
 }
 
 /* channelSendFd(handle, fd): duplicate `fd` to the peer (SCM_RIGHTS). */
 static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], true);
-  if (!h) return NULL;
-  bool ok = true;
-  int32_t fd = arg_int(env, argv[1], &ok);
-  if (!ok) return NULL;
-  int rc = nw_channel_send_fd(&h->ch, fd);
-  if (rc) {
-    nw_napi_throw_errno(env, rc, "sendmsg");
-    return NULL;
-  }
+  NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
+  int32_t fd = -1;
+  if (!nw_napi_get_int32(env, argv[1], "fd", &fd)) return NULL;
+  int rc = nw_fork_channel_send_fd(&h->ch, fd);
+  if (rc) nw_napi_throw_errno(env, rc, "sendmsg");
   return NULL;
 }
 
 /* channelTakeFd(handle) -> the oldest received descriptor, or a negative
  * errno (-EAGAIN none yet, -EPIPE none can come). */
 static napi_value channel_take_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], false);
-  if (!h) return NULL;
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, h->closed ? -EPIPE : nw_channel_take_fd(&h->ch), &out));
-  return out;
+  NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
+  return nw_napi_int32(env, h->closed ? -EPIPE : nw_fork_channel_take_fd(&h->ch));
 }
 
 /* channelRecvFd(sock, timeoutMs) -> the descriptor the channel's creator
  * sent first on `sock` (the memfd), or a negative errno. */
 static napi_value channel_recv_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bool ok = argc >= 2;
-  int32_t sock = ok ? arg_int(env, argv[0], &ok) : -1;
-  int32_t timeout = ok ? arg_int(env, argv[1], &ok) : -1;
-  if (!ok) {
-    if (argc < 2) nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "channelRecvFd needs 2 arguments");
+  NW_ARGV(2);
+  int32_t sock = -1, timeout = -1;
+  NW_NEED_ARGS(2, "channelRecvFd needs 2 arguments");
+  if (!nw_napi_get_int32(env, argv[0], "sock", &sock) ||
+      !nw_napi_get_int32(env, argv[1], "timeout", &timeout))
     return NULL;
-  }
-  napi_value out;
-  NAPI_CALL(env, napi_create_int32(env, sock < 0 ? -EBADF : nw_channel_recv_fd_raw(sock, timeout), &out));
-  return out;
-}
-
-/* ipcSendWithFd(sock, buffer, fd) -> bytes sent or a negative errno: one
- * non-blocking sendmsg of `buffer` with `fd` attached (Node's 'ipc' stdio
- * channel, lib/internal/node_ipc.js). */
-static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  bool ok = argc >= 3;
-  int32_t sock = ok ? arg_int(env, argv[0], &ok) : -1;
-  int32_t fd = ok ? arg_int(env, argv[2], &ok) : -1;
-  if (!ok) {
-    if (argc < 3) nw_napi_throw_code(env, "TypeError", "ERR_MISSING_ARGS", "ipcSendWithFd needs 3 arguments");
-    return NULL;
-  }
-  bool is_buf = false;
-  NAPI_CALL(env, napi_is_buffer(env, argv[1], &is_buf));
-  if (!is_buf) {
-    nw_napi_throw_code(env, "TypeError", "ERR_INVALID_ARG_TYPE", "expected a Buffer");
-    return NULL;
-  }
-  void *data = NULL;
-  size_t len = 0;
-  NAPI_CALL(env, napi_get_buffer_info(env, argv[1], &data, &len));
-  long n = nw_channel_send_raw(sock, data, len, fd);
-  napi_value out;
-  NAPI_CALL(env, napi_create_int64(env, n, &out));
-  return out;
+  return nw_napi_int32(env, nw_fork_channel_recv_fd_raw(sock, timeout));
 }
 
 /* channelHungUp(handle) -> boolean: read the socket now, without waiting
@@ -442,42 +322,36 @@ static napi_value ipc_send_with_fd_fn(napi_env env, napi_callback_info info) {
  * seen first, as the kernel closes the child's descriptors before it
  * reports the exit. */
 static napi_value channel_hung_up_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], false);
-  if (!h) return NULL;
-  if (!h->closed && !h->ch.eof) nw_channel_drain_socket(&h->ch);
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, h->closed || h->ch.eof, &out));
-  return out;
+  NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
+  if (!h->closed && !h->ch.eof) nw_fork_channel_drain_socket(&h->ch);
+  return nw_napi_bool(env, h->closed || h->ch.eof);
 }
 
 /* channelClose(handle): stop polling; the peer reads end-of-file. */
 static napi_value channel_close_fn(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  channel_handle_t *h = get_handle(env, argv[0], false);
-  if (!h) return NULL;
+  NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
   handle_close(h);
   return NULL;
 }
 
-napi_value nw_channel_init_napi(napi_env env, napi_value exports) {
+/* See parts.h. */
+napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"channelCreate", channel_create_fn}, {"channelOpen", channel_open_fn},
       {"channelInfo", channel_info_fn},     {"channelStart", channel_start_fn},
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
-      {"ipcSendWithFd", ipc_send_with_fd_fn}, {"channelHungUp", channel_hung_up_fn},
+      {"channelHungUp", channel_hung_up_fn},
   };
-  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, sizeof fns / sizeof fns[0]));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_DEFAULT_CAPACITY", NW_CHANNEL_DEFAULT_CAPACITY));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP0_RD", NW_CW_SLEEP0_RD));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP0_WR", NW_CW_SLEEP0_WR));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP1_RD", NW_CW_SLEEP1_RD));
-  NAPI_CALL(env, nw_napi_export_u32(env, exports, "CHANNEL_SLEEP1_WR", NW_CW_SLEEP1_WR));
+  static const nw_napi_const_t consts[] = {
+      {"CHANNEL_DEFAULT_CAPACITY", NW_FORK_CHANNEL_DEFAULT_CAPACITY},
+      {"CHANNEL_SLEEP0_RD", NW_FCW_SLEEP0_RD},
+      {"CHANNEL_SLEEP0_WR", NW_FCW_SLEEP0_WR},
+      {"CHANNEL_SLEEP1_RD", NW_FCW_SLEEP1_RD},
+      {"CHANNEL_SLEEP1_WR", NW_FCW_SLEEP1_WR},
+  };
+  NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
+  NAPI_CALL(env, nw_napi_export_consts(env, exports, consts, NW_COUNT(consts)));
   return exports;
 }
