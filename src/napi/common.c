@@ -241,22 +241,34 @@ void nw_napi_drop_hook(napi_async_cleanup_hook_handle *hook) {
   *hook = NULL;
 }
 
-/* A function that was collected (a weak holder let it go) counts as none. */
+/* A function that was collected (a weak holder let it go) counts as none.
+ * The call runs inside a callback scope that this function opens and
+ * closes itself (what napi_make_callback does in one step), so that an
+ * exception is reported as uncaught while the scope is still open: the
+ * function may itself run the nextTick queue (the worker_threads mirror
+ * does between two messages), and a tick that throws there leaves its
+ * async context pushed; Node's uncaught-exception handling clears that
+ * stack, which closing the scope first would find corrupt. */
 napi_status nw_napi_make_callback(napi_env env, const nw_napi_callback_t *cb,
                                   size_t argc, const napi_value *argv,
                                   napi_value *result) {
-  napi_value f = NULL, recv, out;
+  napi_value f = NULL, recv, resource, out;
+  napi_callback_scope scope;
   napi_status st = cb->fn ? napi_get_reference_value(env, cb->fn, &f) : napi_invalid_arg;
   if (st == napi_ok && !f) st = napi_invalid_arg; /* collected */
   if (st == napi_ok) st = napi_get_global(env, &recv);
-  if (st == napi_ok) st = napi_make_callback(env, cb->actx, recv, f, argc, argv, &out);
+  if (st == napi_ok) st = napi_create_object(env, &resource);
+  if (st == napi_ok) st = napi_open_callback_scope(env, resource, cb->actx, &scope);
+  if (st != napi_ok) return st;
+  st = napi_call_function(env, recv, f, argc, argv, &out);
   if (st == napi_pending_exception) {
     napi_value exc;
     if (napi_get_and_clear_last_exception(env, &exc) == napi_ok)
       napi_fatal_exception(env, exc);
-    return napi_pending_exception;
+  } else if (st == napi_ok && result) {
+    *result = out;
   }
-  if (st == napi_ok && result) *result = out;
+  napi_close_callback_scope(env, scope);
   return st;
 }
 
