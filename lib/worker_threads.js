@@ -12,7 +12,7 @@
 
 const EventEmitter = require('events');
 const path = require('path');
-const nodeWT = require('worker_threads');
+const nodeWT = require('./internal/worker/node');
 const {
   MessagePort,
   MessageChannel,
@@ -26,7 +26,9 @@ const {
   WORKER_CAPACITY,
 } = require('./internal/worker/port');
 const { newChannelMemory } = require('./internal/worker/lanes');
-const { substitutePorts, mapTransferList, describePort } = require('./internal/worker/transfer');
+const {
+  isOurPort, substitutePorts, mapTransferList, describePort, markAsUntransferable,
+} = require('./internal/worker/transfer');
 const { codes: { ERR_INVALID_ARG_TYPE } } = require('./internal/errors');
 
 // The wrapper a Worker of ours puts around its workerData (the channel's
@@ -186,13 +188,14 @@ class Worker extends EventEmitter {
 // A thread our Worker started was set up by the bootstrap; one that
 // node:worker_threads itself started has Node's own port.
 const inThread = nodeWT.isMainThread ? null : attached();
-const parentPort = nodeWT.isMainThread ? null : inThread !== null ? inThread.parentPort : nodeWT.parentPort;
-const workerData = inThread !== null ? inThread.workerData : nodeWT.workerData;
+const live = require('worker_threads');
+const parentPort = nodeWT.isMainThread ? null : inThread !== null ? inThread.parentPort : live.parentPort;
+const workerData = inThread !== null ? inThread.workerData : live.workerData;
 
 // Node's moveMessagePortToContext works on Node's own ports: a port of
 // ours is refused with Node's error for a wrong argument.
 function moveMessagePortToContext(port, contextifiedSandbox) {
-  if (port instanceof MessagePort) {
+  if (isOurPort(port)) {
     throw ERR_INVALID_ARG_TYPE('port', 'MessagePort of node:worker_threads', port);
   }
   return nodeWT.moveMessagePortToContext(port, contextifiedSandbox);
@@ -211,7 +214,7 @@ module.exports = {
   SHARE_ENV: nodeWT.SHARE_ENV,
   setEnvironmentData: nodeWT.setEnvironmentData,
   getEnvironmentData: nodeWT.getEnvironmentData,
-  markAsUntransferable: nodeWT.markAsUntransferable,
+  markAsUntransferable,
   moveMessagePortToContext,
   // Node's own, passed through: they do not use ports.
   BroadcastChannel: nodeWT.BroadcastChannel,

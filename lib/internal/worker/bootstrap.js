@@ -1,28 +1,31 @@
 'use strict';
 
 // Loaded with --require in every thread a Worker of the mirror starts,
-// before the user's code. It attaches the thread's end of its channel and
-// makes node:worker_threads itself answer as the mirror does: its
-// `parentPort` is the mirror's port, its `workerData` the data the Worker
-// was given (ports of ours rebuilt), and its `receiveMessageOnPort` takes
-// both kinds of port — for require(), createRequire, process.getBuiltinModule
-// and ESM import alike — so that libraries written for Node's module work
+// before the user's code. It makes node:worker_threads itself answer as
+// the mirror does: its `parentPort` is the mirror's port, its `workerData`
+// the data the Worker was given (ports of ours rebuilt), its
+// `receiveMessageOnPort` and `markAsUntransferable` take ports of both
+// kinds — for require(), createRequire, process.getBuiltinModule and ESM
+// import alike — so that libraries written for Node's module work
 // unchanged and no message waits on a port nobody reads. It also takes
 // itself out of process.execArgv, which then shows what Node's would.
+//
+// The channel is attached when the thread first asks for parentPort or
+// workerData (through either module), so a thread that starts costs what
+// Node's does until then.
 
 const nodeWT = require('worker_threads');
-const { syncBuiltinESMExports } = require('module');
+require('./node'); // Node's originals, kept before any is replaced here
 
 const CHANNEL_KEY = '__nativeWorkersChannel';
 
-// What the mirror's module exports in this thread (null: not one of ours).
-let attached = null;
+let wrapper; // Node's workerData: our wrapper, in a thread of ours
+let attached = null; // { parentPort, workerData } once attached
 
 function attach() {
-  const wd = nodeWT.workerData;
-  const ch = wd !== null && typeof wd === 'object' ? wd[CHANNEL_KEY] : undefined;
-  if (ch === undefined) return null;
-  const { MessagePort, kAttach, receiveMessageOnPort } = require('./port');
+  if (attached !== null) return attached;
+  const ch = wrapper[CHANNEL_KEY];
+  const { MessagePort, kAttach } = require('./port');
   const { restorePorts } = require('./transfer');
   const parentPort = new MessagePort(kAttach, {
     ctlSab: ch.ctl, r0: ch.r0, r1: ch.r1, side: 1, node: ch.port,
@@ -33,15 +36,34 @@ function attach() {
       ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
     }));
   }
-  const workerData = restorePorts(wd.data, map);
-  process.execArgv.splice(0, process.execArgv.length, ...ch.execArgv);
-  nodeWT.parentPort = parentPort;
-  nodeWT.workerData = workerData;
-  nodeWT.receiveMessageOnPort = receiveMessageOnPort;
-  syncBuiltinESMExports();
-  return { parentPort, workerData };
+  attached = { parentPort, workerData: restorePorts(wrapper.data, map) };
+  // Plain values from now on.
+  for (const key of ['parentPort', 'workerData']) {
+    Object.defineProperty(nodeWT, key, { value: attached[key], writable: true, enumerable: true, configurable: true });
+  }
+  return attached;
 }
 
-if (!nodeWT.isMainThread) attached = attach();
+function install() {
+  wrapper = nodeWT.workerData;
+  const ch = wrapper !== null && typeof wrapper === 'object' ? wrapper[CHANNEL_KEY] : undefined;
+  if (ch === undefined) return false;
+  process.execArgv.splice(0, process.execArgv.length, ...ch.execArgv);
+  for (const key of ['parentPort', 'workerData']) {
+    Object.defineProperty(nodeWT, key, {
+      get() { return attach()[key]; },
+      set(value) { Object.defineProperty(nodeWT, key, { value, writable: true, enumerable: true, configurable: true }); },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  nodeWT.receiveMessageOnPort = (port) => require('./port').receiveMessageOnPort(port);
+  nodeWT.markAsUntransferable = (value) => require('./transfer').markAsUntransferable(value);
+  return true;
+}
 
-module.exports = { CHANNEL_KEY, attached: () => attached };
+const ours = !nodeWT.isMainThread && install();
+
+// The mirror's parentPort and workerData in this thread, or null when the
+// thread is not one of ours.
+module.exports = { CHANNEL_KEY, attached: () => (ours ? attach() : null) };

@@ -20,9 +20,8 @@
 // writer keeps a backlog, sets WANT, and the reader rings the writer's
 // bell once it has made room.
 
-const EventEmitter = require('events');
 const { performance } = require('perf_hooks');
-const nodeWT = require('worker_threads');
+const nodeWT = require('./node');
 const binding = require('../binding');
 const { Encoder } = require('../wire');
 const {
@@ -33,7 +32,7 @@ const {
   TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED,
 } = require('./lanes');
 const {
-  kState, substitutePorts, restorePorts, mapTransferList, describePort,
+  kState, isOurPort, substitutePorts, restorePorts, mapTransferList, describePort,
 } = require('./transfer');
 
 const NodeMessagePort = nodeWT.MessagePort;
@@ -59,10 +58,41 @@ const kReceive = Symbol('kReceive');
 const kCloseLocal = Symbol('kCloseLocal');
 const kAttach = Symbol('kAttach');
 
-class MessagePort extends EventEmitter {
+// A port is a NodeEventTarget, as Node's are: made by NodeEventTarget's
+// own constructor with this class's prototype, whose chain runs through
+// Node's MessagePort.prototype (so instanceof holds for the global
+// MessagePort, and events are Node's: MessageEvent for 'message', the
+// argument of emit() as event.detail for others). PortBase hands that
+// object to the class as `this`.
+const NodeEventTarget = Object.getPrototypeOf(NodeMessagePort.prototype).constructor;
+const eventTargetSymbols = Object.getOwnPropertySymbols(EventTarget.prototype);
+const kNewListener = eventTargetSymbols.find((sym) => sym.description === 'kNewListener');
+const kRemoveListener = eventTargetSymbols.find((sym) => sym.description === 'kRemoveListener');
+const kHybridDispatch = Symbol.for('nodejs.internal.kHybridDispatch');
+const kCurrentlyReceivingPorts = Symbol.for('nodejs.internal.kCurrentlyReceivingPorts');
+if (kNewListener === undefined || kRemoveListener === undefined ||
+    typeof EventTarget.prototype[kHybridDispatch] !== 'function') {
+  throw new Error('native-workers: this Node.js has no EventTarget internals the worker_threads mirror knows');
+}
+
+class PortBase {
+  constructor(self) {
+    return self;
+  }
+}
+Object.setPrototypeOf(PortBase.prototype, NodeMessagePort.prototype);
+Object.setPrototypeOf(PortBase, NodeMessagePort);
+
+class MessagePort extends PortBase {
+  // Node's ports are ours too: `port instanceof MessagePort` holds for both.
+  static [Symbol.hasInstance](value) {
+    return Function.prototype[Symbol.hasInstance].call(this, value) ||
+      (this === MessagePort && value instanceof NodeMessagePort);
+  }
+
   constructor(token, init) {
     if (token !== kCreate && token !== kAttach) throw ERR_CONSTRUCT_CALL_INVALID();
-    super();
+    super(Reflect.construct(NodeEventTarget, [], new.target));
     const st = {
       ctlSab: init.ctlSab,
       ctl: new Int32Array(init.ctlSab),
@@ -87,24 +117,38 @@ class MessagePort extends EventEmitter {
       closeEmitted: false,
       closePending: false, // close() waits for the backlog to drain
       onBell: null,
+      dispatching: false, // inside #onBell's dispatch of messages
+      finishBatch: false, // close() from a listener: deliver the rest of the batch
+      receivedPorts: null, // Node ports that came with the message being decoded
+      handlers: { message: null, messageerror: null }, // onmessage, onmessageerror
+      handlerFns: { message: null, messageerror: null }, // their listeners
     };
     this[kState] = st;
     if (st.node !== undefined) {
       st.node.unref();
+      // The side port closes when the peer's thread ends (or its port is
+      // collected): then the peer will never close its end itself.
+      st.node.on('close', () => this.#sideClosed());
     }
     st.onBell = () => this.#onBell();
     this.#openBell();
-    this.on('newListener', (name) => {
-      if (name === 'message' || name === 'messageerror') {
-        if (this[kState].target === this) { this.ref(); this.start(); }
-      }
-    });
-    this.on('removeListener', (name) => {
-      if ((name === 'message' || name === 'messageerror') && this[kState].target === this &&
-          this.listenerCount('message') + this.listenerCount('messageerror') === 0) {
-        this.#stop();
-      }
-    });
+  }
+
+  // Called by EventTarget whenever a listener is added or removed (once
+  // listeners and on* handlers included): as Node's ports, the first
+  // 'message' listener refs and starts the port, the last one leaving
+  // unrefs it.
+  [kNewListener](size, type, ...rest) {
+    if (type === 'message' && size === 1 && this[kState].target === this) {
+      this.ref();
+      this.start();
+    }
+    return super[kNewListener](size, type, ...rest);
+  }
+
+  [kRemoveListener](size, type, ...rest) {
+    if (type === 'message' && size === 0 && this[kState].target === this) this.unref();
+    return super[kRemoveListener](size, type, ...rest);
   }
 
 
@@ -157,6 +201,17 @@ class MessagePort extends EventEmitter {
       }
       Atomics.store(ctl, asleep, 0);
     }
+    st.dispatching = true;
+    try {
+      return this.#dispatchBatch(rec);
+    } finally {
+      st.dispatching = false;
+      st.finishBatch = false;
+    }
+  }
+
+  #dispatchBatch(rec) {
+    const st = this[kState];
     this.#roomMade();
     this.#dispatch(rec);
     // More messages in this call, with what the last listener queued run in
@@ -165,9 +220,9 @@ class MessagePort extends EventEmitter {
     // two timers in one call. A call from C costs more than the message.
     let n = 1;
     if (runNextTicks !== undefined) {
-      while (n < BATCH && st.inbox.ready()) {
+      while ((n < BATCH || st.finishBatch) && st.inbox.ready()) {
         runNextTicks();
-        if (st.closed || st.detached || !st.started) break;
+        if ((st.closed && !st.finishBatch) || st.detached || !st.started) break;
         rec = st.inbox.tryRead();
         if (rec === null) break;
         this.#roomMade();
@@ -226,8 +281,11 @@ class MessagePort extends EventEmitter {
   #receiveSide() {
     const got = nodeReceive(this[kState].node);
     if (got === undefined) throw new Error('side-channel message missing');
-    const { v, p } = got.message;
-    if (p === undefined) return v;
+    const { v, p, t } = got.message;
+    if (p === undefined) {
+      if (t !== undefined) this[kState].receivedPorts = t;
+      return v;
+    }
     const map = new Map();
     for (let i = 0; i < p.length; i++) {
       const d = p[i];
@@ -235,6 +293,7 @@ class MessagePort extends EventEmitter {
         ctlSab: d.ctl, r0: d.r0, r1: d.r1, side: d.side, node: d.node, shapes: d.shapes,
       }));
     }
+    if (t !== undefined) this[kState].receivedPorts = t.map((x) => map.get(x) || x);
     return restorePorts(v, map);
   }
 
@@ -242,13 +301,22 @@ class MessagePort extends EventEmitter {
     const st = this[kState];
     st.active = true;
     let value;
+    let type = 'message';
     try {
       value = this.#decode(rec);
     } catch (err) {
-      st.target.emit('messageerror', err);
-      return;
+      value = err;
+      type = 'messageerror';
     }
-    st.target.emit('message', value);
+    if (st.target !== this) {
+      st.target.emit(type, value); // a Worker (an EventEmitter)
+    } else {
+      if (st.receivedPorts !== null) {
+        this[kCurrentlyReceivingPorts] = st.receivedPorts;
+        st.receivedPorts = null;
+      }
+      this[kHybridDispatch](value, type, undefined);
+    }
   }
 
   [kSuspend]() { this.#suspend(); }
@@ -331,14 +399,22 @@ class MessagePort extends EventEmitter {
       ({ ours, nodeList } = mapTransferList(transferList, this));
     }
     const v = substitutePorts(value, ours || new Map());
+    // t: the ports of the transfer list, in order, for the receiver's
+    // MessageEvent.ports (Node's as they are, ours as their side ports).
+    let t;
+    if (Array.isArray(nodeList)) {
+      for (const item of nodeList) {
+        if (item instanceof NodeMessagePort) (t || (t = [])).push(item);
+      }
+    }
     let msg;
     if (ours !== null && ours.size !== 0) {
       const p = [];
       for (const [port, node] of ours) p.push({ ...describePort(port), node });
-      msg = { v, p };
+      msg = { v, p, t };
       for (const port of ours.keys()) port.#suspend();
     } else {
-      msg = { v, p: undefined };
+      msg = { v, p: undefined, t };
     }
     // Closed ports post into a throwaway port, so errors and detaching
     // happen as in Node but nothing is delivered.
@@ -461,6 +537,8 @@ class MessagePort extends EventEmitter {
     st.detached = true;
     st.backlog.length = 0;
     st.bqHead = 0;
+    // As Node's: the object a port was transferred away from closes.
+    this.#emitClose();
   }
 
   start() {
@@ -470,11 +548,6 @@ class MessagePort extends EventEmitter {
     if (st.bell !== 0) binding.bellRing(st.bell);
   }
 
-  #stop() {
-    const st = this[kState];
-    st.started = false;
-    this.unref();
-  }
 
   ref() {
     const st = this[kState];
@@ -494,9 +567,13 @@ class MessagePort extends EventEmitter {
     return this[kState].refed && !this[kState].closed && !this[kState].detached;
   }
 
-  close() {
+  close(callback) {
     const st = this[kState];
+    if (typeof callback === 'function') this.once('close', callback);
     if (st.closed || st.detached || st.closePending) return;
+    // Closed from a listener: the rest of the messages being dispatched
+    // still come, as from Node's ports.
+    if (st.dispatching) st.finishBatch = true;
     if (st.backlog.length !== 0) this.#flush();
     if (st.backlog.length !== 0) {
       // Messages posted before close() are still delivered: stop reading,
@@ -509,11 +586,23 @@ class MessagePort extends EventEmitter {
     st.closed = true;
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     this.#closeBell();
-    // Wake the peer so that it drains what we sent and then sees the close.
+    // Wake the peer so that it drains what we sent and then sees the close
+    // — on a later turn of the loop, and only if it turns again, as a
+    // Node port's peer hears of the close.
     const peer = 1 - st.side;
-    Atomics.store(st.ctl, C_ASLEEP + peer, 0);
-    binding.bellRing(Atomics.load(st.ctl, C_BELL + peer));
-    this.#emitClose();
+    const ringPeer = () => {
+      Atomics.store(st.ctl, C_ASLEEP + peer, 0);
+      binding.bellRing(Atomics.load(st.ctl, C_BELL + peer));
+    };
+    this.#emitClose(() => setImmediate(ringPeer).unref());
+  }
+
+  #sideClosed() {
+    const st = this[kState];
+    if (st.closed || st.detached) return;
+    // Deliver what the peer sent, then close as if it had closed.
+    Atomics.store(st.ctl, C_CLOSED + 1 - st.side, 1);
+    if (st.bell !== 0) binding.bellRing(st.bell);
   }
 
   // The peer closed and everything it sent was delivered.
@@ -540,44 +629,41 @@ class MessagePort extends EventEmitter {
     try { st.node.close(); } catch { /* already closed */ }
   }
 
-  #emitClose() {
+  // Emit 'close' once, after what is being dispatched now, as Node's ports
+  // do; then run `after`, if given.
+  #emitClose(after) {
     const st = this[kState];
-    if (st.closeEmitted || st.target !== this) return;
+    if (st.closeEmitted || st.target !== this) {
+      if (after !== undefined) after();
+      return;
+    }
     st.closeEmitted = true;
-    process.nextTick(() => this.emit('close'));
+    setImmediate(() => {
+      this.emit('close');
+      if (after !== undefined) after();
+    });
   }
 
-  // EventTarget-style listeners receive a MessageEvent, as with Node's ports.
-  addEventListener(type, listener, options) {
-    if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) return;
-    const once = options !== null && typeof options === 'object' && options.once === true;
-    const call = typeof listener === 'function' ? listener : listener.handleEvent.bind(listener);
-    const wrapped = (data) => {
-      const ev = (type === 'message' || type === 'messageerror')
-        ? new MessageEvent(type, { data }) : new Event(type);
-      call.call(this, ev);
-    };
-    wrapped.listener = listener;
-    if (once) this.once(type, wrapped); else this.on(type, wrapped);
-  }
+  // onmessage / onmessageerror: EventTarget handlers, as Node's.
+  get onmessage() { return this[kState].handlers.message; }
 
-  removeEventListener(type, listener) {
-    for (const fn of this.rawListeners(type)) {
-      const inner = fn.listener !== undefined && fn.listener.listener !== undefined ? fn.listener : fn;
-      if (inner.listener === listener) { this.removeListener(type, inner); return; }
-    }
-  }
+  set onmessage(fn) { this.#setHandler('message', fn); }
 
-  set onmessage(fn) {
-    if (this._onmessage) this.removeListener('message', this._onmessage);
-    this._onmessage = null;
+  get onmessageerror() { return this[kState].handlers.messageerror; }
+
+  set onmessageerror(fn) { this.#setHandler('messageerror', fn); }
+
+  #setHandler(type, fn) {
+    const st = this[kState];
+    if (st.handlerFns[type] !== null) this.removeEventListener(type, st.handlerFns[type]);
+    st.handlers[type] = typeof fn === 'function' || (fn !== null && typeof fn === 'object') ? fn : null;
+    st.handlerFns[type] = null;
     if (typeof fn === 'function') {
-      this._onmessage = (data) => fn.call(this, new MessageEvent('message', { data }));
-      this.on('message', this._onmessage);
+      const call = (ev) => fn.call(this, ev);
+      st.handlerFns[type] = call;
+      this.addEventListener(type, call);
     }
   }
-
-  get onmessage() { return this._onmessage ? this._onmessage : null; }
 }
 
 class MessageChannel {
@@ -590,7 +676,7 @@ class MessageChannel {
 }
 
 function receiveMessageOnPort(port) {
-  if (port instanceof MessagePort) return port[kReceive]();
+  if (isOurPort(port)) return port[kReceive]();
   if (port instanceof NodeMessagePort) return nodeReceive(port);
   throw ERR_INVALID_ARG_TYPE('port', 'MessagePort', port);
 }

@@ -7,7 +7,9 @@
 // Node port arrived. Node's own ports, SharedArrayBuffers and everything
 // else in a transfer list are Node's business.
 
-const { MessagePort: NodeMessagePort } = require('worker_threads');
+const {
+  MessagePort: NodeMessagePort, markAsUntransferable: nodeMarkAsUntransferable,
+} = require('./node');
 const { codes: { ERR_MISSING_TRANSFERABLE_IN_TRANSFER_LIST } } = require('../errors');
 
 // The state of a port of ours (port.js); its presence marks our ports.
@@ -15,6 +17,15 @@ const kState = Symbol('kState');
 
 function isOurPort(v) {
   return v !== null && typeof v === 'object' && v[kState] !== undefined;
+}
+
+// Ports of ours marked with markAsUntransferable: a transfer list leaves
+// them out, as Node leaves out what it marked.
+const untransferable = new WeakSet();
+
+function markAsUntransferable(value) {
+  if (isOurPort(value)) untransferable.add(value);
+  return nodeMarkAsUntransferable(value);
 }
 
 // ---- ports inside messages ------------------------------------------------
@@ -119,6 +130,7 @@ function mapTransferList(list, self) {
   const nodeList = [];
   for (const item of list) {
     if (isOurPort(item)) {
+      if (untransferable.has(item)) continue;
       if (item === self) throw dataCloneError('Transfer list contains source port');
       if (ours.has(item)) throw dataCloneError('Transfer list contains duplicate MessagePort');
       const st = item[kState];
@@ -145,4 +157,5 @@ function describePort(port) {
 
 module.exports = {
   kState, isOurPort, dataCloneError, substitutePorts, restorePorts, mapTransferList, describePort,
+  markAsUntransferable,
 };
