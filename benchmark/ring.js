@@ -3,7 +3,10 @@
 // RingBuffer side by side with what it replaces, in one run:
 //   - one way main -> worker, 64-byte and 4 KiB messages: RingBuffer vs
 //     MessagePort.postMessage of the same Buffers vs ringbuf.js (fixed-size
-//     records popped whole, so it carries the same bytes);
+//     records popped whole, so it carries the same bytes); for 64 B also
+//     the reader's readInto() into one Buffer, and the limit of JavaScript
+//     here: a minimal loop of fixed 64-byte records over a SharedArrayBuffer
+//     with Atomics, the reader taking a subarray per record;
 //   - round trip main <-> worker while both sides are active;
 //   - native -> native 16-byte messages vs a bare C SPSC loop of u64s.
 // Every figure is the median of RUNS runs.
@@ -12,6 +15,7 @@ const { Worker, isMainThread, parentPort, workerData } = require('worker_threads
 const { RingBuffer } = require('..');
 
 const RUNS = Number(process.env.BENCH_RUNS || 5);
+const LIMIT_CAP = 1 << 20;
 
 if (!isMainThread) {
   worker();
@@ -21,11 +25,31 @@ if (!isMainThread) {
 
 function worker() {
   const { kind, size, count } = workerData;
-  if (kind === 'ring') {
+  if (kind === 'ring' || kind === 'ring-into') {
     const rb = RingBuffer.from(workerData.buffer);
     parentPort.postMessage('ready');
     let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += rb.read().length;
+    if (kind === 'ring-into') {
+      const into = Buffer.alloc(size);
+      for (let i = 0; i < count; i++) bytes += rb.readInto(into);
+    } else {
+      for (let i = 0; i < count; i++) bytes += rb.read().length;
+    }
+    parentPort.postMessage(bytes);
+  } else if (kind === 'limit') {
+    const idx = new Int32Array(workerData.buffer, 0, 32);
+    const data = new Uint8Array(workerData.buffer, 128, LIMIT_CAP);
+    parentPort.postMessage('ready');
+    let bytes = 0;
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < count; i++) {
+      while (head === tail) head = Atomics.load(idx, 0);
+      const o = tail & (LIMIT_CAP - 1);
+      bytes += data.subarray(o, o + size).length;
+      tail = (tail + size) | 0;
+      Atomics.store(idx, 16, tail);
+    }
     parentPort.postMessage(bytes);
   } else if (kind === 'post') {
     let n = 0;
@@ -79,9 +103,11 @@ async function oneWay(kind, size, count) {
   const payload = Buffer.alloc(size, 7);
   let buffer;
   let rb;
-  if (kind === 'ring') {
+  if (kind === 'ring' || kind === 'ring-into') {
     rb = new RingBuffer(1 << 20);
     buffer = rb.buffer;
+  } else if (kind === 'limit') {
+    buffer = new SharedArrayBuffer(128 + LIMIT_CAP);
   } else if (kind === 'ringbufjs') {
     const { RingBuffer: RB } = require('ringbuf.js');
     buffer = RB.getStorageForCapacity(1 << 20, Uint8Array);
@@ -91,8 +117,19 @@ async function oneWay(kind, size, count) {
   await once(w);
   const done = once(w);
   const t0 = process.hrtime.bigint();
-  if (kind === 'ring') {
-    for (let i = 0; i < count; i++) if (!rb.tryWrite(payload)) rb.write(payload);
+  if (kind === 'ring' || kind === 'ring-into') {
+    for (let i = 0; i < count; i++) rb.write(payload);
+  } else if (kind === 'limit') {
+    const idx = new Int32Array(buffer, 0, 32);
+    const data = new Uint8Array(buffer, 128, LIMIT_CAP);
+    let head = 0;
+    let tail = 0;
+    for (let i = 0; i < count; i++) {
+      while (((head - tail) | 0) > LIMIT_CAP - size) tail = Atomics.load(idx, 16);
+      data.set(payload, head & (LIMIT_CAP - 1));
+      head = (head + size) | 0;
+      Atomics.store(idx, 0, head);
+    }
   } else if (kind === 'post') {
     for (let i = 0; i < count; i++) w.postMessage(payload);
   } else {
@@ -146,13 +183,26 @@ async function medianOf(fn) {
 
 async function main() {
   const rows = [['measure', 'RingBuffer', 'postMessage', 'ratio', 'ringbuf.js', 'ratio']];
-  for (const [size, count] of [[64, 2e6], [4096, 2e5]]) {
-    const ring = await medianOf(() => oneWay('ring', size, count));
-    const post = await medianOf(() => oneWay('post', size, Math.min(count, 3e5)));
-    const rbjs = await medianOf(() => oneWay('ringbufjs', size, count));
-    rows.push([`${size} B one way main->worker (M msg/s)`, fmt(ring / 1e6), fmt(post / 1e6), `${fmt(ring / post, 1)}x`,
-      fmt(rbjs / 1e6), `${fmt(ring / rbjs, 1)}x`]);
+  // Interleaved: every contender once per round, medians over the rounds.
+  const kinds64 = ['ring', 'ring-into', 'limit', 'post', 'ringbufjs'];
+  const r64 = Object.fromEntries(kinds64.map((k) => [k, []]));
+  for (let r = 0; r < RUNS; r++) {
+    for (const k of kinds64) r64[k].push(await oneWay(k, 64, k === 'post' ? 3e5 : 2e6));
   }
+  const m64 = Object.fromEntries(kinds64.map((k) => [k, median(r64[k])]));
+  rows.push(['64 B one way main->worker (M msg/s)', fmt(m64.ring / 1e6), fmt(m64.post / 1e6), `${fmt(m64.ring / m64.post, 1)}x`,
+    fmt(m64.ringbufjs / 1e6), `${fmt(m64.ring / m64.ringbufjs, 1)}x`]);
+  rows.push(['64 B, reader uses readInto() (M msg/s)', fmt(m64['ring-into'] / 1e6), fmt(m64.post / 1e6),
+    `${fmt(m64['ring-into'] / m64.post, 1)}x`, fmt(m64.ringbufjs / 1e6), `${fmt(m64['ring-into'] / m64.ringbufjs, 1)}x`]);
+  const r4k = { ring: [], post: [], ringbufjs: [] };
+  for (let r = 0; r < RUNS; r++) {
+    for (const k of Object.keys(r4k)) r4k[k].push(await oneWay(k, 4096, k === 'post' ? 2e5 : 2e5));
+  }
+  const ring = median(r4k.ring);
+  const post = median(r4k.post);
+  const rbjs = median(r4k.ringbufjs);
+  rows.push(['4096 B one way main->worker (M msg/s)', fmt(ring / 1e6), fmt(post / 1e6), `${fmt(ring / post, 1)}x`,
+    fmt(rbjs / 1e6), `${fmt(ring / rbjs, 1)}x`]);
   const rtRuns = [];
   const ptRuns = [];
   for (let r = 0; r < RUNS; r++) {
@@ -165,6 +215,9 @@ async function main() {
   rows.push(['64 B round trip, p99 (us)', fmt(median(rtRuns.map((x) => x.p99))),
     fmt(median(ptRuns.map((x) => x.p99))), '', '-', '-']);
   printTable(rows);
+  console.log(`  the limit of JavaScript here (minimal fixed-record loop, 64 B): ${fmt(m64.limit / 1e6)} M msg/s; ` +
+    `write()/read() ${fmt(m64.ring / m64.limit * 100, 0)}% of it, with readInto() ${fmt(m64['ring-into'] / m64.limit * 100, 0)}%`);
+  console.log();
 
   // native -> native
   const t = require('../test/support/testing_binding');

@@ -331,7 +331,12 @@ class RingBuffer {
   #next() {
     const v = this.#view;
     const len = v.multiConsumer ? v.claim() : v.peek();
-    if (len === CORRUPT) throw ERR_RING_CORRUPT('positions or record length out of range');
+    if (len < 0) {
+      if (len === CORRUPT) throw ERR_RING_CORRUPT('positions or record length out of range');
+      // Finding the ring empty handed back what this reader kept back
+      // (releaseSome): a writer waiting for that room hears of it.
+      if (v.writerAsleep()) binding.ringWake(this[kHandle], KIND_WRITE);
+    }
     return len;
   }
 
@@ -342,9 +347,12 @@ class RingBuffer {
       v.releaseClaim(at, len);
     } else {
       v.advance(len);
-      v.release();
+      v.releaseSome();
     }
-    if (v.writerAsleep()) binding.ringWake(this[kHandle], KIND_WRITE);
+    if (v.writerAsleep()) {
+      if (!v.multiConsumer) v.release();
+      binding.ringWake(this[kHandle], KIND_WRITE);
+    }
   }
 
   // Returns a Buffer, or null when the ring is empty (or closed and drained).

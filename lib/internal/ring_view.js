@@ -76,6 +76,22 @@ function copyBytes(dst, dstOff, src, srcOff, len, shared) {
   }
 }
 
+// Small copies whose both ends are 4-aligned go a word at a time, through
+// an Int32Array view of the caller's ArrayBuffer: for these sizes that is
+// several times cheaper than TypedArray.prototype.set on shared memory,
+// which also needs a subarray made first. One view is kept per direction
+// (a run of messages from one Buffer pool slab, say, reuses it), and only
+// of small, fixed-length buffers, so that none is kept alive for long.
+const WORD_COPY = 256;
+const WORD_VIEW_MAX = 64 * 1024;
+let outBuffer = null;
+let outWords = null;
+
+function wordsOf(ab) {
+  if (ab.byteLength > WORD_VIEW_MAX || ab.resizable === true || ab.growable === true) return null;
+  return new Int32Array(ab, 0, ab.byteLength >> 2);
+}
+
 // Copy `len` bytes (a multiple of 4 after rounding up) between Int32Array
 // views, byte offsets 4-aligned: for small records a loop of words is
 // cheaper than making a view to copy from.
@@ -116,6 +132,9 @@ class RingView {
     this.cachedProd = Atomics.load(this.i32, this.h + W_PROD_TAIL);
     this.wpos = this.i32[this.h + W_PROD_HEAD]; // this producer's position
     this.rpos = this.i32[this.h + W_CONS_HEAD]; // this consumer's position
+    this.released = this.rpos; // the last position handed back (cons_tail)
+    // releaseSome() hands space back once this much has been consumed.
+    this.releaseBatch = this.cap >>> 3;
     this.readPos = 0; // after peek(): the position of the record it saw
   }
 
@@ -221,12 +240,17 @@ class RingView {
     const h = this.h;
     const cap = this.cap;
     for (;;) {
-      const cons = this.sharedRole ? i32[h + W_CONS_HEAD] : this.rpos;
+      let cons = this.rpos;
+      if (this.sharedRole) this.rpos = cons = i32[h + W_CONS_HEAD];
       let avail = (this.cachedProd - cons) >>> 0;
       if (avail === 0 || avail > cap) {
         this.cachedProd = Atomics.load(i32, h + W_PROD_TAIL);
         avail = (this.cachedProd - cons) >>> 0;
-        if (avail === 0) return EMPTY;
+        if (avail === 0) {
+          // Drained: whatever this reader kept back goes to the writer now.
+          if (cons !== this.released) this.release();
+          return EMPTY;
+        }
         if (avail > cap) return CORRUPT;
       }
       const word = i32[(this.data + (cons & this.mask)) >> 2];
@@ -253,7 +277,16 @@ class RingView {
   }
 
   release() {
+    this.released = this.rpos;
     Atomics.store(this.i32, this.h + W_CONS_TAIL, this.rpos);
+  }
+
+  // release(), once an eighth of the ring has been consumed since the last
+  // one: a store that is a full fence costs more than the read of a small
+  // message. What is kept back goes out when the reader finds the ring
+  // empty (before it could wait), or through release().
+  releaseSome() {
+    if (((this.rpos - this.released) >>> 0) >= this.releaseBatch) this.release();
   }
 
   // Copy `len` payload bytes of the record at `at`, from payload byte
@@ -261,6 +294,24 @@ class RingView {
   copyOut(at, skip, dst, dstOff, len) {
     const o = (at + 4 + skip) & this.mask;
     const first = this.cap - o;
+    if (len <= WORD_COPY && len <= first && ((dst.byteOffset + dstOff) & 3) === 0 && (skip & 3) === 0) {
+      const ab = dst.buffer;
+      if (ab !== outBuffer) {
+        outWords = wordsOf(ab);
+        outBuffer = outWords === null ? null : ab;
+      }
+      if (outWords !== null) {
+        const at0 = this.data + o;
+        const n = len >> 2;
+        const s0 = at0 >> 2;
+        const d0 = (dst.byteOffset + dstOff) >> 2;
+        const i32 = this.i32;
+        const w = outWords;
+        for (let i = 0; i < n; i++) w[d0 + i] = i32[s0 + i];
+        for (let i = n << 2; i < len; i++) dst[dstOff + i] = this.u8[at0 + i];
+        return;
+      }
+    }
     if (len <= first) {
       copyBytes(dst, dstOff, this.u8, this.data + o, len, this.shared);
     } else {

@@ -1,7 +1,7 @@
 'use strict';
 
 // The transport of fork(): the shared-memory channel of
-// src/core/channel.h on both sides, under the IPC surface of target.js.
+// src/core/fork_channel.h on both sides, under the IPC surface of target.js.
 //
 // Each side writes one ring and reads the other through a RingView
 // (ring_view.js) on an ArrayBuffer over the shared mapping. The peer is
@@ -407,7 +407,7 @@ class ForkChannel {
     else this.sleep();
   }
 
-  // Tell the peer to wake us, then look once more (see channel.h).
+  // Tell the peer to wake us, then look once more (see fork_channel.h).
   sleep() {
     Atomics.store(this.hdr, this.myRd, 1);
     this.asleep = true;

@@ -13,7 +13,7 @@
 // either way.
 //
 // Wakeups: the reader of a lane publishes the id of its doorbell
-// (src/napi/worker.c) and sets its ASLEEP word before it stops reading; a
+// (src/napi/bell.c) and sets its ASLEEP word before it stops reading; a
 // writer that finds ASLEEP set takes it (Atomics.exchange) and rings the
 // bell, which is one uv_async_send to the reader's loop. A writer that
 // finds the reader awake makes no system call. When a lane is full the
