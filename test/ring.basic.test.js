@@ -122,3 +122,35 @@ describe('RingBuffer reads into caller memory', () => {
     assert.strictEqual(rb.tryRead().toString(), 'x');
   });
 });
+
+describe('RingBuffer positions past 2^31 and 2^32', () => {
+  const binding = require('../lib/internal/binding');
+  const W = binding.RING_WORDS;
+  // A fresh ring whose (equal) positions start at `start`, as if that many
+  // bytes had gone through it.
+  function ringAt(start, options) {
+    const made = new RingBuffer(1024, options);
+    const base = binding.ringAttach(new Uint8Array(made.buffer)) >> 2;
+    const i32 = new Int32Array(made.buffer);
+    for (const w of [W.prodHead, W.prodTail, W.consHead, W.consTail]) i32[base + w] = start | 0;
+    return { rb: RingBuffer.from(made.buffer), i32, base };
+  }
+  for (const options of [{}, { producers: 'multi', consumers: 'multi' }]) {
+    for (const start of [0x7fffff00, 0xffffff00]) {
+      it(`keeps working across position 0x${((start + 0x100) >>> 0).toString(16)} (${JSON.stringify(options)})`, () => {
+        const { rb, i32, base } = ringAt(start, options);
+        const into = Buffer.alloc(rb.maxMessageSize);
+        for (let i = 0; i < 200; i++) {
+          assert.strictEqual(rb.tryWrite(Buffer.alloc(1 + (i % 50), i)), true, `write ${i}`);
+          assert.strictEqual(rb.tryWrite('x'.repeat(i % 7)), true);
+          const m = rb.tryRead();
+          assert.strictEqual(m.length, 1 + (i % 50));
+          assert.ok(m.every((b) => b === (i & 0xff)), `message ${i}`);
+          assert.strictEqual(rb.tryReadInto(into), i % 7);
+        }
+        assert.strictEqual(rb.tryRead(), null);
+        assert.ok(((i32[base + W.prodTail] - start) >>> 0) > 0x100, 'the positions went past the boundary');
+      });
+    }
+  }
+});

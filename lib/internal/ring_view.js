@@ -140,9 +140,10 @@ class RingView {
 
   // ---- producer ----------------------------------------------------------
 
-  // Reserve room for a record of `len` payload bytes. Returns its position,
-  // or -1 when it does not fit now, or -2 when the ring is closed (closable
-  // views only: the reservation is then a hole readers skip).
+  // Reserve room for a record of `len` payload bytes. Returns its position
+  // as an unsigned number (positions past 2^31 are not negative), or -1
+  // when it does not fit now, or -2 when the ring is closed (closable views
+  // only: the reservation is then a hole readers skip).
   reserve(len) {
     const i32 = this.i32;
     const h = this.h;
@@ -155,7 +156,7 @@ class RingView {
         this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
         if (((head - this.cachedCons) >>> 0) > limit) return -1;
       }
-      if (!this.closable) return head;
+      if (!this.closable) return head >>> 0;
       // Published before `closed` is read, so a close() either sees this
       // reservation (and its reader waits for it) or we see the close.
       Atomics.store(i32, h + W_PROD_HEAD, (head + need) | 0);
@@ -172,7 +173,7 @@ class RingView {
       this.publishRaw(head, need);
       return -2;
     }
-    return head;
+    return head >>> 0;
   }
 
   // Byte offset in this.u8 where the payload of the record at `at` starts.
@@ -211,7 +212,7 @@ class RingView {
     const next = (at + need) | 0;
     if (this.multiProducer) {
       let spins = 0;
-      while (Atomics.load(i32, h + W_PROD_TAIL) !== at) {
+      while (Atomics.load(i32, h + W_PROD_TAIL) !== (at | 0)) {
         if (++spins === 1024) { binding.yieldThread(); spins = 0; }
       }
     } else if (!this.closable) {
@@ -351,7 +352,7 @@ class RingView {
     const i32 = this.i32;
     const h = this.h;
     let spins = 0;
-    while (Atomics.load(i32, h + W_CONS_TAIL) !== at) {
+    while (Atomics.load(i32, h + W_CONS_TAIL) !== (at | 0)) {
       if (++spins === 1024) { binding.yieldThread(); spins = 0; }
     }
     Atomics.store(i32, h + W_CONS_TAIL, (at + recordSize(len)) | 0);
