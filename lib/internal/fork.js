@@ -24,10 +24,14 @@ const { validateObject } = require('./validators');
 
 const PRELOAD = path.join(__dirname, 'ipc', 'fork_preload.js');
 
+// An option of the package's own tests: the channel's rings start at this
+// position, as if that many bytes had gone through them.
+const kChannelStart = Symbol('kChannelStart');
+
 const provider = {
   // Called by ChildProcess.spawn for the 'ipc' slot `index`.
-  prepare({ index, serialization }) {
-    const { handle, sock } = binding.channelCreate(binding.CHANNEL_DEFAULT_CAPACITY);
+  prepare({ index, serialization, options }) {
+    const { handle, sock } = binding.channelCreate(binding.CHANNEL_DEFAULT_CAPACITY, options[kChannelStart]);
     return ipcSlot({
       childFd: sock,
       env: [`NW_CHANNEL=${index}:${serialization}`],
@@ -113,4 +117,4 @@ function makeFork(spawnWith) {
   };
 }
 
-module.exports = { makeFork, PRELOAD };
+module.exports = { makeFork, PRELOAD, kChannelStart };

@@ -176,6 +176,21 @@ uint32_t nw_ring_used(const nw_ring_t *r) {
   return pt - ct;
 }
 
+/* See ring.h: one thread, before the ring is shared. */
+int nw_ring_start_at(nw_ring_t *r, uint32_t pos) {
+  uint32_t ph = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
+  if (ph != LOAD_ACQ(W(r, NW_RW_PROD_TAIL)) || ph != LOAD_ACQ(W(r, NW_RW_CONS_HEAD)) ||
+      ph != LOAD_ACQ(W(r, NW_RW_CONS_TAIL)))
+    return -EBUSY;
+  STORE_SC(W(r, NW_RW_PROD_HEAD), pos);
+  STORE_SC(W(r, NW_RW_PROD_TAIL), pos);
+  STORE_SC(W(r, NW_RW_CONS_HEAD), pos);
+  STORE_SC(W(r, NW_RW_CONS_TAIL), pos);
+  r->cached_cons = pos;
+  r->cached_prod = pos;
+  return 0;
+}
+
 /* Any thread. */
 bool nw_ring_is_closed(const nw_ring_t *r) {
   return LOAD_SC(W(r, NW_RW_CLOSED)) != 0;

@@ -235,6 +235,14 @@ void nw_ring_wake_writers(nw_ring_t *r);
 /* Bytes in use (published and not yet released). */
 uint32_t nw_ring_used(const nw_ring_t *r);
 
+/*
+ * Move all four positions of an empty ring that nobody uses yet to `pos`,
+ * as if `pos` bytes had gone through it (tests of the 2^31 and 2^32
+ * boundaries start there). Only while no other thread or process uses the
+ * ring. Returns 0, or -EBUSY when the ring is not empty.
+ */
+int nw_ring_start_at(nw_ring_t *r, uint32_t pos);
+
 /* Low-level futex helpers on a word in shared memory (process-shared).
  * nw_futex_wait returns 0 woken (or value differed), -ETIMEDOUT, -EINTR.
  * `deadline_ns` is on nw_now_ns's clock (core/clock.h), negative for none. */

@@ -154,13 +154,28 @@ static napi_value wrap(napi_env env, channel_handle_t *h) {
   return obj;
 }
 
-/* channelCreate(capacity) -> { handle, sock }. `sock` is the child's end
- * of the socketpair (the memfd is already queued on it); the caller closes
- * it once the child is started. */
+/* channelCreate(capacity[, start]) -> { handle, sock }. `sock` is the
+ * child's end of the socketpair (the memfd is already queued on it); the
+ * caller closes it once the child is started. `start`: both rings begin at
+ * that position (the package's tests of the 2^31 boundary). */
 static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
-  NW_ARGV(1);
+  NW_ARGV(2);
   int32_t cap = 0; /* none given: the -EINVAL of a bad capacity */
+  uint32_t start = 0;
+  bool has_start = false;
   if (argc > 0 && !nw_napi_get_int32(env, argv[0], "capacity", &cap)) return NULL;
+  if (argc > 1) {
+    napi_valuetype t;
+    NAPI_CALL(env, napi_typeof(env, argv[1], &t));
+    if (t != napi_undefined) {
+      if (t != napi_number || napi_get_value_uint32(env, argv[1], &start) != napi_ok) {
+        nw_napi_throw_code(env, NW_TYPE_ERROR, "ERR_INVALID_ARG_TYPE",
+                           "The \"start\" argument must be of type number");
+        return NULL;
+      }
+      has_start = true;
+    }
+  }
   channel_handle_t *h = calloc(1, sizeof *h);
   if (!h) {
     nw_napi_throw_errno(env, -ENOMEM, "calloc");
@@ -168,6 +183,11 @@ static napi_value channel_create_fn(napi_env env, napi_callback_info info) {
   }
   int sock = -1;
   int rc = cap > 0 ? nw_fork_channel_create_for_child(&h->ch, (uint32_t)cap, &sock) : -EINVAL;
+  if (rc == 0 && has_start) {
+    /* Nobody else maps the region yet: the child is not started. */
+    nw_ring_start_at(&h->ch.out, start);
+    nw_ring_start_at(&h->ch.in, start);
+  }
   if (rc) {
     free(h);
     nw_napi_throw_errno(env, rc, "memfd_create");

@@ -31,9 +31,7 @@ static void fill_pattern(uint8_t *p, uint32_t len, uint32_t seed) {
 
 /* Put all four positions at `pos` (positions are free-running). */
 static void set_positions(nw_ring_t *r, uint32_t pos) {
-  r->hdr[NW_RW_PROD_HEAD] = r->hdr[NW_RW_PROD_TAIL] = pos;
-  r->hdr[NW_RW_CONS_HEAD] = r->hdr[NW_RW_CONS_TAIL] = pos;
-  r->cached_cons = r->cached_prod = pos;
+  REQUIRE(nw_ring_start_at(r, pos) == 0);
 }
 
 static void test_layout(void) {
@@ -469,7 +467,34 @@ static void test_wait_and_timeout(void) {
   free(g.raw);
 }
 
-TEST_MAIN(T(test_layout), T(test_init_rejects), T(test_attach_rejects),
+/* nw_ring_start_at moves only an empty ring; a reader attached after sees
+ * the positions it set, across 2^31 and 2^32. */
+static void test_start_at(void) {
+  region_t g = region(256, 16);
+  nw_ring_t w, r;
+  REQUIRE(nw_ring_init(&w, g.mem, g.size, 256, 0) == 0);
+  const uint32_t starts[] = {0x7fffff80u, 0xffffff80u};
+  for (int k = 0; k < 2; k++) {
+    CHECK_EQ(nw_ring_start_at(&w, starts[k]), 0);
+    REQUIRE(nw_ring_attach(&r, g.mem, g.size) == 0);
+    uint8_t in[40], out[40];
+    for (uint32_t i = 0; i < 20; i++) {
+      fill_pattern(in, sizeof in, i);
+      REQUIRE(nw_ring_try_write(&w, in, sizeof in) == 0);
+      uint32_t len = 0;
+      REQUIRE(nw_ring_try_read(&r, out, sizeof out, &len) == 0);
+      CHECK_EQ(len, sizeof in);
+      CHECK(memcmp(in, out, sizeof in) == 0);
+    }
+    CHECK(w.hdr[NW_RW_PROD_TAIL] - starts[k] == 20u * nw_ring_record_size(40));
+    CHECK(w.hdr[NW_RW_PROD_TAIL] < starts[k] || starts[k] < 0x80000000u);
+  }
+  REQUIRE(nw_ring_try_write(&w, "x", 1) == 0);
+  CHECK_EQ(nw_ring_start_at(&w, 0), -EBUSY);
+  free(g.raw);
+}
+
+TEST_MAIN(T(test_layout), T(test_start_at), T(test_init_rejects), T(test_attach_rejects),
           T(test_wrap_every_offset), T(test_full_and_empty),
           T(test_zero_and_max_length), T(test_close_semantics),
           T(test_skip_records), T(test_corrupt_record), T(test_batches),
