@@ -48,9 +48,36 @@ const kAttach = Symbol('kAttach');
 // only when the thread is being terminated.
 function alive() {}
 
+const TypedArrayPrototypeAt = Object.getPrototypeOf(Uint8Array.prototype).at;
+
+// Whether a view no longer sees its memory: its buffer was detached, or it
+// is a view a resizable ArrayBuffer shrank out from under. Both read as
+// empty, and writing them as a 0-byte message would lose what the caller
+// meant to send. (Only asked of views that read as empty.)
+function lostMemory(view) {
+  try {
+    if (view instanceof DataView) {
+      // eslint-disable-next-line no-unused-expressions
+      view.byteLength; // throws for a detached or out-of-bounds DataView
+    } else {
+      TypedArrayPrototypeAt.call(view, 0); // throws likewise
+    }
+  } catch {
+    return true;
+  }
+  return binding.isDetached(view.buffer);
+}
+
+function lostError(data) {
+  return ERR_INVALID_ARG_VALUE('data', data, 'is backed by a detached or shrunk ArrayBuffer');
+}
+
 function toBytes(data) {
   if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    if (data instanceof DataView && lostMemory(data)) throw lostError(data);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   if (data instanceof ArrayBuffer || data instanceof SharedArrayBuffer) {
     if (data.byteLength === 0 && binding.isDetached(data)) {
       throw ERR_INVALID_ARG_VALUE('data', data, 'is a detached ArrayBuffer');
@@ -61,12 +88,10 @@ function toBytes(data) {
     ['string', 'Buffer', 'TypedArray', 'DataView', 'ArrayBuffer'], data);
 }
 
-function checkNotDetached(bytes) {
-  // A view over a detached buffer reads as empty; writing it as a 0-byte
-  // message would silently lose what the caller meant to send.
-  if (bytes.length === 0 && binding.isDetached(bytes.buffer)) {
-    throw ERR_INVALID_ARG_VALUE('data', bytes, 'is backed by a detached ArrayBuffer');
-  }
+// `data` made `bytes` (toBytes), which is empty: refuse it if that is
+// because its memory is gone.
+function checkNotDetached(bytes, data = bytes) {
+  if (lostMemory(ArrayBuffer.isView(data) ? data : bytes)) throw lostError(data);
 }
 
 // The caller's memory for tryReadInto/readInto, as bytes.
@@ -179,7 +204,7 @@ class RingBuffer {
   tryWrite(data) {
     if (typeof data === 'string') return this.#writeString(data);
     const bytes = toBytes(data);
-    if (bytes.length === 0) checkNotDetached(bytes);
+    if (bytes.length === 0) checkNotDetached(bytes, data);
     if (this.#writers.length !== 0) {
       // Queued writeAsync calls go first, so that order is kept.
       if (this.closed) throw ERR_RING_CLOSED();
@@ -213,8 +238,10 @@ class RingBuffer {
     return ERR_OUT_OF_RANGE('data.byteLength', `<= ${this.#view.maxMessage} (the largest message this ring holds)`, len);
   }
 
-  // reserve() found no room (-1) or the ring closed (-2).
+  // reserve() found no room (-1), the ring closed (-2) or its positions
+  // impossible (CORRUPT).
   #full(at) {
+    if (at === CORRUPT) throw ERR_RING_CORRUPT('positions out of range');
     if (at === -2 || this.#view.closed) throw ERR_RING_CLOSED();
     return false;
   }
@@ -233,7 +260,7 @@ class RingBuffer {
 
   #publish(at, len) {
     const v = this.#view;
-    v.publish(at, len);
+    if (v.publish(at, len) !== 0) throw ERR_RING_CORRUPT('a writer before this one never published');
     if (v.readerAsleep()) binding.ringWake(this[kHandle], KIND_READ);
   }
 
@@ -243,7 +270,7 @@ class RingBuffer {
     if (options === undefined && this.tryWrite(data)) return true;
     const { timeout } = readOptions(options, 'options');
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
-    if (bytes.length === 0) checkNotDetached(bytes);
+    if (bytes.length === 0 && typeof data !== 'string') checkNotDetached(bytes, data);
     if (bytes.length > this.#view.maxMessage) throw this.#tooLarge(bytes.length);
     const deadline = timeout === Infinity ? Infinity : performance.now() + timeout;
     // Writes queued by writeAsync go first.
@@ -270,7 +297,7 @@ class RingBuffer {
     try {
       opts = readOptions(options, 'options');
       bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBytes(data);
-      if (bytes.length === 0) checkNotDetached(bytes);
+      if (bytes.length === 0 && typeof data !== 'string') checkNotDetached(bytes, data);
       if (bytes.length > this.#view.maxMessage) throw this.#tooLarge(bytes.length);
       if (opts.signal !== undefined && opts.signal.aborted) throw abortError(opts.signal);
       if (this.#writers.length === 0 && this.#write(bytes)) return Promise.resolve(true);
@@ -344,7 +371,7 @@ class RingBuffer {
   #done(at, len) {
     const v = this.#view;
     if (v.multiConsumer) {
-      v.releaseClaim(at, len);
+      if (v.releaseClaim(at, len) !== 0) throw ERR_RING_CORRUPT('a reader before this one never finished');
     } else {
       v.advance(len);
       v.releaseSome();

@@ -115,6 +115,9 @@ const codes = {
   ERR_IPC_CHANNEL_CORRUPT() {
     return makeNodeError(Error, 'ERR_IPC_CHANNEL_CORRUPT', "The channel's shared memory holds an impossible record");
   },
+  ERR_IPC_MESSAGE_TOO_LARGE(max) {
+    return makeNodeError(RangeError, 'ERR_IPC_MESSAGE_TOO_LARGE', `An IPC message is larger than ${max} bytes`);
+  },
   ERR_IPC_DISCONNECTED() {
     return makeNodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected');
   },

@@ -22,6 +22,7 @@
 //            view.advance(len)              local; then, per message or
 //            view.release()                 per batch, hand the space back
 
+const { performance } = require('perf_hooks');
 const binding = require('./binding');
 
 const W = binding.RING_WORDS;
@@ -41,9 +42,9 @@ const F_MULTI_CONSUMER = W.multiConsumer;
 const HEADER_SIZE = binding.RING_HEADER_SIZE;
 const MIN_CAPACITY = binding.RING_MIN_CAPACITY;
 
-// peek() results besides a length.
+// peek() results besides a length (and reserve()'s for corruption).
 const EMPTY = -1;
-const CORRUPT = -2;
+const CORRUPT = -3;
 
 // V8 copies into and out of a SharedArrayBuffer with relaxed atomic moves,
 // several times slower than memcpy; below this many bytes that still beats
@@ -55,6 +56,28 @@ const NATIVE_COPY = 512;
 // padded to 4.
 function recordSize(len) {
   return 4 + ((len + 3) & ~3);
+}
+
+// Several writers (or readers) publish (or hand back) in reservation order:
+// wait until header word `idx` reaches `at`. False when it never can: the
+// distance is more than a ring holds (the header was overwritten), or it
+// did not get there within a second (one before us died mid-message).
+const TURN_MS = 1000;
+function waitTurn(i32, idx, at, cap) {
+  let spins = 0;
+  let since = 0;
+  for (;;) {
+    const cur = Atomics.load(i32, idx);
+    if (cur === (at | 0)) return true;
+    if (((at - cur) >>> 0) > cap) return false;
+    if (++spins === 1024) {
+      spins = 0;
+      binding.yieldThread();
+      const now = performance.now();
+      if (since === 0) since = now;
+      else if (now - since > TURN_MS) return false;
+    }
+  }
 }
 
 // The capacity a ring is made with: a power of two, at least the minimum.
@@ -142,8 +165,9 @@ class RingView {
 
   // Reserve room for a record of `len` payload bytes. Returns its position
   // as an unsigned number (positions past 2^31 are not negative), or -1
-  // when it does not fit now, or -2 when the ring is closed (closable views
-  // only: the reservation is then a hole readers skip).
+  // when it does not fit now, -2 when the ring is closed (closable views
+  // only: the reservation is then a hole readers skip), or CORRUPT (-3)
+  // when the positions are more than a ring apart.
   reserve(len) {
     const i32 = this.i32;
     const h = this.h;
@@ -154,7 +178,8 @@ class RingView {
       head = this.sharedRole ? i32[h + W_PROD_HEAD] : this.wpos;
       if (((head - this.cachedCons) >>> 0) > limit) {
         this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
-        if (((head - this.cachedCons) >>> 0) > limit) return -1;
+        const used = (head - this.cachedCons) >>> 0;
+        if (used > limit) return used > this.cap ? CORRUPT : -1;
       }
       if (!this.closable) return head >>> 0;
       // Published before `closed` is read, so a close() either sees this
@@ -164,14 +189,20 @@ class RingView {
       for (;;) {
         const ct = Atomics.load(i32, h + W_CONS_TAIL);
         head = Atomics.load(i32, h + W_PROD_HEAD);
-        if (((head - ct) >>> 0) > limit) return -1;
+        const used = (head - ct) >>> 0;
+        if (used > limit) {
+          if (used <= this.cap) return -1;
+          // Readers racing between the two loads can make it look
+          // impossible; only a distance that holds still is.
+          if (Atomics.load(i32, h + W_CONS_TAIL) === ct && Atomics.load(i32, h + W_PROD_HEAD) === head) return CORRUPT;
+          continue;
+        }
         if (Atomics.compareExchange(i32, h + W_PROD_HEAD, head, (head + need) | 0) === head) break;
       }
     }
     if (Atomics.load(i32, h + W_CLOSED) !== 0) {
       i32[(this.data + (head & this.mask)) >> 2] = (SKIP | (need - 4)) | 0;
-      this.publishRaw(head, need);
-      return -2;
+      return this.publishRaw(head, need) === 0 ? -2 : CORRUPT;
     }
     return head >>> 0;
   }
@@ -200,10 +231,11 @@ class RingView {
     }
   }
 
-  // Make the record of `len` payload bytes at `at` readable.
+  // Make the record of `len` payload bytes at `at` readable. Returns 0, or
+  // CORRUPT when (several writers) the ones before it can never publish.
   publish(at, len) {
     this.i32[(this.data + (at & this.mask)) >> 2] = len;
-    this.publishRaw(at, recordSize(len));
+    return this.publishRaw(at, recordSize(len));
   }
 
   publishRaw(at, need) {
@@ -211,15 +243,13 @@ class RingView {
     const h = this.h;
     const next = (at + need) | 0;
     if (this.multiProducer) {
-      let spins = 0;
-      while (Atomics.load(i32, h + W_PROD_TAIL) !== (at | 0)) {
-        if (++spins === 1024) { binding.yieldThread(); spins = 0; }
-      }
+      if (!waitTurn(i32, h + W_PROD_TAIL, at, this.cap)) return CORRUPT;
     } else if (!this.closable) {
       i32[h + W_PROD_HEAD] = next;
     }
     this.wpos = next;
     Atomics.store(i32, h + W_PROD_TAIL, next);
+    return 0;
   }
 
   // Whether a reader sleeps on the futex (RingBuffer's own waits).
@@ -252,7 +282,10 @@ class RingView {
           if (cons !== this.released) this.release();
           return EMPTY;
         }
-        if (avail > cap) return CORRUPT;
+        // The writer can have published at most a ring past what this
+        // reader handed back (a peer that says more wrote over records not
+        // read yet, or the header was overwritten).
+        if (avail > cap || (!this.sharedRole && ((this.cachedProd - this.released) >>> 0) > cap)) return CORRUPT;
       }
       const word = i32[(this.data + (cons & this.mask)) >> 2];
       const len = word & LEN_MASK;
@@ -263,6 +296,7 @@ class RingView {
       this.release();
     }
   }
+
 
   // Whether a record may be waiting (one load; for spinning).
   ready() {
@@ -342,20 +376,20 @@ class RingView {
       if (Atomics.compareExchange(i32, h + W_CONS_HEAD, head, (head + recordSize(len)) | 0) !== head) continue;
       this.readPos = head;
       if (word >= 0) return len;
-      this.releaseClaim(head, len);
+      if (this.releaseClaim(head, len) !== 0) return CORRUPT;
     }
   }
 
   // Hand back the claimed record of `len` bytes at `at`, after every claim
   // before it.
+  // Returns 0, or CORRUPT when the readers before it can never hand theirs
+  // back.
   releaseClaim(at, len) {
     const i32 = this.i32;
     const h = this.h;
-    let spins = 0;
-    while (Atomics.load(i32, h + W_CONS_TAIL) !== (at | 0)) {
-      if (++spins === 1024) { binding.yieldThread(); spins = 0; }
-    }
+    if (!waitTurn(i32, h + W_CONS_TAIL, at, this.cap)) return CORRUPT;
     Atomics.store(i32, h + W_CONS_TAIL, (at + recordSize(len)) | 0);
+    return 0;
   }
 
   // ---- state ---------------------------------------------------------------

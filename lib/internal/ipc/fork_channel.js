@@ -20,14 +20,14 @@ const { performance } = require('perf_hooks');
 
 const binding = require('../binding');
 const { Encoder, Decoder, SMALL_RECORD } = require('../wire');
-const { RingView, copyWords, EMPTY } = require('../ring_view');
+const { RingView, copyWords, EMPTY, CORRUPT } = require('../ring_view');
 const {
   RECORD_WIRE, RECORD_JSON, RECORD_ADVANCED, RECORD_HANDLE, RECORD_MORE,
-  encodeBody, decodeBody, encodeHandleBody, decodeHandleBody, Fragments,
+  encodeBody, decodeBody, encodeHandleBody, decodeHandleBody, Fragments, MAX_MESSAGE,
 } = require('./framing');
 const { detachHandle, rebuildHandle } = require('./handles');
 const { setupIpc } = require('./target');
-const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT } } = require('../errors');
+const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT, ERR_IPC_MESSAGE_TOO_LARGE } } = require('../errors');
 
 // Messages handled per turn of the loop before yielding to other events.
 const BATCH = 4096;
@@ -79,7 +79,9 @@ class ForkChannel {
     // Plain data in the wire form when it carries the value exactly, in
     // one record; JSON text or advanced bytes otherwise.
     if (this.enc.encode(message, this.maxChunk) !== -1) return this.writeWire(cb);
-    return this.write(this.advanced ? RECORD_ADVANCED : RECORD_JSON, encodeBody(this.advanced, message), cb);
+    const body = encodeBody(this.advanced, message);
+    if (body.length > MAX_MESSAGE) throw ERR_IPC_MESSAGE_TOO_LARGE(MAX_MESSAGE);
+    return this.write(this.advanced ? RECORD_ADVANCED : RECORD_JSON, body, cb);
   }
 
   sendHandle(message, handle, options, cb) {
@@ -99,7 +101,7 @@ class ForkChannel {
     const enc = this.enc;
     const len = enc.pos;
     const out = this.out;
-    const at = this.queue.length === 0 ? out.reserve(len) : -1;
+    const at = this.queue.length === 0 ? this.reserveOut(len) : -1;
     if (at < 0) {
       // Behind others, or no room: the general way (the type byte is the
       // record's first).
@@ -121,6 +123,10 @@ class ForkChannel {
 
   // Returns false when the message had to be queued (backpressure).
   write(type, payload, cb) {
+    if (this.closed) {
+      if (cb) process.nextTick(cb, ERR_IPC_CHANNEL_CLOSED());
+      return false;
+    }
     const isStr = typeof payload === 'string';
     if (this.queue.length === 0) {
       if (isStr && this.tryWriteString(type, payload)) {
@@ -132,6 +138,10 @@ class ForkChannel {
         if (cb) process.nextTick(cb, null);
         return true;
       }
+      if (this.closed) {
+        if (cb) process.nextTick(cb, ERR_IPC_CHANNEL_CLOSED());
+        return false;
+      }
       this.queue.push(e);
       this.waitWritable();
       return false;
@@ -140,6 +150,15 @@ class ForkChannel {
     if (isStr) this.queue.push({ type, str: payload, bytes: null, off: 0, cb });
     else this.queue.push({ type, str: null, bytes: payload, off: 0, cb });
     return false;
+  }
+
+  // Room for a record of `len` payload bytes in the out ring, or -1. The
+  // peer can make the positions impossible: that ends the channel.
+  reserveOut(len) {
+    const at = this.out.reserve(len);
+    if (at !== CORRUPT) return at;
+    this.fail(ERR_IPC_CHANNEL_CORRUPT());
+    return -1;
   }
 
   publish(at, len) {
@@ -158,7 +177,7 @@ class ForkChannel {
     const out = this.out;
     const max = str.length * 3 + 1;
     if (max > this.maxChunk) return false;
-    const at = out.reserve(max);
+    const at = this.reserveOut(max);
     if (at < 0 || out.contiguous(at) < max) return false;
     const u8 = out.u8;
     const p = out.payloadOffset(at);
@@ -188,7 +207,7 @@ class ForkChannel {
       const left = e.bytes.length - e.off;
       const chunk = left + 1 > this.maxChunk ? this.maxChunk - 1 : left;
       const more = chunk < left;
-      const at = out.reserve(chunk + 1);
+      const at = this.reserveOut(chunk + 1);
       if (at < 0) return false;
       out.u8[out.payloadOffset(at)] = more ? (e.type | RECORD_MORE) : e.type;
       out.copyIn(at, 1, e.bytes, e.off, chunk);
@@ -202,6 +221,7 @@ class ForkChannel {
   flush() {
     const q = this.queue;
     while (this.qhead < q.length) {
+      if (this.closed) return false;
       const e = q[this.qhead];
       if (e.bytes === null) {
         // Text not encoded yet: straight into the ring if it fits.
@@ -334,8 +354,8 @@ class ForkChannel {
       } else {
         throw new TypeError('unknown record type');
       }
-    } catch {
-      this.fail(ERR_IPC_CHANNEL_CORRUPT());
+    } catch (err) {
+      this.fail(err && err.code === 'ERR_IPC_MESSAGE_TOO_LARGE' ? err : ERR_IPC_CHANNEL_CORRUPT());
       return false;
     }
     this.ipc.deliver(message, undefined);
@@ -355,6 +375,9 @@ class ForkChannel {
       this.blocked = false;
       this.schedule();
       this.ipc.deliver(meta.msg, object);
+    }, () => {
+      this.blocked = false;
+      this.fail(ERR_IPC_CHANNEL_CORRUPT());
     });
   }
 
@@ -437,18 +460,32 @@ class ForkChannel {
   // Everything the peer published before it went is read by now.
   peerGone(now = false) {
     if (this.closed) return;
+    this.dropQueue();
+    this.finish(now);
+  }
+
+  // Messages still waiting for room will never go: their callbacks hear so.
+  dropQueue() {
     for (let i = this.qhead; i < this.queue.length; i++) {
       const e = this.queue[i];
       if (e.cb) process.nextTick(e.cb, ERR_IPC_CHANNEL_CLOSED());
     }
     this.queue = [];
     this.qhead = 0;
-    this.finish(now);
   }
 
+  // The peer broke the channel: report it and disconnect. The report is an
+  // 'error' event where someone listens, a warning otherwise — a bad peer
+  // never takes this process down.
   fail(err) {
-    this.finish();
-    process.nextTick(() => this.ipc.target.emit('error', err));
+    if (this.closed) return;
+    this.dropQueue();
+    const target = this.ipc.target;
+    process.nextTick(() => {
+      if (target.listenerCount('error') !== 0) target.emit('error', err);
+      else process.emitWarning(err);
+    });
+    this.finish(); // 'disconnect' follows the report
   }
 
   disconnect() {

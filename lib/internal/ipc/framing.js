@@ -15,8 +15,14 @@ const v8 = require('v8');
 const { StringDecoder } = require('string_decoder');
 const { TAG_VALUE } = require('../wire');
 
+const { codes: { ERR_IPC_MESSAGE_TOO_LARGE } } = require('../errors');
+
 const TAG_VIEW = 0;
 const TAG_OTHER = 1;
+
+// The largest message either IPC path takes from a peer (and sends): a
+// message a peer keeps adding to is an error, not memory held without end.
+const MAX_MESSAGE = 1024 * 1024 * 1024;
 
 class Serializer extends v8.DefaultSerializer {
   _writeHostObject(object) {
@@ -67,17 +73,24 @@ function frameNode(advanced, message) {
 // in a list until a '\n' ends it, so a large message costs one pass over
 // its bytes, not one per chunk.
 class JsonLineParser {
-  constructor() {
+  constructor(max = MAX_MESSAGE) {
+    this.max = max;
     this.decoder = new StringDecoder('utf8');
     this.pieces = [];
+    this.held = 0; // characters in pieces
   }
 
   push(chunk, onMessage) {
     const part = this.decoder.write(chunk);
     if (part.indexOf('\n') === -1) {
-      if (part.length !== 0) this.pieces.push(part);
+      if (part.length !== 0) {
+        this.pieces.push(part);
+        this.held += part.length;
+        if (this.held > this.max) throw ERR_IPC_MESSAGE_TOO_LARGE(this.max);
+      }
       return;
     }
+    this.held = 0;
     let text = part;
     if (this.pieces.length !== 0) {
       this.pieces.push(part);
@@ -112,6 +125,7 @@ class AdvancedParser {
         this.chunks = [head];
       }
       const size = head.readUInt32BE(0) + 4;
+      if (size - 4 > MAX_MESSAGE) throw ERR_IPC_MESSAGE_TOO_LARGE(MAX_MESSAGE);
       if (this.bytes < size) return;
       const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.bytes);
       const rest = all.subarray(size);
@@ -169,8 +183,10 @@ function decodeHandleBody(body) {
 
 // Gathers the fragments of one message.
 class Fragments {
-  constructor() {
+  constructor(max = MAX_MESSAGE) {
+    this.max = max;
     this.parts = null;
+    this.bytes = 0;
     this.type = 0;
   }
 
@@ -180,22 +196,29 @@ class Fragments {
   add(type, body) {
     if (this.parts === null) {
       this.parts = [];
+      this.bytes = 0;
       this.type = type & ~RECORD_MORE;
     } else if ((type & ~RECORD_MORE) !== this.type) {
       throw new TypeError('fragments of different types');
+    }
+    this.bytes += body.length;
+    if (this.bytes > this.max) {
+      this.parts = null;
+      throw ERR_IPC_MESSAGE_TOO_LARGE(this.max);
     }
     this.parts.push(body);
     return (type & RECORD_MORE) === 0;
   }
 
   take() {
-    const body = Buffer.concat(this.parts);
+    const body = Buffer.concat(this.parts, this.bytes);
     this.parts = null;
     return body;
   }
 }
 
 module.exports = {
+  MAX_MESSAGE,
   Serializer,
   Deserializer,
   serializeAdvanced,

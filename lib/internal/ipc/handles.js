@@ -7,6 +7,7 @@
 // object, and how the receiver rebuilds an object of the same type around
 // the descriptor it got (SCM_RIGHTS).
 
+const fs = require('fs');
 const net = require('net');
 const dgram = require('dgram');
 
@@ -32,8 +33,9 @@ const conversions = {
   'net.Server': {
     fd: (server) => fdOf(server._handle),
     detach: () => null,
-    rebuild(fd, meta, done) {
+    rebuild(fd, meta, done, fail) {
       const server = new net.Server();
+      server.once('error', (err) => { server.close(); fail(err); });
       server.listen({ fd }, () => done(server));
     },
   },
@@ -53,15 +55,18 @@ const conversions = {
       return raw;
     },
     rebuild(fd, meta, done) {
-      process.nextTick(done, new net.Socket({ fd, readable: true, writable: true }));
+      // (new net.Socket throws for a descriptor that is not a stream.)
+      const socket = new net.Socket({ fd, readable: true, writable: true });
+      process.nextTick(done, socket);
     },
   },
   'dgram.Socket': {
     fd: (socket) => fdOf(dgramHandle(socket)),
     extra: (socket) => ({ dgramType: socket.type }),
     detach: () => null,
-    rebuild(fd, meta, done) {
+    rebuild(fd, meta, done, fail) {
       const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
+      socket.once('error', (err) => { socket.close(); fail(err); });
       socket.bind({ fd }, () => done(socket));
     },
   },
@@ -90,15 +95,33 @@ function detachHandle(handle, type, options) {
 
 // Build the object a received descriptor stands for and call done(object).
 // A descriptor of a type this table does not know is closed, and done() is
-// called with undefined, as for a message without a handle.
-function rebuildHandle(type, fd, meta, done) {
+// called with undefined, as for a message without a handle. One that is
+// not what the peer said it is (not a socket, or one Node cannot use as
+// that type) is closed and fail(err) is called: the peer is broken.
+function rebuildHandle(type, fd, meta, done, fail) {
   const conv = Object.hasOwn(conversions, type) ? conversions[type] : undefined;
   if (conv === undefined) {
     closeFd(fd);
     process.nextTick(done, undefined);
     return;
   }
-  conv.rebuild(fd, meta, done);
+  let isSocket = false;
+  try {
+    isSocket = fs.fstatSync(fd).isSocket();
+  } catch {
+    // not an open descriptor
+  }
+  if (!isSocket) {
+    closeFd(fd);
+    process.nextTick(fail, new TypeError(`a ${type} handle that is not a socket`));
+    return;
+  }
+  try {
+    conv.rebuild(fd, meta, done, fail);
+  } catch (err) {
+    closeFd(fd);
+    process.nextTick(fail, err);
+  }
 }
 
 // Close a descriptor the addon received (not one Node's fs tracks).

@@ -21,7 +21,7 @@
 const net = require('net');
 
 const binding = require('../binding');
-const { codes: { ERR_IPC_CHANNEL_CLOSED }, errnoException } = require('../errors');
+const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT }, errnoException } = require('../errors');
 const { frameNode, JsonLineParser, AdvancedParser } = require('./framing');
 const { detachHandle, rebuildHandle, closeFd } = require('./handles');
 const { setupIpc, isInternal } = require('./target');
@@ -30,6 +30,8 @@ const { EAGAIN, EBADF, EPIPE } = require('os').constants.errno;
 
 // Node's send() answers false once this much waits to be written.
 const HIGH_WATER = 128 * 1024;
+// Descriptors received and not yet claimed by a NODE_HANDLE message.
+const MAX_PENDING_FDS = 64;
 
 class NodeIpc {
   constructor(ipc, fd, serialization) {
@@ -69,7 +71,30 @@ class NodeIpc {
       return;
     }
     for (const fd of fds) this.fds.push(fd);
-    this.parser.push(chunk, this.onMessage);
+    if (this.fds.length > MAX_PENDING_FDS) {
+      // More descriptors than handle messages to claim them: a broken peer.
+      this.fail(ERR_IPC_CHANNEL_CORRUPT());
+      return;
+    }
+    try {
+      this.parser.push(chunk, this.onMessage);
+    } catch (err) {
+      // Not JSON, not V8's serialization, or a message too large: the
+      // child broke the protocol. (Node's own parent would die here.)
+      this.fail(err && err.code === 'ERR_IPC_MESSAGE_TOO_LARGE' ? err : ERR_IPC_CHANNEL_CORRUPT());
+    }
+  }
+
+  // Report the broken channel (an 'error' event where someone listens, a
+  // warning otherwise) and disconnect.
+  fail(err) {
+    if (this.closed) return;
+    const target = this.ipc.target;
+    process.nextTick(() => {
+      if (target.listenerCount('error') !== 0) target.emit('error', err);
+      else process.emitWarning(err);
+    });
+    this.finish(); // 'disconnect' follows the report
   }
 
   received(message) {
@@ -105,7 +130,7 @@ class NodeIpc {
         return;
       }
       this.ipc.deliver(message.msg, object);
-    });
+    }, () => this.fail(ERR_IPC_CHANNEL_CORRUPT()));
   }
 
   // ---- writing ----------------------------------------------------------------

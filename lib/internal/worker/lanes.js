@@ -18,7 +18,17 @@
 
 const binding = require('../binding');
 const { Decoder, TAG_VALUE, SMALL_RECORD } = require('../wire');
-const { RingView, roundCapacity, recordSize, copyBytes, copyWords, EMPTY } = require('../ring_view');
+const { RingView, roundCapacity, recordSize, copyBytes, copyWords, EMPTY, CORRUPT } = require('../ring_view');
+const { codes: { ERR_RING_CORRUPT } } = require('../errors');
+
+// What a lane throws when the other thread made its ring impossible; port.js
+// turns it into an error event on that port (or Worker), never a crash.
+const kCorrupt = Symbol('kCorrupt');
+function corrupt(detail) {
+  const err = ERR_RING_CORRUPT(detail);
+  err[kCorrupt] = true;
+  return err;
+}
 
 const TAG_BYTES = 0x62; // 'b'
 const TAG_NODE = 0x6e; // 'n'
@@ -157,7 +167,10 @@ class Lane extends RingView {
       if (len > this.maxMessage) return false;
     }
     const at = this.reserve(len);
-    if (at < 0) return false;
+    if (at < 0) {
+      if (at === CORRUPT) throw corrupt('positions out of range');
+      return false;
+    }
     if (this.contiguous(at) >= len) {
       const p = this.payloadOffset(at);
       if (isStr) len = this.u8.utf8Write(rec, p, len);
@@ -181,7 +194,10 @@ class Lane extends RingView {
   // as `srcI32` and `srcU8`. False when full.
   tryWriteFrom(srcI32, srcU8, from, len) {
     const at = this.reserve(len);
-    if (at < 0) return false;
+    if (at < 0) {
+      if (at === CORRUPT) throw corrupt('positions out of range');
+      return false;
+    }
     if (len <= SMALL_RECORD && this.contiguous(at) >= len) {
       copyWords(this.i32, this.payloadOffset(at), srcI32, from, len);
     } else {
@@ -197,7 +213,7 @@ class Lane extends RingView {
   tryRead() {
     const len = this.peek();
     if (len === EMPTY) return null;
-    if (len < 0) throw new Error('ring record out of range');
+    if (len < 0) throw corrupt('positions or record length out of range');
     const at = this.readPos;
     let out;
     try {
@@ -280,6 +296,7 @@ class Spill {
 
 module.exports = {
   Lane,
+  kCorrupt,
   Spill,
   SPILL_SIZE,
   encodeBytes,

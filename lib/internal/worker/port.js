@@ -28,7 +28,7 @@ const {
   codes: { ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID },
 } = require('../errors');
 const {
-  Lane, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recordSize,
+  Lane, kCorrupt, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recordSize,
   TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED,
 } = require('./lanes');
 const {
@@ -175,6 +175,32 @@ class MessagePort extends PortBase {
   // return how many messages that was, or 0 when there is nothing (more)
   // to do.
   #onBell() {
+    try {
+      return this.#onBellUnguarded();
+    } catch (err) {
+      if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
+      this.#fail(err);
+      return 0;
+    }
+  }
+
+  // The other thread made a ring of this channel impossible (it wrote over
+  // the header): close this end, and report it as an 'error' event of the
+  // port (or its Worker) where someone listens, a warning otherwise.
+  #fail(err) {
+    const st = this[kState];
+    if (st.closed || st.detached) return;
+    delete err[kCorrupt];
+    this[kCloseLocal]();
+    const target = st.target;
+    process.nextTick(() => {
+      if (target.listenerCount('error') !== 0) target.emit('error', err);
+      else process.emitWarning(err);
+    });
+    this.#emitClose();
+  }
+
+  #onBellUnguarded() {
     const st = this[kState];
     if (st.closed || st.detached) return 0;
     if (st.backlog.length !== 0) this.#flush();
@@ -330,7 +356,14 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed || st.detached) return;
     for (;;) {
-      const rec = st.inbox.tryRead();
+      let rec;
+      try {
+        rec = st.inbox.tryRead();
+      } catch (err) {
+        if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
+        this.#fail(err);
+        return;
+      }
       if (rec === null) return;
       this.#dispatch(rec);
     }
@@ -340,7 +373,14 @@ class MessagePort extends PortBase {
   [kReceive]() {
     const st = this[kState];
     if (st.closed || st.detached) return undefined;
-    const rec = st.inbox.tryRead();
+    let rec;
+    try {
+      rec = st.inbox.tryRead();
+    } catch (err) {
+      if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
+      this.#fail(err);
+      return undefined;
+    }
     if (rec === null) return undefined;
     this.#roomMade();
     return { message: this.#decode(rec) };
@@ -442,8 +482,9 @@ class MessagePort extends PortBase {
       let ok;
       try {
         ok = rec instanceof Encoder ? st.outbox.tryWriteEncoded(rec) : st.outbox.tryWrite(rec);
-      } catch {
-        return true; // the ring was closed under us: the peer is gone
+      } catch (err) {
+        if (err !== null && typeof err === 'object' && err[kCorrupt] === true) this.#fail(err);
+        return true; // the ring was closed under us, or broken: the peer is gone
       }
       if (ok) { this.#wakePeer(); return true; }
     }
@@ -479,8 +520,12 @@ class MessagePort extends PortBase {
     let h = h0;
     try {
       while (h < q.length && this.#flushOne(q[h])) q[h++] = undefined;
-    } catch {
-      h = q.length;
+    } catch (err) {
+      if (err !== null && typeof err === 'object' && err[kCorrupt] === true) {
+        this.#fail(err);
+        return;
+      }
+      h = q.length; // the ring was closed under us
     }
     if (h === q.length) {
       q.length = 0;
