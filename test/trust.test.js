@@ -21,7 +21,7 @@ function hostile(mode, { listen = true, serialization = 'json' } = {}) {
     const cp = ours.fork(HOSTILE, [mode], { serialization });
     const seen = [];
     const timer = setTimeout(() => { cp.kill('SIGKILL'); reject(new Error(`${mode}: no disconnect (${JSON.stringify(seen)})`)); }, 15000);
-    cp.on('message', (m) => seen.push(['message', m]));
+    cp.on('message', (m) => { seen.push(['message', m]); if (m === 'before') cp.send('go'); });
     if (listen) cp.on('error', (e) => seen.push(['error', e.code]));
     cp.on('disconnect', () => {
       seen.push(['disconnect']);
