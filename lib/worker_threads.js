@@ -150,9 +150,13 @@ class Worker extends EventEmitter {
     node.on('messageerror', (err) => this.emit('messageerror', err));
     node.on('exit', (code) => {
       // Everything the worker posted before it ended is delivered first.
-      port[kDrain]();
+      // Messages delivered only now get a turn of the loop before 'exit'
+      // (with Node's ports they come well before it), so that what their
+      // listeners start — an await, then once('exit') — sees it.
+      const late = port[kDrain]();
       port[kCloseLocal]();
-      this.emit('exit', code);
+      if (late === 0) this.emit('exit', code);
+      else setImmediate(() => this.emit('exit', code));
     });
   }
 

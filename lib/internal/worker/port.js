@@ -351,10 +351,12 @@ class MessagePort extends PortBase {
 
   [kDetach]() { this.#detach(); }
 
-  // Deliver everything already in the inbox now (a Worker's 'exit').
+  // Deliver everything already in the inbox now (a Worker's 'exit');
+  // returns how many messages that was.
   [kDrain]() {
     const st = this[kState];
-    if (st.closed || st.detached) return;
+    if (st.closed || st.detached) return 0;
+    let n = 0;
     for (;;) {
       let rec;
       try {
@@ -362,10 +364,11 @@ class MessagePort extends PortBase {
       } catch (err) {
         if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
         this.#fail(err);
-        return;
+        return n;
       }
-      if (rec === null) return;
+      if (rec === null) return n;
       this.#dispatch(rec);
+      n++;
     }
   }
 
