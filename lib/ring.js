@@ -189,7 +189,7 @@ class RingBuffer {
     // Any RingBuffer of this process may take its turn as the writer or
     // the reader, so positions live in the header.
     this.#view = new RingView(sab, base, { closable: true, shared: true });
-    this[kHandle] = binding.ringOpen(new Uint8Array(sab), alive);
+    this[kHandle] = binding.ringOpen(new Uint8Array(sab), alive, this);
   }
 
   get buffer() { return this.#sab; }
@@ -344,11 +344,24 @@ class RingBuffer {
     }
     this.#armed[kind] = true;
     const need = kind === KIND_READ ? 0 : recordSize(q[0].bytes.length);
-    binding.ringArm(this[kHandle], kind, need, () => {
-      this.#armed[kind] = false;
-      if (kind === KIND_READ) this.#flushReaders(); else this.#flushWriters();
-      this.#arm(kind);
-    });
+    binding.ringArm(this[kHandle], kind, need, RingBuffer.#onReady);
+  }
+
+  // The addon calls this with the ring (it holds the ring only while armed,
+  // so the callback must not: a ring nobody uses can be collected).
+  static #onReady(ring, kind) {
+    ring.#armed[kind] = false;
+    if (kind === KIND_READ) ring.#flushReaders(); else ring.#flushWriters();
+    ring.#arm(kind);
+    if (ring.closed) ring.#stopHelpers();
+  }
+
+  // Closed and settled: nothing will wait on this ring again from here, so
+  // the addon's helper threads can end.
+  #stopHelpers() {
+    if (this.#readers.length !== 0 || this.#writers.length !== 0) return;
+    this.#armed[KIND_READ] = this.#armed[KIND_WRITE] = false;
+    binding.ringStop(this[kHandle]);
   }
 
   // ---- reading ----------------------------------------------------------
@@ -539,6 +552,7 @@ class RingBuffer {
     // that wait on an empty ring end.
     this.#flushWriters();
     this.#flushReaders();
+    this.#stopHelpers();
   }
 }
 

@@ -512,6 +512,6 @@ describe('worker_threads mirror', function () {
 
   it('leaves no doorbell behind once workers and ports are gone', async () => {
     await new Promise((r) => setTimeout(r, 50));
-    assert.strictEqual(binding.bellLive(), bellsBefore);
+    assert.ok(binding.bellLive() <= bellsBefore, `doorbells: ${bellsBefore} -> ${binding.bellLive()}`);
   });
 });

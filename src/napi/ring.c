@@ -46,7 +46,7 @@ typedef struct waiter {
   uint32_t stop;           /* set once, when the handle goes away */
   uint32_t need;           /* write waits: record bytes needed */
   napi_threadsafe_function tsfn;
-  bool tsfn_refed;
+  bool tsfn_refed;         /* while JS waits: holds the loop and the owner */
 } waiter_t;
 
 struct ring_handle {
@@ -55,6 +55,8 @@ struct ring_handle {
   napi_ref buffer;         /* keeps the SharedArrayBuffer alive */
   napi_ref alive_fn;       /* a trivial JS function: calling it fails once
                               the thread is terminating */
+  napi_ref owner;          /* the RingBuffer; strong only while a waiter is
+                              armed, so an idle ring can be collected */
   waiter_t waiters[2];
   bool destroyed;
 };
@@ -80,19 +82,36 @@ static void *waiter_main(void *arg) {
   return NULL;
 }
 
-/* Runs on the JS thread: tell lib/ring.js the ring may be ready. */
+/* JS thread. While a waiter is armed, the loop stays alive and the owner
+ * stays reachable; otherwise neither is held, and a ring nobody uses can be
+ * collected (its finalizer then ends the helper threads). */
+static void waiter_hold(napi_env env, waiter_t *w, bool hold) {
+  if (w->tsfn_refed == hold) return;
+  w->tsfn_refed = hold;
+  if (hold) {
+    napi_ref_threadsafe_function(env, w->tsfn);
+    napi_reference_ref(env, w->h->owner, NULL);
+  } else {
+    napi_unref_threadsafe_function(env, w->tsfn);
+    napi_reference_unref(env, w->h->owner, NULL);
+  }
+}
+
+/* Runs on the JS thread: tell lib/ring.js the ring may be ready, as
+ * callback(owner, kind). The callback must not hold the owner itself. */
 static void waiter_call_js(napi_env env, napi_value cb, void *context,
                            void *data) {
   waiter_t *w = context;
-  if (!env || !cb) return;
+  if (!env || !cb || w->h->destroyed) return;
+  napi_value owner = NULL;
+  if (napi_get_reference_value(env, w->h->owner, &owner) != napi_ok || !owner)
+    return;
   /* Not armed any more: stop holding the loop open until JS re-arms. */
-  if (w->tsfn_refed && !__atomic_load_n(&w->armed, __ATOMIC_SEQ_CST)) {
-    napi_unref_threadsafe_function(env, w->tsfn);
-    w->tsfn_refed = false;
-  }
+  if (!__atomic_load_n(&w->armed, __ATOMIC_SEQ_CST)) waiter_hold(env, w, false);
+  napi_value argv[2] = {owner, nw_napi_int32(env, w->kind)};
   napi_value undefined;
   napi_get_undefined(env, &undefined);
-  napi_call_function(env, undefined, cb, 0, NULL, NULL);
+  napi_call_function(env, undefined, cb, 2, argv, NULL);
 }
 
 /* JS thread. Stop and join a helper thread (if it was started) and let
@@ -110,6 +129,8 @@ static void waiter_stop(waiter_t *w) {
     nw_ring_wake_writers(&w->ring);
   pthread_join(w->thread, NULL);
   w->started = false;
+  if (w->tsfn_refed) napi_reference_unref(w->h->env, w->h->owner, NULL);
+  w->tsfn_refed = false;
   napi_release_threadsafe_function(w->tsfn, napi_tsfn_abort);
   w->tsfn = NULL;
 }
@@ -123,6 +144,7 @@ static void handle_destroy(ring_handle_t *h) {
   waiter_stop(&h->waiters[1]);
   nw_napi_drop_ref(h->env, &h->buffer);
   nw_napi_drop_ref(h->env, &h->alive_fn);
+  nw_napi_drop_ref(h->env, &h->owner);
 }
 
 /* Env teardown (JS thread): stop the helpers before the loop goes. */
@@ -232,9 +254,11 @@ static napi_value ring_attach_fn(napi_env env, napi_callback_info info) {
   return base_offset(env, mem);
 }
 
-/* ringOpen(view, aliveFn) -> handle. The memory must already hold a ring. */
+/* ringOpen(view, aliveFn, owner) -> handle. The memory must already hold a
+ * ring; `owner` (the RingBuffer) is what wait callbacks receive. */
 static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
-  NW_ARGV(2);
+  NW_ARGV(3);
+  if (!nw_napi_check_type(env, argv[2], napi_object, "owner")) return NULL;
   void *mem;
   size_t len;
   if (!get_shared(env, argv[0], &mem, &len)) return NULL;
@@ -255,10 +279,12 @@ static napi_value ring_open_fn(napi_env env, napi_callback_info info) {
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_create_reference(env, argv[0], 1, &h->buffer) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &h->alive_fn) != napi_ok ||
+      napi_create_reference(env, argv[2], 0, &h->owner) != napi_ok ||
       napi_type_tag_object(env, obj, &ring_tag) != napi_ok ||
       napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
     nw_napi_drop_ref(env, &h->buffer);
     nw_napi_drop_ref(env, &h->alive_fn);
+    nw_napi_drop_ref(env, &h->owner);
     free(h);
     nw_napi_throw_last(env, napi_generic_failure);
     return NULL;
@@ -336,11 +362,22 @@ static napi_value ring_close_fn(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ringStop(handle): end this handle's helper threads. lib/ring.js calls it
+ * once the ring is closed and its async calls are settled; a later arm
+ * starts a helper again. */
+static napi_value ring_stop_fn(napi_env env, napi_callback_info info) {
+  NW_ARGV_HANDLE(1, ring_handle_t, h, get_handle);
+  waiter_stop(&h->waiters[KIND_READ]);
+  waiter_stop(&h->waiters[KIND_WRITE]);
+  return NULL;
+}
+
 /*
- * ringArm(handle, kind, need, callback): call `callback` on this thread's
- * event loop once the ring may be readable (kind 0) or have `need` bytes
- * free (kind 1), or is closed. One-shot; arm again to wait again. While
- * armed the loop is kept alive.
+ * ringArm(handle, kind, need, callback): call `callback(owner, kind)` on
+ * this thread's event loop once the ring may be readable (kind 0) or have
+ * `need` bytes free (kind 1), or is closed. One-shot; arm again to wait
+ * again. While armed the loop is kept alive and the owner reachable. The
+ * first arm of a kind fixes its callback.
  */
 static napi_value ring_arm_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(4, ring_handle_t, h, get_handle);
@@ -372,12 +409,11 @@ static napi_value ring_arm_fn(napi_env env, napi_callback_info info) {
       return NULL;
     }
     w->started = true;
+    /* A new threadsafe function starts referenced: count the owner too. */
     w->tsfn_refed = true;
+    napi_reference_ref(env, h->owner, NULL);
   }
-  if (!w->tsfn_refed) {
-    NAPI_CALL(env, napi_ref_threadsafe_function(env, w->tsfn));
-    w->tsfn_refed = true;
-  }
+  waiter_hold(env, w, true);
   w->need = need;
   __atomic_store_n(&w->armed, 1, __ATOMIC_SEQ_CST);
   nw_futex_wake(&w->armed, 1);
@@ -392,12 +428,9 @@ static napi_value ring_disarm_fn(napi_env env, napi_callback_info info) {
   if (!nw_napi_get_int32(env, argv[1], "kind", &kind)) return NULL;
   if (kind != KIND_READ && kind != KIND_WRITE) return NULL;
   waiter_t *w = &h->waiters[kind];
-  if (w->started && w->tsfn_refed) {
-    /* The helper may stay asleep on the ring; it only keeps the loop alive
-     * while armed. */
-    NAPI_CALL(env, napi_unref_threadsafe_function(env, w->tsfn));
-    w->tsfn_refed = false;
-  }
+  /* The helper may stay asleep on the ring; it only keeps the loop (and
+   * the owner) alive while armed. */
+  if (w->started) waiter_hold(env, w, false);
   return NULL;
 }
 
@@ -415,6 +448,7 @@ napi_value nw_ring_init_napi(napi_env env, napi_value exports) {
       {"ringOpen", ring_open_fn},     {"ringWait", ring_wait_fn},
       {"ringWake", ring_wake_fn},     {"ringClose", ring_close_fn},
       {"ringArm", ring_arm_fn},       {"ringDisarm", ring_disarm_fn},
+      {"ringStop", ring_stop_fn},
       {"yieldThread", yield_fn},
   };
   static const nw_napi_const_t consts[] = {
