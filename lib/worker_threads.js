@@ -105,7 +105,8 @@ class Worker extends EventEmitter {
     // caller's own properties count (Node 20's Worker also reads some
     // through Object.prototype).
     const opts = { __proto__: null, ...(options !== null && typeof options === 'object' ? options : undefined) };
-    const userList = opts.transferList;
+    // Node reads an array here and ignores anything else.
+    const userList = Array.isArray(opts.transferList) ? opts.transferList : undefined;
     const mem = newChannelMemory(WORKER_CAPACITY);
     const side = new nodeWT.MessageChannel();
     side.port1.unref();
@@ -114,8 +115,9 @@ class Worker extends EventEmitter {
     // as their Node side-channel ports and are rebuilt in the worker.
     let ours = null;
     let nodeList = userList;
-    if (Array.isArray(userList)) ({ ours, nodeList } = mapTransferList(userList, null));
-    const data = ours !== null ? substitutePorts(opts.workerData, ours) : opts.workerData;
+    if (userList !== undefined) ({ ours, nodeList } = mapTransferList(userList, null));
+    // Our ports anywhere in workerData must be listed, as Node's must.
+    const data = substitutePorts(opts.workerData, ours !== null ? ours : new Map());
     const ports = [];
     if (ours !== null) for (const [port, node] of ours) ports.push({ ...describePort(port), node });
     opts.workerData = {
@@ -124,8 +126,7 @@ class Worker extends EventEmitter {
       },
       data,
     };
-    opts.transferList = Array.isArray(nodeList) ? [side.port2, ...nodeList]
-      : nodeList === undefined ? [side.port2] : nodeList;
+    opts.transferList = nodeList === undefined ? [side.port2] : [side.port2, ...nodeList];
 
     // Node validates filename and options and throws its own errors.
     let node;

@@ -36,7 +36,7 @@ const path = require('path');
 const binding = require('./binding');
 const {
   codes: {
-    ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_IPC_SYNC_FORK,
+    ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_INVALID_SYNC_FORK_INPUT, ERR_IPC_SYNC_FORK,
     ERR_UNKNOWN_SIGNAL,
   },
   errnoException,
@@ -184,6 +184,10 @@ function getValidStdio(stdio, sync) {
       if (typeof s === 'number' || typeof s.fd === 'number') {
         return { type: 'fd', fd: typeof s === 'number' ? s : s.fd };
       }
+      // Node's words for input data given as a descriptor of an async spawn.
+      if (!sync && (typeof s === 'string' || ArrayBuffer.isView(s))) {
+        throw ERR_INVALID_SYNC_FORK_INPUT(require('util').inspect(s));
+      }
       const fd = getHandleFd(s._handle) ?? getHandleFd(s.handle) ?? getHandleFd(s);
       if (fd !== undefined) return { type: 'wrap', fd, _stdio: s };
       throw ERR_INVALID_ARG_VALUE('stdio', s);
@@ -225,8 +229,11 @@ function nativeOptions(options, fds) {
     file: options.file,
     // Node's native side stringifies every argument (a Symbol throws the
     // usual TypeError here).
-    args: options.args.map((a) => (typeof a === 'string' ? a : `${a}`)),
-    envPairs: options.envPairs,
+    // (without args, the program still gets its name as argv[0])
+    args: (options.args && options.args.length ? options.args : [options.file])
+      .map((a) => (typeof a === 'string' ? a : `${a}`)),
+    // Node's native side takes an array and ignores anything else.
+    envPairs: Array.isArray(options.envPairs) ? options.envPairs : [],
     cwd: options.cwd == null ? undefined : options.cwd,
     fds,
     detached: !!options.detached,

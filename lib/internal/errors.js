@@ -38,32 +38,77 @@ function makeNodeError(Base, code, message) {
   return err;
 }
 
-function describe(value) {
-  if (value == null) return ` Received ${value}`;
-  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') {
-    if (value.constructor && value.constructor.name) return ` Received an instance of ${value.constructor.name}`;
-    return ' Received an instance of Object';
+// What a user passed, in Node's words: 'type number (5)', 'an instance of
+// Map', 'function f', 'null'.
+function received(value) {
+  switch (typeof value) {
+    case 'undefined': return 'undefined';
+    case 'bigint': return `type bigint (${value}n)`;
+    case 'number': return `type number (${Object.is(value, -0) ? '-0' : value})`;
+    case 'boolean': return `type boolean (${value})`;
+    case 'symbol': return `type symbol (${String(value)})`;
+    case 'function': return `function ${value.name}`;
+    case 'string': {
+      const shown = value.length > 28 ? `${value.slice(0, 25)}...` : value;
+      return `type string (${shown.includes("'") ? JSON.stringify(shown) : `'${shown}'`})`;
+    }
+    default:
+      if (value === null) return 'null';
+      if (value.constructor && 'name' in value.constructor) return `an instance of ${value.constructor.name}`;
+      return require('util').inspect(value, { depth: -1 });
   }
-  let shown = String(value);
-  if (typeof value === 'string') {
-    if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-    shown = `'${shown}'`;
-  } else if (typeof value === 'bigint') {
-    shown += 'n';
+}
+
+// The typeof names Node writes in lower case ('Object' reads 'object').
+const TYPEOF_NAMES = ['string', 'function', 'number', 'object', 'Function', 'Object', 'boolean', 'bigint', 'symbol'];
+const CLASS_NAME = /^([A-Z][a-z0-9]*)+$/;
+
+function listed(items, lead) {
+  if (items.length > 2) return `${lead}${items.slice(0, -1).join(', ')}, or ${items[items.length - 1]}`;
+  if (items.length === 2) return `${lead}${items[0]} or ${items[1]}`;
+  return null;
+}
+
+// 'of type string or an instance of Buffer', from ['string', 'Buffer'].
+function expectedTypes(expected) {
+  const list = Array.isArray(expected) ? expected : [expected];
+  const types = [];
+  const instances = [];
+  const other = [];
+  for (const e of list) {
+    if (TYPEOF_NAMES.includes(e)) types.push(e.toLowerCase());
+    else if (CLASS_NAME.test(e)) instances.push(e);
+    else other.push(e);
   }
-  return ` Received type ${typeof value} (${shown})`;
+  if (instances.length > 0 && types.includes('object')) {
+    types.splice(types.indexOf('object'), 1);
+    instances.push('Object');
+  }
+  const parts = [];
+  if (types.length > 0) parts.push(listed(types, 'one of type ') || `of type ${types[0]}`);
+  if (instances.length > 0) parts.push(listed(instances, 'an instance of ') || `an instance of ${instances[0]}`);
+  if (other.length > 0) {
+    parts.push(listed(other, 'one of ') || `${other[0].toLowerCase() !== other[0] ? 'an ' : ''}${other[0]}`);
+  }
+  return parts.join(' or ');
+}
+
+// 1_099_511_627_776, as Node shows large integers in range errors.
+function withSeparators(digits) {
+  const sign = digits[0] === '-' ? '-' : '';
+  let rest = sign ? digits.slice(1) : digits;
+  let out = '';
+  for (; rest.length > 3; rest = rest.slice(0, -3)) out = `_${rest.slice(-3)}${out}`;
+  return `${sign}${rest}${out}`;
 }
 
 const codes = {
   ERR_INVALID_ARG_TYPE(name, expected, actual) {
-    const what = name.includes('.') ? 'property' : 'argument';
-    const list = Array.isArray(expected) ? expected : [expected];
-    const exp = list.length > 1
-      ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}`
-      : list[0];
+    const subject = name.endsWith(' argument')
+      ? `The ${name}`
+      : `The "${name}" ${name.includes('.') ? 'property' : 'argument'}`;
     return makeNodeError(TypeError, 'ERR_INVALID_ARG_TYPE',
-      `The "${name}" ${what} must be ${/^[A-Z]/.test(exp) ? 'an instance of ' : 'of type '}${exp}.${describe(actual)}`);
+      `${subject} must be ${expectedTypes(expected)}. Received ${received(actual)}`);
   },
   ERR_INVALID_ARG_VALUE(name, value, reason = 'is invalid') {
     let shown;
@@ -78,8 +123,10 @@ const codes = {
     return makeNodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`);
   },
   ERR_OUT_OF_RANGE(name, range, value) {
-    let shown = String(value);
-    if (typeof value === 'bigint') shown += 'n';
+    let shown;
+    if (Number.isInteger(value) && Math.abs(value) > 2 ** 32) shown = withSeparators(String(value));
+    else if (typeof value === 'bigint') shown = `${value > 2n ** 32n || value < -(2n ** 32n) ? withSeparators(String(value)) : value}n`;
+    else shown = require('util').inspect(value);
     return makeNodeError(RangeError, 'ERR_OUT_OF_RANGE',
       `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`);
   },
@@ -127,6 +174,10 @@ const codes = {
   ERR_CHILD_PROCESS_IPC_REQUIRED(name) {
     return makeNodeError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
       `Forked processes must have an IPC channel, missing value 'ipc' in ${name}`);
+  },
+  ERR_INVALID_SYNC_FORK_INPUT(shown) {
+    return makeNodeError(TypeError, 'ERR_INVALID_SYNC_FORK_INPUT',
+      `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${shown}`);
   },
   ERR_IPC_ONE_PIPE() {
     return makeNodeError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');

@@ -25,7 +25,7 @@ const nodeWT = require('./node');
 const binding = require('../binding');
 const { Encoder } = require('../wire');
 const {
-  codes: { ERR_INVALID_ARG_TYPE, ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID },
+  codes: { ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID }, makeNodeError,
 } = require('../errors');
 const {
   Lane, kCorrupt, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recordSize,
@@ -726,7 +726,8 @@ class MessageChannel {
 function receiveMessageOnPort(port) {
   if (isOurPort(port)) return port[kReceive]();
   if (port instanceof NodeMessagePort) return nodeReceive(port);
-  throw ERR_INVALID_ARG_TYPE('port', 'MessagePort', port);
+  // Node's own wording here, not its usual ERR_INVALID_ARG_TYPE form.
+  throw makeNodeError(TypeError, 'ERR_INVALID_ARG_TYPE', 'The "port" argument must be a MessagePort instance');
 }
 
 module.exports = {
