@@ -29,7 +29,7 @@ const { newChannelMemory } = require('./internal/worker/lanes');
 const {
   isOurPort, substitutePorts, mapTransferList, describePort, markAsUntransferable,
 } = require('./internal/worker/transfer');
-const { codes: { ERR_INVALID_ARG_TYPE } } = require('./internal/errors');
+const { relay } = require('./internal/worker/relay');
 
 // The wrapper a Worker of ours puts around its workerData (the channel's
 // memory, its side port, ports of ours in the data, the execArgv to show)
@@ -197,12 +197,9 @@ const live = require('worker_threads');
 const parentPort = nodeWT.isMainThread ? null : inThread !== null ? inThread.parentPort : live.parentPort;
 const workerData = inThread !== null ? inThread.workerData : live.workerData;
 
-// Node's moveMessagePortToContext works on Node's own ports: a port of
-// ours is refused with Node's error for a wrong argument.
 function moveMessagePortToContext(port, contextifiedSandbox) {
-  if (isOurPort(port)) {
-    throw ERR_INVALID_ARG_TYPE('port', 'MessagePort of node:worker_threads', port);
-  }
+  // A port of ours moves as the Node port of a relay (relay.js).
+  if (isOurPort(port)) return nodeWT.moveMessagePortToContext(relay(port), contextifiedSandbox);
   return nodeWT.moveMessagePortToContext(port, contextifiedSandbox);
 }
 

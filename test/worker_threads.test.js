@@ -79,11 +79,16 @@ describe('worker_threads mirror', function () {
     assert.strictEqual(ours.SHARE_ENV, nodeWT.SHARE_ENV);
   });
 
-  it('passes Node\'s BroadcastChannel and moveMessagePortToContext through, refusing ports of ours', async () => {
+  it('passes Node\'s BroadcastChannel through; moveMessagePortToContext takes ports of both kinds', async () => {
     const vm = require('vm');
     const { port1, port2 } = new ours.MessageChannel();
-    assert.throws(() => ours.moveMessagePortToContext(port1, vm.createContext({})), { code: 'ERR_INVALID_ARG_TYPE' });
-    port1.close();
+    const movedOurs = ours.moveMessagePortToContext(port1, vm.createContext({}));
+    assert.throws(() => port1.postMessage(1, [port1]), { name: 'DataCloneError' });
+    movedOurs.postMessage('from the context');
+    assert.strictEqual(await nextMessage(port2), 'from the context');
+    assert.throws(() => ours.moveMessagePortToContext({}, vm.createContext({})),
+      { code: 'ERR_INVALID_ARG_TYPE', message: 'The "port" argument must be a MessagePort instance' });
+    movedOurs.close();
     port2.close();
     const nodePorts = new nodeWT.MessageChannel();
     const moved = ours.moveMessagePortToContext(nodePorts.port1, vm.createContext({}));

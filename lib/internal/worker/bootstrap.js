@@ -57,12 +57,21 @@ function install() {
       configurable: true,
     });
   }
-  nodeWT.receiveMessageOnPort = (port) => require('./port').receiveMessageOnPort(port);
-  nodeWT.markAsUntransferable = (value) => require('./transfer').markAsUntransferable(value);
   return true;
 }
 
+// In any thread that loads the mirror, Node's receiveMessageOnPort and
+// markAsUntransferable take ports of both kinds (the mirror's own do), and
+// Node's ports carry ours (relay.js).
+function shareHelpers() {
+  require('./relay').install();
+  nodeWT.receiveMessageOnPort = (port) => require('./port').receiveMessageOnPort(port);
+  nodeWT.markAsUntransferable = (value) => require('./transfer').markAsUntransferable(value);
+  require('module').syncBuiltinESMExports();
+}
+
 const ours = !nodeWT.isMainThread && install();
+shareHelpers();
 
 // The mirror's parentPort and workerData in this thread, or null when the
 // thread is not one of ours.

@@ -22,6 +22,7 @@
 
 const { performance } = require('perf_hooks');
 const nodeWT = require('./node');
+const { nodePost } = require('./relay');
 const binding = require('../binding');
 const { Encoder } = require('../wire');
 const {
@@ -463,7 +464,8 @@ class MessagePort extends PortBase {
     // happen as in Node but nothing is delivered.
     const target = discard ? new nodeWT.MessageChannel().port1 : st.node;
     try {
-      target.postMessage(msg, nodeList);
+      // Node's own postMessage: our ports in it are already mapped.
+      nodePost.call(target, msg, nodeList);
     } catch (err) {
       if (ours !== null) for (const port of ours.keys()) port.#resume();
       throw err;
