@@ -149,6 +149,24 @@ const codes = {
   ERR_KERNEL_EXISTS(message) {
     return makeNodeError(Error, 'ERR_KERNEL_EXISTS', message);
   },
+  ERR_NATIVE_WORKERS_NOT_BUILT(target, root) {
+    return makeNodeError(Error, 'ERR_NATIVE_WORKERS_NOT_BUILT',
+      `native-workers has no compiled addon for ${target}: no prebuilt binary matches this ` +
+      `machine and it was not built from source (was it installed with --ignore-scripts?). ` +
+      `Run \`npm rebuild native-workers\` (needs a C compiler, make and python3), or allow its ` +
+      `install script. Looked in ${root}/build/Release and ${root}/prebuilds.`);
+  },
+  ERR_NATIVE_WORKERS_LOAD_FAILED(file, cause) {
+    const why = String(cause && cause.message).split('\n')[0];
+    const glibc = /GLIBC_[0-9.]+/.test(why)
+      ? ' The prebuilt binaries need glibc 2.34 or newer;' : '';
+    const err = makeNodeError(Error, 'ERR_NATIVE_WORKERS_LOAD_FAILED',
+      `native-workers could not load its addon ${file}: ${why}.${glibc} ` +
+      `Run \`npm rebuild native-workers --build-from-source\` to build it for this machine ` +
+      `(needs a C compiler, make and python3).`);
+    Object.defineProperty(err, 'cause', { value: cause, configurable: true, writable: true });
+    return err;
+  },
 };
 
 class AbortError extends Error {
