@@ -65,7 +65,7 @@ describe('package: loading the addon', () => {
   it('the test addon alone in build/Release is not taken for the addon', () => {
     const dir = fresh();
     fs.mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-    fs.copyFileSync(path.join(ROOT, 'build', 'Release', 'native_workers_testing.node'),
+    fs.copyFileSync(path.join(ROOT, 'build', 'Release', 'native_workers_testing.node-testing'),
       path.join(dir, 'build', 'Release', 'native_workers_testing.node'));
     assert.strictEqual(tryLoad(dir).code, 'ERR_NATIVE_WORKERS_NOT_BUILT');
   });
