@@ -13,8 +13,10 @@
 //   no glibc symbol at all;
 // - each directory has the uid/gid helper, static or linked like an addon;
 // - where this machine can run it (same architecture and libc, or
-//   qemu-aarch64 for arm64), the helper execs a program, and the addon of
-//   this machine loads in this node.
+//   qemu-aarch64 for arm64), the helper execs a program; the addon of this
+//   machine loads in this node, and the others load with their own
+//   platform's dynamic loader where its toolchain is installed (musl-gcc;
+//   gcc-aarch64-linux-gnu with qemu-user), node's symbols stubbed.
 // Prints one line per file and exits 1 on any failure.
 
 const fs = require('fs');
@@ -92,6 +94,74 @@ function runHelper(helper, arch, libc) {
   return 'runs';
 }
 
+// The C library a foreign addon would load against, and how to build and
+// run a program for it here: { cc, run: [cmd, ...prefix], libc: [files] }.
+function foreignToolchain(arch, libc) {
+  if (arch === 'x64' && libc === 'musl' && have('musl-gcc')) {
+    return { cc: 'musl-gcc', run: [], libs: ['/lib/x86_64-linux-musl/libc.so'].filter((f) => fs.existsSync(f)) };
+  }
+  if (arch === 'arm64' && libc === 'glibc' && have('aarch64-linux-gnu-gcc') && have('qemu-aarch64')) {
+    const sysroot = '/usr/aarch64-linux-gnu';
+    return { cc: 'aarch64-linux-gnu-gcc', run: ['qemu-aarch64', '-L', sysroot],
+      libs: [`${sysroot}/lib/libc.so.6`, `${sysroot}/lib/libm.so.6`] };
+  }
+  return null;
+}
+
+// For an addon this node cannot load (another architecture or libc): load
+// it with that platform's own dynamic loader, in a small program built
+// with its toolchain that stands in for node by defining, as dummies, the
+// symbols node would provide (napi_*, uv_*, OpenSSL, zlib, Brotli): every
+// symbol the addon needs that the C library lacks. dlopen with RTLD_NOW
+// then proves each C library symbol and version resolves, and the module's
+// entry point is found. -> a note, or throws.
+function foreignLoad(file, arch, libc) {
+  const tc = foreignToolchain(arch, libc);
+  if (!tc) return 'not loaded (no toolchain or emulator for it here)';
+  const defined = (f) => {
+    const out = new Set();
+    for (const line of readelf(['--dyn-syms'], f).split('\n')) {
+      const col = line.trim().split(/\s+/);
+      if (col.length >= 8 && /^\d+:$/.test(col[0]) && col[6] !== 'UND') out.add(col[7].replace(/@.*/, ''));
+    }
+    return out;
+  };
+  const fromLibc = new Set();
+  for (const l of tc.libs) for (const n of defined(l)) fromLibc.add(n);
+  const needs = [];
+  for (const line of readelf(['--dyn-syms'], file).split('\n')) {
+    const col = line.trim().split(/\s+/);
+    if (col.length >= 8 && /^\d+:$/.test(col[0]) && col[6] === 'UND' && col[4] !== 'WEAK') {
+      const name = col[7].replace(/@.*/, '');
+      if (name && !fromLibc.has(name)) needs.push(name);
+    }
+  }
+  const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'nw-dlopen-'));
+  try {
+    const src = path.join(dir, 'load.c');
+    fs.writeFileSync(src, `#include <dlfcn.h>
+#include <stdio.h>
+${needs.map((n) => `void ${n}(void) {}`).join('\n')}
+int main(int argc, char **argv) {
+  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+  if (!h) { fprintf(stderr, "%s\\n", dlerror()); return 1; }
+  if (!dlsym(h, "napi_register_module_v1")) { fprintf(stderr, "no napi_register_module_v1\\n"); return 2; }
+  puts("loaded");
+  return 0;
+}
+`);
+    const exe = path.join(dir, 'load');
+    const cc = spawnSync(tc.cc, ['-w', '-rdynamic', '-o', exe, src, '-ldl'], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`building the load test failed: ${cc.stderr}`);
+    const cmd = tc.run.length ? tc.run[0] : exe;
+    const r = spawnSync(cmd, [...tc.run.slice(1), ...(tc.run.length ? [exe] : []), file], { encoding: 'utf8' });
+    if (r.status !== 0 || r.stdout.trim() !== 'loaded') throw new Error(`${libc} ${arch} loader refused it: ${r.stderr.trim()}`);
+    return `loads with the ${libc} ${arch} loader${tc.run.length ? ' (qemu)' : ''}, ${needs.length} symbols left to node`;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function main() {
   const expectArg = process.argv.indexOf('--expect');
   const expected = expectArg > 0 ? process.argv[expectArg + 1].split(',').filter(Boolean) : [];
@@ -150,7 +220,7 @@ function main() {
             if (typeof m.exports.ringInit !== 'function') throw new Error('loads, but without its exports');
             notes.push('loads in this node');
           } else {
-            notes.push('not loaded (other machine)');
+            notes.push(foreignLoad(file, arch, libc));
           }
         }
         console.log(`ok   ${path.relative(ROOT, file)}  ${(size / 1024).toFixed(1)} KiB  ${notes.join(', ')}`);
