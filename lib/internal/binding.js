@@ -12,6 +12,7 @@
 const path = require('path');
 const { locate, target } = require('./locate');
 const { codes } = require('./errors');
+const debug = require('./debug').debuglog('loader');
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -26,6 +27,7 @@ function load() {
 }
 
 const { addon, where } = load();
+debug('addon %s (%s), helper %s', where.addon, where.prebuilt ? 'prebuilt' : 'built from source', where.helper);
 
 module.exports = addon;
 // The uid/gid helper executable that belongs with this addon.

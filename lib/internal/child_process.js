@@ -33,6 +33,7 @@ const net = require('net');
 const os = require('os');
 
 const binding = require('./binding');
+const debug = require('./debug').debuglog('child_process');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_IPC_SYNC_FORK,
@@ -391,6 +392,8 @@ class ChildProcess extends EventEmitter {
     }
 
     this.pid = this._handle.pid;
+    debug('spawn %s %j: pid %s%s%s', options.file, this.spawnargs, this.pid, err ? ` error ${err}` : '',
+      options.uid != null || options.gid != null ? ' (through the uid/gid helper)' : '');
 
     for (let i = 0; i < stdio.length; i++) {
       const stream = stdio[i];
@@ -472,6 +475,7 @@ function spawnSync(options) {
   native.killSignal = options.killSignal;
   native.maxBuffer = options.maxBuffer === Infinity ? undefined : options.maxBuffer;
   if (stdio[0] && stdio[0].type === 'pipe' && options.input != null) native.input = options.input;
+  debug('spawnSync %s %j', options.file, options.args);
   const r = binding.spawnSync(native);
 
   const result = {};

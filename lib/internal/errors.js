@@ -25,8 +25,45 @@ function nodeErrorClass(Base) {
   return C;
 }
 
+// The package's own JavaScript: frames from here are dropped from the top
+// of a stack, so that it starts at the user's call (as Node hides its
+// internals behind hideStackFrames).
+const LIB_DIR = require('path').join(__dirname, '..') + require('path').sep;
+const EXTRA_FRAMES = 16;
+
+// Capture with room for the frames that trimStack drops.
+function withRoom(make) {
+  const limit = Error.stackTraceLimit;
+  const raise = typeof limit === 'number' && Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit').writable;
+  if (raise) Error.stackTraceLimit = limit + EXTRA_FRAMES;
+  try {
+    return make();
+  } finally {
+    if (raise) Error.stackTraceLimit = limit;
+  }
+}
+
+// Drop the frames of the package's own files from the top of err.stack,
+// keeping at most Error.stackTraceLimit frames. A stack that is all ours
+// (an error raised in a callback from the event loop) is kept whole.
+function trimStack(err) {
+  const stack = err.stack;
+  if (typeof stack !== 'string') return err;
+  const lines = stack.split('\n');
+  const first = lines.findIndex((l) => /^\s+at /.test(l));
+  if (first < 0) return err;
+  let i = first;
+  while (i < lines.length && lines[i].includes(LIB_DIR)) i++;
+  if (i === lines.length) return err;
+  lines.splice(first, i - first);
+  const limit = typeof Error.stackTraceLimit === 'number' ? Error.stackTraceLimit : Infinity;
+  if (lines.length - first > limit) lines.length = first + limit;
+  err.stack = lines.join('\n');
+  return err;
+}
+
 function makeNodeError(Base, code, message) {
-  const err = new (nodeErrorClass(Base))(message);
+  const err = withRoom(() => new (nodeErrorClass(Base))(message));
   Object.defineProperty(err, kCode, { value: code });
   // The stack is formatted on first access, from the name: give it the
   // code for that moment, as Node's header has it.
@@ -35,7 +72,7 @@ function makeNodeError(Base, code, message) {
   err.stack;
   delete err.name;
   err.code = code;
-  return err;
+  return trimStack(err);
 }
 
 function describe(value) {
@@ -180,11 +217,11 @@ class AbortError extends Error {
 // Turn a negative errno from the addon into a Node-style system error.
 function errnoException(errno, syscall, extra) {
   const code = require('util').getSystemErrorName(errno);
-  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`);
+  const err = withRoom(() => new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`));
   err.errno = errno;
   err.code = code;
   err.syscall = syscall;
-  return err;
+  return trimStack(err);
 }
 
-module.exports = { codes, AbortError, errnoException, makeNodeError, kIsNodeError };
+module.exports = { codes, AbortError, errnoException, makeNodeError, kIsNodeError, trimStack };
