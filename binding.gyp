@@ -29,6 +29,11 @@
     },
     {
       "target_name": "native_workers_testing",
+      # A shared library ending in .node-testing, not a .node module: then
+      # build/Release holds one .node file, the one node-gyp-build and
+      # prebuildify take. test/support/testing_binding.js dlopens it.
+      "type": "shared_library",
+      "product_extension": "node-testing",
       "sources": [
         "src/core/ring.c",
         "src/napi/common.c",

@@ -2,14 +2,14 @@
 
 // native-workers/child_process is a drop-in for node:child_process whose
 // children start with posix_spawn: the cost of a spawn stays flat however
-// much memory this process holds. Run: node examples/child_process.js
+// much memory this process holds. Run: node child_process.js
 
 const util = require('util');
-const { spawn, execFile, execSync } = require('../lib/child_process');
+const { spawn, execFile, execSync } = require('native-workers/child_process');
 
 async function main() {
-  // Hold 512 MiB, resident, to show the spawn cost does not grow with it.
-  const big = Buffer.alloc(512 * 1024 * 1024, 1);
+  // Hold 256 MiB, resident, to show the spawn cost does not grow with it.
+  const big = Buffer.alloc(256 * 1024 * 1024, 1);
 
   const t0 = process.hrtime.bigint();
   const child = spawn('ls', ['-l', '/'], { stdio: ['ignore', 'pipe', 'inherit'] });

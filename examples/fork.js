@@ -2,7 +2,7 @@
 
 // fork() with the shared-memory channel: the same code as with
 // node:child_process, only the require changes.
-//   node examples/fork.js
+//   node fork.js
 const { fork } = require('native-workers/child_process');
 
 if (process.argv[2] === 'child') {

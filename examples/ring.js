@@ -3,10 +3,10 @@
 // A worker sums numbers the main thread streams to it through a RingBuffer,
 // and streams the running totals back; the main thread reads them without
 // blocking its event loop.
-//   node examples/ring.js
+//   node ring.js
 
 const { Worker, isMainThread, workerData } = require('worker_threads');
-const { RingBuffer } = require('..');
+const { RingBuffer } = require('native-workers');
 
 if (isMainThread) {
   const toWorker = new RingBuffer(64 * 1024);

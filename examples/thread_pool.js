@@ -3,15 +3,16 @@
 // ThreadPool in a few lines: hash and compress off the event loop, sort a
 // shared array in place, and run a kernel of your own written in C.
 //
-//   node examples/thread_pool.js
+//   node thread_pool.js
 //
-// The C kernel (examples/thread_pool_kernel.c) is built first if a C
-// compiler is around: cc -shared -fPIC -O2 -Iinclude -o examples/libexample_kernels.so examples/thread_pool_kernel.c
+// The C kernel (thread_pool_kernel.c, beside this file) is built first if a
+// C compiler is around, against the header the package ships:
+//   cc -shared -fPIC -O2 -I node_modules/native-workers/include -o libexample_kernels.so thread_pool_kernel.c
 
 const { execFileSync } = require('child_process');
 const os = require('os');
 const path = require('path');
-const { ThreadPool } = require('..');
+const { ThreadPool } = require('native-workers');
 
 (async () => {
   const pool = new ThreadPool({ threads: os.availableParallelism() });
@@ -34,8 +35,9 @@ const { ThreadPool } = require('..');
 
   const src = path.join(__dirname, 'thread_pool_kernel.c');
   const lib = path.join(__dirname, 'libexample_kernels.so');
+  const include = path.join(path.dirname(require.resolve('native-workers/package.json')), 'include');
   try {
-    execFileSync('cc', ['-shared', '-fPIC', '-O2', `-I${path.join(__dirname, '..', 'include')}`, '-o', lib, src]);
+    execFileSync('cc', ['-shared', '-fPIC', '-O2', `-I${include}`, '-o', lib, src]);
     console.log('loaded', pool.load(lib));
     console.log('upper', (await pool.run('upper', 'native workers')).toString());
   } catch (err) {

@@ -2,12 +2,12 @@
  * A user kernel library for ThreadPool: "upper" (ASCII upper case of the
  * input) and "count" (how many times each byte value occurs, as 256 u32).
  *
- * Build (one line, from the package root):
- *   cc -shared -fPIC -O2 -Iinclude -o examples/libexample_kernels.so examples/thread_pool_kernel.c
+ * Build (one line, in an app that has native-workers installed):
+ *   cc -shared -fPIC -O2 -I node_modules/native-workers/include -o libexample_kernels.so thread_pool_kernel.c
  *
  * Use:
  *   const pool = new ThreadPool();
- *   pool.load('examples/libexample_kernels.so');   // -> ['upper', 'count']
+ *   pool.load('./libexample_kernels.so');           // -> ['upper', 'count']
  *   await pool.run('upper', 'hello');               // -> <Buffer 48 45 4c 4c 4f>
  */
 #include <errno.h>

@@ -1,4 +1,4 @@
 import cjs from './index.js';
 
-export const { RingBuffer, ThreadPool, child_process, worker_threads } = cjs;
+export const { RingBuffer, ThreadPool, child_process, worker_threads, version } = cjs;
 export default cjs;

@@ -11,6 +11,7 @@
 // other (V8's Atomics.wait is not a futex).
 
 const binding = require('./internal/binding');
+const debug = require('./internal/debug').debuglog('ring');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
@@ -169,6 +170,7 @@ class RingBuffer {
     const sab = new SharedArrayBuffer(ALIGN + HEADER_SIZE + cap);
     const base = binding.ringInit(new Uint8Array(sab), cap, flags);
     this.#bind(sab, base);
+    debug('new ring: capacity %d, producers %s, consumers %s', cap, producers, consumers);
   }
 
   // Attach to a ring made by this package, in this or another thread.
@@ -181,6 +183,7 @@ class RingBuffer {
         `is too small to hold a ring buffer (${buffer.byteLength} bytes)`);
     }
     const base = binding.ringAttach(new Uint8Array(buffer));
+    debug('attach to a ring of %d bytes', buffer.byteLength);
     return new RingBuffer(kAttach, { sab: buffer, base });
   }
 

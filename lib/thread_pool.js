@@ -13,6 +13,7 @@ const path = require('path');
 const { types: { isSharedArrayBuffer, isArrayBuffer, isArrayBufferView } } = require('util');
 
 const binding = require('./internal/binding');
+const debug = require('./internal/debug').debuglog('thread_pool');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
@@ -275,6 +276,7 @@ class ThreadPool {
       finalStats: null,
     };
     this.#refreshKernels();
+    debug('new pool: %d threads, maxQueue %s, kernels %s', threads, maxQueue, this[kState].kernelNames.join(' '));
     this[kState].flush = () => this.#flush();
     this[kState].resume = () => {
       this[kState].resumeScheduled = false;
@@ -507,6 +509,7 @@ class ThreadPool {
   // Finish running tasks, reject queued ones with ERR_POOL_CLOSED, then
   // stop the threads.
   close() {
+    if (debug.enabled) debug('close: %j', this.stats);
     return this.#shutdown(false);
   }
 

@@ -26,6 +26,7 @@ const {
   WORKER_CAPACITY,
 } = require('./internal/worker/port');
 const { newChannelMemory } = require('./internal/worker/lanes');
+const debug = require('./internal/debug').debuglog('worker_threads');
 const {
   isOurPort, substitutePorts, mapTransferList, describePort, markAsUntransferable,
 } = require('./internal/worker/transfer');
@@ -140,6 +141,8 @@ class Worker extends EventEmitter {
     }
     if (ours !== null) for (const port of ours.keys()) port[kDetach]();
     this[kNode] = node;
+    debug('new Worker %s: thread %d, channel of 2 x %d bytes', opts.eval ? '(eval)' : String(filename),
+      node.threadId, WORKER_CAPACITY);
     const port = new MessagePort(kCreate, {
       ctlSab: mem.ctlSab, r0: mem.r0, r1: mem.r1, side: 0, node: side.port1, target: this,
     });

@@ -33,6 +33,10 @@ async function settle() {
 }
 
 function close(before, after, what, rssSlack) {
+  if (STRESS) {
+    console.log(`      ${what}: threads ${before.threads} -> ${after.threads}, fds ${before.fds} -> ${after.fds}, ` +
+      `memfds ${before.memfds} -> ${after.memfds}, rss ${before.rss >> 20} -> ${after.rss >> 20} MiB`);
+  }
   assert.ok(after.threads <= before.threads + 2, `${what}: threads ${before.threads} -> ${after.threads}`);
   assert.ok(after.fds <= before.fds + 2, `${what}: fds ${before.fds} -> ${after.fds}`);
   assert.ok(after.memfds <= before.memfds, `${what}: memfds ${before.memfds} -> ${after.memfds}`);

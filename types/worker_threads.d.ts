@@ -69,7 +69,8 @@ export const parentPort: MessagePort | null;
 export const workerData: any;
 export const threadId: number;
 export const resourceLimits: ResourceLimits;
-export const SHARE_ENV: unique symbol;
+/** Node's own SHARE_ENV, so it fits Node's WorkerOptions too. */
+export const SHARE_ENV: typeof import('worker_threads').SHARE_ENV;
 export function setEnvironmentData(key: any, value: any): void;
 export function getEnvironmentData(key: any): any;
 export function markAsUntransferable(object: object): void;

@@ -31,9 +31,9 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const path = require('path');
 
 const binding = require('./binding');
+const debug = require('./debug').debuglog('child_process');
 const {
   codes: {
     ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_IPC_ONE_PIPE, ERR_INVALID_SYNC_FORK_INPUT, ERR_IPC_SYNC_FORK,
@@ -62,7 +62,7 @@ for (const name of Object.keys(signals)) {
   if (signalNames[signals[name]] === undefined) signalNames[signals[name]] = name;
 }
 
-const HELPER = path.join(__dirname, '..', '..', 'build', 'Release', 'nw_exec_helper');
+const HELPER = binding.helperPath;
 
 const UV_EACCES = -os.constants.errno.EACCES;
 const UV_EAGAIN = -os.constants.errno.EAGAIN;
@@ -399,6 +399,8 @@ class ChildProcess extends EventEmitter {
     }
 
     this.pid = this._handle.pid;
+    debug('spawn %s %j: pid %s%s%s', options.file, this.spawnargs, this.pid, err ? ` error ${err}` : '',
+      options.uid != null || options.gid != null ? ' (through the uid/gid helper)' : '');
 
     for (let i = 0; i < stdio.length; i++) {
       const stream = stdio[i];
@@ -480,6 +482,7 @@ function spawnSync(options) {
   native.killSignal = options.killSignal;
   native.maxBuffer = options.maxBuffer === Infinity ? undefined : options.maxBuffer;
   if (stdio[0] && stdio[0].type === 'pipe' && options.input != null) native.input = options.input;
+  debug('spawnSync %s %j', options.file, options.args);
   const r = binding.spawnSync(native);
 
   const result = {};

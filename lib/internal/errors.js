@@ -25,8 +25,45 @@ function nodeErrorClass(Base) {
   return C;
 }
 
+// The package's own JavaScript: frames from here are dropped from the top
+// of a stack, so that it starts at the user's call (as Node hides its
+// internals behind hideStackFrames).
+const LIB_DIR = require('path').join(__dirname, '..') + require('path').sep;
+const EXTRA_FRAMES = 16;
+
+// Capture with room for the frames that trimStack drops.
+function withRoom(make) {
+  const limit = Error.stackTraceLimit;
+  const raise = typeof limit === 'number' && Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit').writable;
+  if (raise) Error.stackTraceLimit = limit + EXTRA_FRAMES;
+  try {
+    return make();
+  } finally {
+    if (raise) Error.stackTraceLimit = limit;
+  }
+}
+
+// Drop the frames of the package's own files from the top of err.stack,
+// keeping at most Error.stackTraceLimit frames. A stack that is all ours
+// (an error raised in a callback from the event loop) is kept whole.
+function trimStack(err) {
+  const stack = err.stack;
+  if (typeof stack !== 'string') return err;
+  const lines = stack.split('\n');
+  const first = lines.findIndex((l) => /^\s+at /.test(l));
+  if (first < 0) return err;
+  let i = first;
+  while (i < lines.length && lines[i].includes(LIB_DIR)) i++;
+  if (i === lines.length) return err;
+  lines.splice(first, i - first);
+  const limit = typeof Error.stackTraceLimit === 'number' ? Error.stackTraceLimit : Infinity;
+  if (lines.length - first > limit) lines.length = first + limit;
+  err.stack = lines.join('\n');
+  return err;
+}
+
 function makeNodeError(Base, code, message) {
-  const err = new (nodeErrorClass(Base))(message);
+  const err = withRoom(() => new (nodeErrorClass(Base))(message));
   Object.defineProperty(err, kCode, { value: code });
   // The stack is formatted on first access, from the name: give it the
   // code for that moment, as Node's header has it.
@@ -35,7 +72,7 @@ function makeNodeError(Base, code, message) {
   err.stack;
   delete err.name;
   err.code = code;
-  return err;
+  return trimStack(err);
 }
 
 // What a user passed, in Node's words: 'type number (5)', 'an instance of
@@ -200,6 +237,24 @@ const codes = {
   ERR_KERNEL_EXISTS(message) {
     return makeNodeError(Error, 'ERR_KERNEL_EXISTS', message);
   },
+  ERR_NATIVE_WORKERS_NOT_BUILT(target, root) {
+    return makeNodeError(Error, 'ERR_NATIVE_WORKERS_NOT_BUILT',
+      `native-workers has no compiled addon for ${target}: no prebuilt binary matches this ` +
+      `machine and it was not built from source (was it installed with --ignore-scripts?). ` +
+      `Run \`npm rebuild native-workers\` (needs a C compiler, make and python3), or allow its ` +
+      `install script. Looked in ${root}/build/Release and ${root}/prebuilds.`);
+  },
+  ERR_NATIVE_WORKERS_LOAD_FAILED(file, cause) {
+    const why = String(cause && cause.message).split('\n')[0];
+    const glibc = /GLIBC_[0-9.]+/.test(why)
+      ? ' The prebuilt binaries need glibc 2.34 or newer;' : '';
+    const err = makeNodeError(Error, 'ERR_NATIVE_WORKERS_LOAD_FAILED',
+      `native-workers could not load its addon ${file}: ${why}.${glibc} ` +
+      `Run \`npm rebuild native-workers --build-from-source\` to build it for this machine ` +
+      `(needs a C compiler, make and python3).`);
+    Object.defineProperty(err, 'cause', { value: cause, configurable: true, writable: true });
+    return err;
+  },
 };
 
 class AbortError extends Error {
@@ -213,11 +268,11 @@ class AbortError extends Error {
 // Turn a negative errno from the addon into a Node-style system error.
 function errnoException(errno, syscall, extra) {
   const code = require('util').getSystemErrorName(errno);
-  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`);
+  const err = withRoom(() => new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`));
   err.errno = errno;
   err.code = code;
   err.syscall = syscall;
-  return err;
+  return trimStack(err);
 }
 
-module.exports = { codes, AbortError, errnoException, makeNodeError, kIsNodeError };
+module.exports = { codes, AbortError, errnoException, makeNodeError, kIsNodeError, trimStack };

@@ -14,6 +14,7 @@ const path = require('path');
 const { fileURLToPath } = require('url');
 
 const binding = require('./binding');
+const debug = require('./debug').debuglog('child_process');
 const { ipcSlot } = require('./child_process');
 const { setupForkChannel } = require('./ipc/fork_channel');
 const {
@@ -32,6 +33,7 @@ const provider = {
   // Called by ChildProcess.spawn for the 'ipc' slot `index`.
   prepare({ index, serialization, options }) {
     const { handle, sock } = binding.channelCreate(binding.CHANNEL_DEFAULT_CAPACITY, options[kChannelStart]);
+    debug('fork channel: 2 rings of %d bytes in a memfd, %s serialization', binding.CHANNEL_DEFAULT_CAPACITY, serialization);
     return ipcSlot({
       childFd: sock,
       env: [`NW_CHANNEL=${index}:${serialization}`],

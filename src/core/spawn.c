@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,6 +38,34 @@ static int sys_pidfd_open(pid_t pid) {
 
 static int sys_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* Adds to `fa` the closing, in the child, of every descriptor from `lowfd`
+ * up. Caller's thread; returns 0 or a positive error number, as the
+ * posix_spawn_file_actions_* calls do. glibc (2.34) does it in one action.
+ * musl has no such action: this closes each descriptor from `lowfd` up
+ * that is open in the parent now and not close-on-exec (those vanish at
+ * exec anyway), so one that another thread opens without O_CLOEXEC between
+ * the scan and the spawn can still reach the child. */
+static int add_closefrom(posix_spawn_file_actions_t *fa, int lowfd) {
+#ifdef __GLIBC__
+  return posix_spawn_file_actions_addclosefrom_np(fa, lowfd);
+#else
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return errno;
+  int self = dirfd(d), rc = 0;
+  struct dirent *e;
+  while (rc == 0 && (e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = atoi(e->d_name);
+    if (fd < lowfd || fd == self) continue;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0 || (fl & FD_CLOEXEC)) continue;
+    rc = posix_spawn_file_actions_addclose(fa, fd);
+  }
+  closedir(d);
+  return rc;
+#endif
 }
 
 /* Any thread. */
@@ -192,7 +221,7 @@ int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
     first_free = nfds + 1;
   }
   if (o->flags & NW_SPAWN_CLOSEFROM) {
-    if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, first_free)) != 0) {
+    if ((rc = add_closefrom(&fa, first_free)) != 0) {
       rc = -rc;
       goto out;
     }

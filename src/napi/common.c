@@ -48,16 +48,20 @@ void nw_napi_throw_code(napi_env env, nw_error_kind_t kind, const char *code,
 /* The code is libuv's name for the errno, the one util.getSystemErrorName
  * (and so errnoException) gives: "ENOTSUP" where glibc says "EOPNOTSUPP".
  * libuv names only the errnos its own calls return; for the others (a
- * kernel may return -EDOM) glibc's name is used, and "Unknown system error
- * -N" where neither has one. The properties are set in errnoException's
+ * kernel may return -EDOM) glibc's name is used (not on musl), and
+ * "Unknown system error -N" where neither has one. The properties are set in errnoException's
  * order (errno, code, syscall), so the two print alike. */
 static void errno_code(int err, char *buf, size_t len) {
   static const char unknown[] = "Unknown system error";
   uv_err_name_r(err, buf, len);
+#ifdef __GLIBC__
   if (strncmp(buf, unknown, sizeof unknown - 1) == 0) {
     const char *name = strerrorname_np(-err);
     if (name) snprintf(buf, len, "%s", name);
   }
+#else
+  (void)unknown; /* musl has no strerrorname_np: libuv's names only */
+#endif
 }
 
 /* See common.h; the code comes from errno_code. */

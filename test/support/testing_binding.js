@@ -3,4 +3,10 @@
 // The test-only addon (src/napi/testing.c, its own target in binding.gyp):
 // native ring peers, benchmark baselines and the glue's system errors, for
 // the tests and benchmarks. The package's own addon does not contain it.
-module.exports = require('../../build/Release/native_workers_testing.node');
+// Its file ends in .node-testing, not .node, so that build/Release holds one
+// .node file: the one node-gyp-build and prebuildify take.
+const path = require('path');
+
+const testing = { exports: {} };
+process.dlopen(testing, path.join(__dirname, '..', '..', 'build', 'Release', 'native_workers_testing.node-testing'));
+module.exports = testing.exports;
