@@ -106,7 +106,9 @@ describe(`leaks: ${N} of each`, function () {
     await settle();
     const after = counts();
     close(before, after, 'RingBuffers with async waits', 64 << 20);
-    assert.ok(collected >= N - 2, `only ${collected} of ${N} rings were collected`);
+    // Finalization callbacks run some time after the collection: a few may
+    // still be due; a ring held for good would leave most of them out.
+    assert.ok(collected >= Math.min(N - 2, Math.floor(N * 0.95)), `only ${collected} of ${N} rings were collected`);
   }
 
   it('1 MiB RingBuffers, one readAsync each, closed and dropped', () => ringRounds(async (rb, i) => {
