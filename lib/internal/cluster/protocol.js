@@ -6,6 +6,8 @@
 // { ack: <seq of the message answered> } the other, on the worker's fork
 // channel. A Link is that conversation with one worker process.
 
+const SWALLOW = { swallowErrors: true };
+
 class Link {
   constructor(proc) {
     this.proc = proc;
@@ -24,8 +26,10 @@ class Link {
     const seq = this.seq++;
     const message = { cmd: 'NODE_CLUSTER', ...fields, seq };
     if (onReply !== undefined) this.waiting.set(seq, onReply);
+    // A write that fails means the worker is gone: its channel's end
+    // (abandon()) settles what waits, so the error itself is not news.
     if (handle == null) proc.send(message);
-    else proc.send(message, handle);
+    else proc.send(message, handle, SWALLOW);
     return true;
   }
 

@@ -72,7 +72,8 @@ class RoundRobinHandle {
 
   // `reply(errno, fields, handle)` answers the worker's queryServer.
   add(worker, link, reply) {
-    const member = { worker, link, inflight: 0 };
+    // gone: its channel closed (its 'disconnect' removes it soon).
+    const member = { worker, link, inflight: 0, gone: false };
     this.members.push(member);
     const answer = () => {
       if (this.errno !== 0) {
@@ -136,7 +137,7 @@ class RoundRobinHandle {
     for (let k = 0; k < n; k++) {
       const i = (this.turn + k) % n;
       const inflight = members[i].inflight;
-      if (inflight < DEPTH && (best === -1 || inflight < members[best].inflight)) {
+      if (!members[i].gone && inflight < DEPTH && (best === -1 || inflight < members[best].inflight)) {
         best = i;
         if (inflight === 0) break;
       }
@@ -156,6 +157,7 @@ class RoundRobinHandle {
     });
     if (!sent) {
       member.inflight--;
+      member.gone = true;
       this.requeue(client);
     }
   }
