@@ -141,3 +141,20 @@ describe('cluster: differential against node:cluster', function () {
     assert.deepStrictEqual(r.seen, { unique: false, nw: ['NW_EXTRA'], id: 1, isWorker: true });
   });
 });
+
+describe('cluster: the example', function () {
+  this.timeout(30000);
+
+  it('examples/cluster.js (the README quick start) serves from both workers and exits', async () => {
+    const { execFile } = require('child_process');
+    const out = await new Promise((resolve, reject) => {
+      execFile(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster.js')], { timeout: 20000 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+    const lines = out.trim().split('\n');
+    assert.deepStrictEqual(lines.filter((l) => l.startsWith('hello')).sort(),
+      ['hello from worker 1', 'hello from worker 1', 'hello from worker 2', 'hello from worker 2']);
+    assert.deepStrictEqual(lines.filter((l) => l.startsWith('worker')).sort(),
+      ['worker 1 exited with 0', 'worker 2 exited with 0']);
+  });
+});
