@@ -136,6 +136,42 @@ describe('cluster: differential against node:cluster', function () {
     assert.strictEqual(r.code, 'ERR_INTERNAL_ASSERTION');
   });
 
+  it("serialization: 'advanced' and an explicit stdio in setupPrimary()", async () => {
+    const r = await differential('advanced');
+    assert.deepStrictEqual(r, { log: [], isMap: true, one: 'one', big: '200000000000000000000', stdin: null, out: 'got one\n' });
+  });
+
+  for (const impl of ['node', 'ours']) {
+    it(`${impl}: workers of a primary killed with SIGKILL exit by themselves`, async () => {
+      const child = spawn(process.execPath, [SCENARIO, 'orphans'], {
+        env: { ...process.env, NW_CLUSTER: impl }, stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const guard = setTimeout(() => child.kill('SIGKILL'), 20000);
+      const { pids } = await new Promise((resolve) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(JSON.parse(out));
+        });
+      });
+      clearTimeout(guard);
+      child.kill('SIGKILL');
+      const alive = (pid) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const deadline = Date.now() + 10000;
+      while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const left = pids.filter(alive);
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      assert.deepStrictEqual(left, []);
+    });
+  }
+
   it('worker code sees neither NODE_UNIQUE_ID nor the package’s variables', async () => {
     const r = await differential('env');
     assert.deepStrictEqual(r.seen, { unique: false, nw: ['NW_EXTRA'], id: 1, isWorker: true });
@@ -145,7 +181,7 @@ describe('cluster: differential against node:cluster', function () {
 describe('cluster: the example', function () {
   this.timeout(30000);
 
-  it('examples/cluster.js (the README quick start) serves from both workers and exits', async () => {
+  it('examples/cluster.js (the README quick start, made to exit) serves from both workers and exits', async () => {
     const { execFile } = require('child_process');
     const out = await new Promise((resolve, reject) => {
       execFile(process.execPath, [path.join(__dirname, '..', 'examples', 'cluster.js')], { timeout: 20000 },
