@@ -89,6 +89,16 @@ describe('cluster: differential against node:cluster', function () {
     });
   }
 
+  for (const policy of ['rr', 'none']) {
+    it(`a Unix socket path shared by two workers (${policy})`, async () => {
+      const r = await differential('unix', (x) => ({ ...x, by: policy === 'rr' ? x.by : null }),
+        { NODE_CLUSTER_SCHED_POLICY: policy });
+      assert.strictEqual(r.n, 6);
+      assert.strictEqual(r.addr.addressType, -1);
+      if (policy === 'rr') assert.deepStrictEqual(r.by, ['1', '2']);
+    });
+  }
+
   it('a dgram socket bound in a worker is shared through the primary', async () => {
     const r = await differential('dgram');
     assert.strictEqual(r.reply, 'pong:ping');
