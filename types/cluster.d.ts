@@ -6,9 +6,19 @@ import cluster from 'cluster';
 
 export default cluster;
 
-export type {
-  Cluster,
-  ClusterSettings,
-  Address,
-  Worker,
-} from 'cluster';
+// The named exports of lib/cluster.mjs: the names that stay put (read
+// settings and schedulingPolicy from the default export).
+export declare const isPrimary: typeof cluster.isPrimary;
+export declare const isMaster: typeof cluster.isMaster;
+export declare const isWorker: typeof cluster.isWorker;
+export declare const workers: typeof cluster.workers;
+export declare const worker: typeof cluster.worker;
+export declare const SCHED_NONE: typeof cluster.SCHED_NONE;
+export declare const SCHED_RR: typeof cluster.SCHED_RR;
+export declare const setupPrimary: typeof cluster.setupPrimary;
+export declare const setupMaster: typeof cluster.setupMaster;
+export declare const fork: typeof cluster.fork;
+export declare const disconnect: typeof cluster.disconnect;
+
+export { Worker } from 'cluster';
+export type { Cluster, ClusterSettings, Address } from 'cluster';
