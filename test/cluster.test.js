@@ -188,6 +188,19 @@ describe('cluster: differential against node:cluster', function () {
   });
 });
 
+describe('cluster: the Worker class', () => {
+  it('constructs as Node\'s, with or without new, and is an EventEmitter', () => {
+    const EventEmitter = require('events');
+    const shape = (C) => {
+      const a = new C.Worker();
+      const b = C.Worker({ id: 3, state: 'online' });
+      return [a.exitedAfterDisconnect, a.state, a.id, a.process, b.id, b.state,
+        b instanceof C.Worker, b instanceof EventEmitter, Object.keys(a).filter((k) => !k.startsWith('_'))];
+    };
+    assert.deepStrictEqual(shape(require('../lib/cluster')), shape(require('cluster')));
+  });
+});
+
 describe('cluster: the example', function () {
   this.timeout(30000);
 
