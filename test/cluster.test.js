@@ -104,6 +104,18 @@ describe('cluster: differential against node:cluster', function () {
     assert.strictEqual(r.reply, 'pong:ping');
   });
 
+  it('a worker that disconnects itself exits with exitedAfterDisconnect', async () => {
+    const r = await differential('selfDisconnect');
+    assert.deepStrictEqual(r.log, ['cluster:disconnect:1', 'cluster:exit:1:0:null:true:dead']);
+  });
+
+  for (const policy of ['rr', 'none']) {
+    it(`listen() on a port the primary holds fails in the worker as Node's (${policy}), and disconnect after it`, async () => {
+      const r = await differential('addrInUse', undefined, { NODE_CLUSTER_SCHED_POLICY: policy });
+      assert.deepStrictEqual(r.err, { code: 'EADDRINUSE', syscall: 'bind', errno: -98, port: true });
+    });
+  }
+
   it('a crashed worker reports its exit code, and a new one serves', async () => {
     const r = await differential('respawn');
     assert.ok(r.log.includes('cluster:exit:1:3:null:false:dead'));

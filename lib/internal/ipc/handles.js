@@ -44,6 +44,14 @@ function rawKind(handle) {
   return null;
 }
 
+// A raw handle as Node's own receiver gives it: without what the object
+// that opened it hung on it (its owner, onread, lookup), so that Node's
+// code can tell that nobody owns it yet.
+function bare(raw) {
+  for (const key of Reflect.ownKeys(raw)) delete raw[key];
+  return raw;
+}
+
 const conversions = {
   'net.Server': {
     fd: (server) => fdOf(server._handle),
@@ -71,7 +79,7 @@ const conversions = {
       const socket = new net.Socket({ fd, readable: false, writable: false });
       const raw = socket._handle;
       socket._handle = null;
-      done(raw);
+      done(bare(raw));
     },
   },
   'dgram.Native': {
@@ -87,7 +95,7 @@ const conversions = {
         fail(new Error(`a dgram.Native handle that cannot be opened (${err})`));
         return;
       }
-      done(raw);
+      done(bare(raw));
     },
   },
   'net.Socket': {
