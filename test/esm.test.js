@@ -21,10 +21,22 @@ describe('ESM entry points', () => {
     });
   }
 
+  // The cluster module is an EventEmitter whose settings are replaced as
+  // the program runs: its named exports are the names that stay put.
+  it('native-workers/cluster: the module as default, its stable names as named exports', async () => {
+    const esm = await import('native-workers/cluster');
+    const cjs = require('../lib/cluster');
+    assert.strictEqual(esm.default, cjs);
+    for (const k of ['isPrimary', 'isMaster', 'isWorker', 'Worker', 'workers', 'SCHED_NONE', 'SCHED_RR',
+      'setupPrimary', 'setupMaster', 'fork', 'disconnect']) {
+      assert.strictEqual(esm[k], cjs[k], k);
+    }
+  });
+
   it('package.json exports every entry it names', () => {
     const pkg = require('../package.json');
     const named = Object.keys(pkg.exports).filter((k) => k !== './package.json')
       .map((k) => (k === '.' ? 'native-workers' : `native-workers/${k.slice(2)}`));
-    assert.deepStrictEqual(named.sort(), ENTRIES.map((e) => e[0]).sort());
+    assert.deepStrictEqual(named.sort(), [...ENTRIES.map((e) => e[0]), 'native-workers/cluster'].sort());
   });
 });

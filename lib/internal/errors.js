@@ -225,6 +225,13 @@ const codes = {
   ERR_UNKNOWN_SIGNAL(signal) {
     return makeNodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`);
   },
+  ERR_SOCKET_BAD_PORT(name, port, allowZero = true) {
+    const op = allowZero ? '>=' : '>';
+    return makeNodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describe(port)}.`);
+  },
+  ERR_INTERNAL_ASSERTION(message) {
+    return makeNodeError(Error, 'ERR_INTERNAL_ASSERTION', message);
+  },
   ERR_UNKNOWN_KERNEL(name) {
     return makeNodeError(Error, 'ERR_UNKNOWN_KERNEL', `Unknown kernel: '${name}'`);
   },

@@ -2,7 +2,9 @@
 
 // Argument checks shared by every part, throwing errors from errors.js.
 
-const { codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE } } = require('./errors');
+const {
+  codes: { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, ERR_SOCKET_BAD_PORT },
+} = require('./errors');
 
 // `allowNull`: null passes too (a flag, not an options object, so that
 // nothing on Object.prototype can change it).
@@ -46,6 +48,17 @@ function validateInteger(value, name, min = Number.MIN_SAFE_INTEGER, max = Numbe
   if (value < min || value > max) throw ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
 }
 
+// A port as Node's validatePort takes it: a number or a numeric string,
+// an integer from 0 (unless !allowZero) to 65535. Returns it as a number.
+function validatePort(port, name = 'Port', allowZero = true) {
+  if ((typeof port !== 'number' && typeof port !== 'string') ||
+      (typeof port === 'string' && port.trim().length === 0) ||
+      +port !== (+port >>> 0) || port > 0xFFFF || (port === 0 && !allowZero)) {
+    throw ERR_SOCKET_BAD_PORT(name, port, allowZero);
+  }
+  return port | 0;
+}
+
 function validateOneOf(value, name, oneOf) {
   if (!oneOf.includes(value)) {
     const allowed = oneOf.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(', ');
@@ -78,6 +91,7 @@ module.exports = {
   validateNumber,
   validateInteger,
   validateOneOf,
+  validatePort,
   validateAbortSignal,
   validateTimeout,
 };

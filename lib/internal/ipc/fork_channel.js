@@ -88,7 +88,14 @@ class ForkChannel {
     const body = encodeHandleBody(this.advanced, message, handle.type, handle.extra);
     // The descriptor is in the kernel's queue once this returns: the
     // sender's copy may close at once (no acknowledgement is needed).
-    binding.channelSendFd(this.handle, handle.fd);
+    try {
+      binding.channelSendFd(this.handle, handle.fd);
+    } catch (err) {
+      // The peer is gone (EPIPE) before we saw its end: a failed write, as
+      // Node reports one; 'disconnect' follows.
+      this.ipc.writeFailed(err, options, cb);
+      return false;
+    }
     const ok = this.write(RECORD_HANDLE, body, cb);
     const raw = detachHandle(handle.object, handle.type, options);
     if (raw !== null) raw.close();

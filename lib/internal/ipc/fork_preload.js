@@ -42,4 +42,20 @@ const ENV = 'NW_CHANNEL';
   }
   // A child's channel keeps it alive only while someone listens, as Node's.
   setupForkChannel(process, handle, m[2], { countListeners: true });
+  announceClusterWorker();
 })();
+
+// A worker of native-workers/cluster: its primary put NODE_UNIQUE_ID in the
+// environment, so Node's bootstrap has already made this process a worker
+// of Node's own cluster module (lib/internal/cluster/child.js), which speaks
+// { cmd: 'NODE_CLUSTER' } internal messages over process.send. That ran
+// before this preload, when process.send did not exist yet, so its 'online'
+// was dropped (it sends nothing while disconnected): say it now, on the
+// channel just attached. Everything after it (queryServer, listening,
+// newconn, disconnect) goes over this channel as over Node's pipe.
+function announceClusterWorker() {
+  if (!process.moduleLoadList.includes('NativeModule cluster')) return;
+  const cluster = require('cluster');
+  if (!cluster.isWorker || cluster.worker === null || cluster.worker.state !== 'online') return;
+  process.send({ cmd: 'NODE_CLUSTER', act: 'online' });
+}

@@ -6,6 +6,11 @@
 // pass and what else the receiver needs, what becomes of the sender's
 // object, and how the receiver rebuilds an object of the same type around
 // the descriptor it got (SCM_RIGHTS).
+//
+// Besides the public objects, the table knows the raw libuv handles that
+// Node's cluster passes ('net.Native': a TCP or Pipe handle, 'dgram.Native':
+// a UDP handle): the cluster primary of native-workers hands them to the
+// cluster code that Node runs in each worker, which wants a raw handle.
 
 const fs = require('fs');
 const net = require('net');
@@ -29,6 +34,24 @@ function fdOf(handle) {
   return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
+// A raw handle of libuv's (what net.Socket#_handle holds): the type
+// Node's own code checks with instanceof, here by its class's name.
+function rawKind(handle) {
+  if (handle === null || typeof handle !== 'object' || typeof handle.close !== 'function') return null;
+  const name = handle.constructor && handle.constructor.name;
+  if (name === 'TCP' || name === 'Pipe') return 'net.Native';
+  if (name === 'UDP') return 'dgram.Native';
+  return null;
+}
+
+// A raw handle as Node's own receiver gives it: without what the object
+// that opened it hung on it (its owner, onread, lookup), so that Node's
+// code can tell that nobody owns it yet.
+function bare(raw) {
+  for (const key of Reflect.ownKeys(raw)) delete raw[key];
+  return raw;
+}
+
 const conversions = {
   'net.Server': {
     fd: (server) => fdOf(server._handle),
@@ -36,7 +59,43 @@ const conversions = {
     rebuild(fd, meta, done, fail) {
       const server = new net.Server();
       server.once('error', (err) => { server.close(); fail(err); });
-      server.listen({ fd }, () => done(server));
+      // exclusive: in a cluster worker a plain listen({ fd }) would ask
+      // the primary for a server instead of using this descriptor.
+      server.listen({ fd, exclusive: true }, () => done(server));
+    },
+  },
+  'net.Native': {
+    fd: fdOf,
+    // net.Socket throws for a descriptor that is not a stream socket, so
+    // the receiver need not look first (one system call less for each
+    // connection a cluster primary hands over).
+    checksType: true,
+    // The sender keeps its handle (the cluster primary closes it once the
+    // worker took the connection).
+    detach: () => null,
+    rebuild(fd, meta, done) {
+      // A net.Socket opened on the descriptor makes the TCP or Pipe handle
+      // that suits it; the raw handle is taken out of it, unread.
+      const socket = new net.Socket({ fd, readable: false, writable: false });
+      const raw = socket._handle;
+      socket._handle = null;
+      done(bare(raw));
+    },
+  },
+  'dgram.Native': {
+    fd: fdOf,
+    detach: () => null,
+    rebuild(fd, meta, done, fail) {
+      // (The UDP handle class is one for both families.)
+      const socket = dgram.createSocket('udp4');
+      const raw = dgramHandle(socket);
+      const err = raw.open(fd);
+      if (err !== 0) {
+        closeFd(fd);
+        fail(new Error(`a dgram.Native handle that cannot be opened (${err})`));
+        return;
+      }
+      done(bare(raw));
     },
   },
   'net.Socket': {
@@ -67,7 +126,7 @@ const conversions = {
     rebuild(fd, meta, done, fail) {
       const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
       socket.once('error', (err) => { socket.close(); fail(err); });
-      socket.bind({ fd }, () => done(socket));
+      socket.bind({ fd, exclusive: true }, () => done(socket));
     },
   },
 };
@@ -81,7 +140,7 @@ function describeHandle(handle) {
   if (handle instanceof net.Socket) type = 'net.Socket';
   else if (handle instanceof net.Server) type = 'net.Server';
   else if (handle instanceof dgram.Socket) type = 'dgram.Socket';
-  else throw ERR_INVALID_HANDLE_TYPE();
+  else if ((type = rawKind(handle)) === null) throw ERR_INVALID_HANDLE_TYPE();
   const conv = conversions[type];
   return { type, fd: conv.fd(handle), extra: conv.extra ? conv.extra(handle) : null };
 }
@@ -105,11 +164,13 @@ function rebuildHandle(type, fd, meta, done, fail) {
     process.nextTick(done, undefined);
     return;
   }
-  let isSocket = false;
-  try {
-    isSocket = fs.fstatSync(fd).isSocket();
-  } catch {
-    // not an open descriptor
+  let isSocket = conv.checksType === true;
+  if (!isSocket) {
+    try {
+      isSocket = fs.fstatSync(fd).isSocket();
+    } catch {
+      // not an open descriptor
+    }
   }
   if (!isSocket) {
     closeFd(fd);
