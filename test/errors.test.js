@@ -61,6 +61,8 @@ describe('error messages are Node\'s, word for word', () => {
     ['ERR_OUT_OF_RANGE', 'x', '>= 0', -1.5],
     ['ERR_OUT_OF_RANGE', 'x', 'an integer', 1.5],
     ['ERR_OUT_OF_RANGE', 'x', '>= 0', NaN],
+    ['ERR_SOCKET_BAD_PORT', 'Port', 'abc', true],
+    ['ERR_SOCKET_BAD_PORT', 'options.port', 70000, false],
     ['ERR_INVALID_ARG_VALUE', 'x.y', { a: 1 }],
     ['ERR_INVALID_ARG_VALUE', 'x', 'abc', 'must be one of: \\'a\\', \\'b\\''],
     ['ERR_INVALID_ARG_VALUE', 'x', 'z'.repeat(200)],

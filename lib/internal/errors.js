@@ -227,7 +227,7 @@ const codes = {
   },
   ERR_SOCKET_BAD_PORT(name, port, allowZero = true) {
     const op = allowZero ? '>=' : '>';
-    return makeNodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536.${describe(port)}.`);
+    return makeNodeError(RangeError, 'ERR_SOCKET_BAD_PORT', `${name} should be ${op} 0 and < 65536. Received ${received(port)}.`);
   },
   ERR_INTERNAL_ASSERTION(message) {
     return makeNodeError(Error, 'ERR_INTERNAL_ASSERTION', message);
