@@ -218,8 +218,17 @@ function nativeFds(stdio, sync) {
   });
 }
 
+// The directory the child starts in, as Node's native side reads
+// options.cwd: spawn() takes only a non-empty string (anything else, '' and
+// Buffers included, means the parent's directory); spawnSync() takes the
+// string form of whatever is set, so '' fails there with ENOENT.
+function nativeCwd(cwd, sync) {
+  if (sync) return cwd == null ? undefined : `${cwd}`;
+  return typeof cwd === 'string' && cwd.length > 0 ? cwd : undefined;
+}
+
 // A null prototype: the addon looks up optional fields by name.
-function nativeOptions(options, fds) {
+function nativeOptions(options, fds, sync) {
   return {
     __proto__: null,
     file: options.file,
@@ -227,7 +236,7 @@ function nativeOptions(options, fds) {
     // usual TypeError here).
     args: options.args.map((a) => (typeof a === 'string' ? a : `${a}`)),
     envPairs: options.envPairs,
-    cwd: options.cwd == null ? undefined : options.cwd,
+    cwd: nativeCwd(options.cwd, sync),
     fds,
     detached: !!options.detached,
     uid: options.uid == null ? undefined : options.uid >>> 0,
@@ -365,7 +374,7 @@ class ChildProcess extends EventEmitter {
 
     let err;
     try {
-      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false), false));
     } catch (e) {
       closePipes(stdio.filter((s) => !s.ipc), 'childFd');
       closePipes(stdio, 'parentFd');
@@ -468,7 +477,7 @@ if (typeof Symbol.dispose === 'symbol') {
 // validated by lib/child_process.js.
 function spawnSync(options) {
   const { stdio } = getValidStdio(options.stdio || 'pipe', true);
-  const native = nativeOptions(options, nativeFds(stdio, true));
+  const native = nativeOptions(options, nativeFds(stdio, true), true);
   native.timeout = options.timeout > 0 ? options.timeout : undefined;
   native.killSignal = options.killSignal;
   native.maxBuffer = options.maxBuffer === Infinity ? undefined : options.maxBuffer;
