@@ -132,4 +132,76 @@ describe('child_process fidelity (issue 11, differential)', function () {
       }
     });
   });
+
+  describe('stdio descriptors reach the child in blocking mode', () => {
+    // O_NONBLOCK of a descriptor, from its fdinfo (flags are octal).
+    const nonblocking = (fd) => {
+      const flags = /^flags:\s+([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'))[1];
+      return (parseInt(flags, 8) & fs.constants.O_NONBLOCK) !== 0;
+    };
+
+    function collect(child) {
+      return within(20000, 'child', new Promise((resolve) => {
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => { out += d; });
+        child.stderr.on('data', (d) => { err += d; });
+        child.on('error', (e) => resolve({ error: errFields(e) }));
+        child.on('close', (code, signal) => resolve({ code, signal, out, err }));
+      }));
+    }
+
+    it("one child's stdout as another's stdin (head -n1)", async () => {
+      const r = await same(async (cp) => {
+        const p1 = cp.spawn('sh', ['-c', 'sleep 0.2; echo one; echo two']);
+        const p2 = cp.spawn('head', ['-n1'], { stdio: [p1.stdout, 'pipe', 'pipe'] });
+        const [a, b] = await Promise.all([collect(p2), within(20000, 'p1', new Promise((resolve) => p1.on('exit', resolve)))]);
+        return { head: a, p1: b };
+      });
+      assert.deepStrictEqual(r.head, { code: 0, signal: null, out: 'one\n', err: '' });
+    });
+
+    it('fds 0-2 of the child are blocking, whatever the parent handed over; the shared description follows', async () => {
+      // The child prints the O_NONBLOCK bit of its fds 0, 1 and 2 (shell
+      // arithmetic on the octal flags of its fdinfo).
+      const probe = 'for f in 0 1 2 3; do if [ -e /proc/$$/fdinfo/$f ]; then ' +
+        'fl=$(sed -n "s/^flags:[[:space:]]*//p" /proc/$$/fdinfo/$f); echo "$f $(( (0$fl >> 11) & 1 ))"; ' +
+        'else echo "$f -"; fi; done >&2';
+      const r = await same(async (cp) => {
+        const p1 = cp.spawn('sh', ['-c', 'sleep 0.3; echo x; echo y >&2']);
+        const fdOut = p1.stdout._handle.fd;
+        const fdErr = p1.stderr._handle.fd;
+        const before = [nonblocking(fdOut), nonblocking(fdErr)];
+        const kinds = [
+          [p1.stdout, 'pipe', 'pipe'],
+          [fdErr, 'pipe', 'pipe', p1.stdin],
+        ];
+        const seen = [];
+        for (const stdio of kinds) {
+          const c = cp.spawn('sh', ['-c', probe], { stdio });
+          seen.push((await collect(c)).err);
+        }
+        const after = [nonblocking(fdOut), nonblocking(fdErr)];
+        p1.kill();
+        await within(20000, 'p1', new Promise((resolve) => p1.on('exit', resolve)));
+        return { before, seen, after };
+      });
+      assert.deepStrictEqual(r.before, [true, true]);
+      assert.deepStrictEqual(r.seen[0], '0 0\n1 0\n2 0\n3 -\n');
+      // From fd 3 up a descriptor keeps its flag, as with libuv.
+      assert.deepStrictEqual(r.seen[1], '0 0\n1 0\n2 0\n3 1\n');
+      assert.deepStrictEqual(r.after, [false, false]);
+    });
+
+    it('spawnSync gives a blocking stdin too', async () => {
+      await same(async (cp) => {
+        const p1 = cp.spawn('sh', ['-c', 'echo first; sleep 0.2; echo second']);
+        const fd = p1.stdout._handle.fd;
+        const r = cp.spawnSync('sh', ['-c', 'read a; read b; echo "$a $b"'], { stdio: [fd, 'pipe', 'pipe'] });
+        p1.kill();
+        await within(20000, 'p1', new Promise((resolve) => p1.on('exit', resolve)));
+        return { status: r.status, out: String(r.stdout), err: String(r.stderr) };
+      });
+    });
+  });
 });
