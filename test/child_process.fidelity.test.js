@@ -204,4 +204,137 @@ describe('child_process fidelity (issue 11, differential)', function () {
       });
     });
   });
+
+  describe("a server's sockets sent to another process", () => {
+    const net = require('net');
+    const fixture = path.join(__dirname, 'fixtures', 'cp-socket-list.js');
+    const kinds = {
+      fork: (cp) => cp.fork(fixture),
+      'spawn ipc, plain Node child': (cp) => cp.spawn(process.execPath, [fixture], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    };
+
+    // A small script runner: `log` keeps what the parent saw, in order.
+    function harness(child) {
+      const log = [];
+      const inbox = [];
+      let waiting = null;
+      child.on('message', (m, handle) => {
+        inbox.push([m, handle]);
+        if (waiting) waiting();
+      });
+      const next = () => within(10000, 'message', new Promise((resolve) => {
+        const take = () => {
+          waiting = null;
+          const [m, handle] = inbox.shift();
+          if (typeof m === 'string' && m.startsWith('child:')) log.push(m);
+          resolve([m, handle]);
+        };
+        if (inbox.length) take();
+        else waiting = take;
+      }));
+      // getConnections, or 'no answer' (Node's never answers once the
+      // child has exited: it waits for zero workers).
+      const count = (server) => new Promise((resolve) => {
+        const t = setTimeout(() => { log.push('count: no answer'); resolve(); }, 300);
+        server.getConnections((err, n) => {
+          clearTimeout(t);
+          log.push(`count: ${err ? err.code : n}`);
+          resolve();
+        });
+      });
+      const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      return { log, next, count, pause };
+    }
+
+    for (const [kind, start] of Object.entries(kinds)) {
+      it(`getConnections counts them and 'close' waits for the peer (${kind})`, async () => {
+        const r = await same((cp) => within(30000, kind, (async () => {
+          const child = start(cp);
+          const { log, next, count, pause } = harness(child);
+          const clients = [];
+          const server = net.createServer((sock) => child.send('sock', sock));
+          server.on('close', () => log.push('server close'));
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+          for (let i = 0; i < 2; i++) {
+            clients.push(net.connect(server.address().port, '127.0.0.1'));
+            await next();
+          }
+          await count(server);
+          child.send('close-one');
+          await next();
+          await count(server);
+          server.close(() => log.push('close callback'));
+          log.push('close called');
+          await pause(100);
+          log.push('100 ms later');
+          child.send('close-all');
+          await next();
+          await pause(100);
+          await count(server);
+          const exited = new Promise((resolve) => child.on('exit', resolve));
+          child.send('bye');
+          await exited;
+          await pause(10);
+          await count(server);
+          for (const c of clients) c.destroy();
+          return log;
+        })()));
+        assert.deepStrictEqual(r.slice(0, 4), ['child: got a socket', 'child: got a socket', 'count: 2', 'child: a socket closed']);
+        assert.ok(r.indexOf('server close') > r.indexOf('100 ms later'));
+      });
+
+      it(`keepOpen: the socket counts here and there (${kind})`, async () => {
+        await same((cp) => within(30000, kind, (async () => {
+          const child = start(cp);
+          const { log, next, count } = harness(child);
+          const server = net.createServer((sock) => child.send('sock', sock, { keepOpen: true }));
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+          const client = net.connect(server.address().port, '127.0.0.1');
+          await next();
+          await count(server);
+          child.send('close-all');
+          await next();
+          await count(server);
+          client.destroy();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await count(server);
+          child.send('bye');
+          await new Promise((resolve) => child.on('exit', resolve));
+          server.close();
+          return log;
+        })()));
+      });
+
+      it(`the child's server counts sockets it sent to the parent (${kind})`, async () => {
+        const r = await same((cp) => within(30000, kind, (async () => {
+          const child = start(cp);
+          const { log, next } = harness(child);
+          child.send('serve');
+          const [{ port }] = await next();
+          const clients = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];
+          const got = [(await next())[1], (await next())[1]];
+          log.push(`parent: got ${got.map((s) => s instanceof net.Socket).join(' ')}`);
+          child.send('count');
+          log.push(`child count: ${JSON.stringify((await next())[0])}`);
+          got[0].destroy();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          child.send('count');
+          log.push(`child count: ${JSON.stringify((await next())[0])}`);
+          child.send('close-server');
+          await next();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          log.push('parent: closing the last socket');
+          got[1].destroy();
+          await next();
+          const exited = new Promise((resolve) => child.on('exit', resolve));
+          child.send('bye');
+          await exited;
+          for (const c of clients) c.destroy();
+          return log;
+        })()));
+        assert.ok(r.includes('child count: {"count":2,"err":null}'));
+        assert.ok(r.indexOf('child: server close') > r.indexOf('parent: closing the last socket'));
+      });
+    }
+  });
 });

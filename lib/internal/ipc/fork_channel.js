@@ -85,12 +85,12 @@ class ForkChannel {
   }
 
   sendHandle(message, handle, options, cb) {
+    const raw = detachHandle(handle, options, this.ipc);
     const body = encodeHandleBody(this.advanced, message, handle.type, handle.extra);
     // The descriptor is in the kernel's queue once this returns: the
     // sender's copy may close at once (no acknowledgement is needed).
     binding.channelSendFd(this.handle, handle.fd);
     const ok = this.write(RECORD_HANDLE, body, cb);
-    const raw = detachHandle(handle.object, handle.type, options);
     if (raw !== null) raw.close();
     return ok;
   }
@@ -371,7 +371,7 @@ class ForkChannel {
     }
     // Keep order: later messages wait until the handle is ready.
     this.blocked = true;
-    rebuildHandle(meta.type, fd, meta, (object) => {
+    rebuildHandle(meta.type, fd, meta, this.ipc, (object) => {
       this.blocked = false;
       this.schedule();
       this.ipc.deliver(meta.msg, object);

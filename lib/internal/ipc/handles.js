@@ -13,6 +13,7 @@ const dgram = require('dgram');
 
 const binding = require('../binding');
 const { codes: { ERR_INVALID_HANDLE_TYPE } } = require('../errors');
+const { trackSent, trackGot } = require('./socket_list');
 
 // Where a dgram.Socket keeps its handle (a symbol-keyed state object).
 let dgramState;
@@ -33,7 +34,7 @@ const conversions = {
   'net.Server': {
     fd: (server) => fdOf(server._handle),
     detach: () => null,
-    rebuild(fd, meta, done, fail) {
+    rebuild(fd, meta, ipc, done, fail) {
       const server = new net.Server();
       server.once('error', (err) => { server.close(); fail(err); });
       server.listen({ fd }, () => done(server));
@@ -44,8 +45,15 @@ const conversions = {
     // As Node does: unless keepOpen, the socket object lets go of its
     // handle (it is neither destroyed nor usable any more), reading stops
     // so that no data meant for the receiver is taken here meanwhile, and
-    // the handle is closed once the descriptor is on its way.
-    detach(socket, options) {
+    // the handle is closed once the descriptor is on its way. A socket
+    // its server accepted goes with the server's key, and the server counts
+    // it among its connections through the peer from now on
+    // (socket_list.js); here it no longer counts unless kept open.
+    detach(socket, options, h, ipc) {
+      if (socket.server) {
+        h.extra = { ...h.extra, key: trackSent(ipc, socket.server) };
+        if (!options.keepOpen) socket.server._connections--;
+      }
       if (options.keepOpen) return null;
       const raw = socket._handle;
       if (typeof raw.readStop === 'function') raw.readStop();
@@ -54,9 +62,11 @@ const conversions = {
       socket.setTimeout(0);
       return raw;
     },
-    rebuild(fd, meta, done) {
+    rebuild(fd, meta, ipc, done) {
       // (new net.Socket throws for a descriptor that is not a stream.)
       const socket = new net.Socket({ fd, readable: true, writable: true });
+      // Accepted by the sender's server: the sender asks how many we hold.
+      if (typeof meta.key === 'string') trackGot(ipc, meta.key, socket);
       process.nextTick(done, socket);
     },
   },
@@ -64,7 +74,7 @@ const conversions = {
     fd: (socket) => fdOf(dgramHandle(socket)),
     extra: (socket) => ({ dgramType: socket.type }),
     detach: () => null,
-    rebuild(fd, meta, done, fail) {
+    rebuild(fd, meta, ipc, done, fail) {
       const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
       socket.once('error', (err) => { socket.close(); fail(err); });
       socket.bind({ fd }, () => done(socket));
@@ -86,11 +96,13 @@ function describeHandle(handle) {
   return { type, fd: conv.fd(handle), extra: conv.extra ? conv.extra(handle) : null };
 }
 
-// After the descriptor went into a message: what the sender keeps of
-// `handle` (a raw handle to close once the descriptor is delivered, or
-// null).
-function detachHandle(handle, type, options) {
-  return conversions[type].detach(handle, options);
+// When the message carrying `h` (describeHandle()'s result, with the
+// object as .object) is written on the channel of `ipc` (target.js): what
+// the sender keeps of the object (a raw handle to close once the
+// descriptor is delivered, or null). May add to h.extra, which goes with
+// the message, so call it before the message is encoded.
+function detachHandle(h, options, ipc) {
+  return conversions[h.type].detach(h.object, options, h, ipc);
 }
 
 // Build the object a received descriptor stands for and call done(object).
@@ -98,7 +110,8 @@ function detachHandle(handle, type, options) {
 // called with undefined, as for a message without a handle. One that is
 // not what the peer said it is (not a socket, or one Node cannot use as
 // that type) is closed and fail(err) is called: the peer is broken.
-function rebuildHandle(type, fd, meta, done, fail) {
+// `ipc`: the channel it came on (target.js).
+function rebuildHandle(type, fd, meta, ipc, done, fail) {
   const conv = Object.hasOwn(conversions, type) ? conversions[type] : undefined;
   if (conv === undefined) {
     closeFd(fd);
@@ -117,7 +130,7 @@ function rebuildHandle(type, fd, meta, done, fail) {
     return;
   }
   try {
-    conv.rebuild(fd, meta, done, fail);
+    conv.rebuild(fd, meta, ipc, done, fail);
   } catch (err) {
     closeFd(fd);
     process.nextTick(fail, err);

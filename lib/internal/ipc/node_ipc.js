@@ -124,7 +124,7 @@ class NodeIpc {
       return;
     }
     this.writeInternal({ cmd: 'NODE_HANDLE_ACK' });
-    rebuildHandle(message.type, fd, message, (object) => {
+    rebuildHandle(message.type, fd, message, this.ipc, (object) => {
       if (this.closed) {
         if (object && typeof object.close === 'function') object.close();
         return;
@@ -174,11 +174,11 @@ class NodeIpc {
   }
 
   sendHandle(message, handle, options, cb) {
+    this.handleQueue = [];
+    this.pendingHandle = detachHandle(handle, options || {}, this.ipc);
     const wrapped = { cmd: 'NODE_HANDLE', type: handle.type, msg: message, ...handle.extra };
     const data = frameNode(this.advanced, wrapped);
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.handleQueue = [];
-    this.pendingHandle = detachHandle(handle.object, handle.type, options || {});
     this.sendWithFd(bytes, handle.fd, options, cb);
     return true;
   }

@@ -76,6 +76,13 @@ class Ipc {
     else process.nextTick(() => this.target.emit('error', err));
   }
 
+  // A message of Node's own protocol (socket counts, socket_list.js): no
+  // argument checks, and no 'error' for a failed write unless asked.
+  sendInternal(message, swallowErrors) {
+    if (this.transport === null || !this.target.connected) return false;
+    return this.transport.send(message, null, { swallowErrors }, null);
+  }
+
   // ---- keep-alive ----------------------------------------------------------
 
   // Whether the channel keeps the loop alive: as the user said last, or
