@@ -337,4 +337,53 @@ describe('child_process fidelity (issue 11, differential)', function () {
       });
     }
   });
+
+  describe("fork() and spawn's 'ipc': the README's old limits", () => {
+    const net = require('net');
+    const fixture = path.join(__dirname, 'fixtures', 'cp-socket-list.js');
+    const rawPeer = path.join(__dirname, 'fixtures', 'cp-raw-peer.py');
+    const kinds = {
+      fork: (cp) => cp.fork(fixture),
+      'spawn ipc': (cp) => cp.spawn(process.execPath, [fixture], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    };
+
+    // Events of a child until 500 ms after its 'exit' (Node may emit no
+    // 'close' at all).
+    function lifecycle(child, act) {
+      return within(20000, 'child', new Promise((resolve) => {
+        const log = [];
+        child.on('message', (m) => log.push(['message', m]));
+        child.on('internalMessage', (m) => log.push(['internalMessage', m]));
+        for (const e of ['disconnect', 'exit', 'close']) child.on(e, (...a) => log.push([e, ...a]));
+        child.on('error', (e) => log.push(['error', e.code]));
+        child.on('exit', () => setTimeout(() => resolve(log), 500));
+        act(child, log);
+      }));
+    }
+
+    for (const [kind, start] of Object.entries(kinds)) {
+      it(`no 'close' after the parent's own disconnect(), 'close' after the child's (${kind})`, async () => {
+        const own = await same((cp) => lifecycle(start(cp), (child) => child.disconnect()));
+        assert.deepStrictEqual(own, [['disconnect'], ['exit', 0, null]]);
+        const theirs = await same((cp) => lifecycle(start(cp), (child) => child.send('bye')));
+        assert.deepStrictEqual(theirs, [['disconnect'], ['exit', 0, null], ['close', 0, null]]);
+      });
+    }
+
+    for (const framing of ['json', 'advanced']) {
+      it(`disconnect() while a message is half read (${framing})`, async () => {
+        const r = await same((cp) => lifecycle(
+          cp.spawn('python3', [rawPeer, 'half', framing], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: framing }),
+          (child, log) => child.once('message', () => setTimeout(() => {
+            log.push(['disconnect()', child.connected]);
+            child.disconnect();
+            log.push(['channel', child.channel]);
+          }, 100))));
+        // Node drops the rest, never emits 'disconnect', and reports the
+        // peer's end of file as ERR_IPC_DISCONNECTED.
+        assert.deepStrictEqual(r, [['message', 'first'], ['disconnect()', true], ['channel', null],
+          ['error', 'ERR_IPC_DISCONNECTED'], ['exit', 0, null], ['close', 0, null]]);
+      });
+    }
+  });
 });

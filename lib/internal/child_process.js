@@ -275,8 +275,13 @@ function ipcSlot({ childFd, env, closeOnFailure, connect }) {
     },
     attach(child) {
       closeChild();
-      child.once('disconnect', () => maybeClose(child));
-      const transport = connect(child);
+      // As Node counts it: the channel is closed for 'close' when the
+      // child's side ends it, never after the parent's own disconnect()
+      // (Node 20 then emits no 'close' at all).
+      let transport = null;
+      child.once('disconnect', () => { if (transport.ipc.byPeer) maybeClose(child); });
+      transport = connect(child);
+      transport.ipc.onSilentEnd = () => maybeClose(child);
       child[kBeforeExit] = () => transport.settleBeforeExit();
     },
   };

@@ -240,7 +240,7 @@ class ForkChannel {
     this.queue = [];
     this.qhead = 0;
     this.updateRef();
-    if (this.disconnectPending) this.finish();
+    if (this.disconnectPending) this.finish(false, false);
     return true;
   }
 
@@ -490,18 +490,18 @@ class ForkChannel {
 
   disconnect() {
     if (this.pending() !== 0) this.disconnectPending = true;
-    else this.finish();
+    else this.finish(false, false);
   }
 
-  // Close our end and emit 'disconnect' (once).
-  finish(now = false) {
+  // Close our end and emit 'disconnect' (once). `byPeer`: see target.js.
+  finish(now = false, byPeer = true) {
     if (this.closed) return;
     this.closed = true;
     this.disconnectPending = false;
     if (this.scheduled !== null) clearImmediate(this.scheduled);
     this.scheduled = null;
     binding.channelClose(this.handle);
-    this.ipc.ended(now);
+    this.ipc.ended(now, byPeer);
   }
 
   setRef(want) {

@@ -21,7 +21,10 @@
 const net = require('net');
 
 const binding = require('../binding');
-const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT }, errnoException } = require('../errors');
+const {
+  codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT, ERR_IPC_DISCONNECTED },
+  errnoException,
+} = require('../errors');
 const { frameNode, JsonLineParser, AdvancedParser } = require('./framing');
 const { detachHandle, rebuildHandle, closeFd } = require('./handles');
 const { setupIpc, isInternal } = require('./target');
@@ -48,6 +51,9 @@ class NodeIpc {
     this.handleQueue = null;
     this.pendingHandle = null; // the raw handle of a sent net.Socket, closed at the ACK
     this.disconnectPending = false;
+    // disconnect() came while a message was half read: still reading, to
+    // drop what comes, until the peer's end of file (see closeHere()).
+    this.orphaned = false;
     this.socket.on('close', () => this.finish());
     // A write to a peer that is gone fails; its callback (or the target's
     // 'error') reports it, and 'close' follows.
@@ -98,6 +104,7 @@ class NodeIpc {
   }
 
   received(message) {
+    if (this.orphaned) return;
     if (isInternal(message)) {
       if (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK') {
         // Nothing of ours needs a second try after a NACK: the descriptor
@@ -119,6 +126,10 @@ class NodeIpc {
   // child may send it again), then build the object Node would.
   receiveHandle(message) {
     const fd = this.fds.length !== 0 ? this.fds.shift() : -1;
+    if (this.orphaned) {
+      if (fd >= 0) closeFd(fd);
+      return;
+    }
     if (fd < 0) {
       this.writeInternal({ cmd: 'NODE_HANDLE_NACK' });
       return;
@@ -238,7 +249,7 @@ class NodeIpc {
         if (e.cb !== null) process.nextTick(e.cb, err);
       }
     }
-    if (this.disconnectPending) this.finish();
+    if (this.disconnectPending) this.closeHere();
   }
 
   // ---- closing ----------------------------------------------------------------
@@ -247,7 +258,24 @@ class NodeIpc {
   // Node; otherwise close now (queued bytes are still written first).
   disconnect() {
     if (this.handleQueue !== null) this.disconnectPending = true;
-    else this.finish();
+    else this.closeHere();
+  }
+
+  // This side's disconnect() takes effect. As Node's: if a message is half
+  // read, the channel waits for it, but that message and all after it are
+  // dropped (the channel is already null), so no 'disconnect' ever comes;
+  // the peer's end of file then finds the target disconnected and emits
+  // ERR_IPC_DISCONNECTED, and only then is the channel closed.
+  closeHere() {
+    if (this.closed) return;
+    if (!this.parser.buffering) {
+      this.finish(false);
+      return;
+    }
+    this.orphaned = true;
+    this.disconnectPending = false;
+    this.closePendingHandle();
+    this.ipc.target.channel = null;
   }
 
   // The child has exited: read what its end of the pipe left (the kernel
@@ -264,9 +292,23 @@ class NodeIpc {
   }
 
   // Close our end (after what is already written) and emit 'disconnect'.
-  finish() {
+  // `byPeer`: see target.js.
+  finish(byPeer = true) {
     if (this.closed) return;
+    if (this.orphaned) {
+      this.release();
+      this.ipc.target.emit('error', ERR_IPC_DISCONNECTED());
+      this.ipc.endedSilently();
+      return;
+    }
+    this.release();
+    this.ipc.ended(this.settling, byPeer);
+  }
+
+  // Close everything of the channel; queued handle sends hear so.
+  release() {
     this.closed = true;
+    this.orphaned = false;
     this.disconnectPending = false;
     const queue = this.handleQueue || [];
     this.handleQueue = null;
@@ -278,7 +320,6 @@ class NodeIpc {
     for (const fd of this.fds) closeFd(fd);
     this.fds = [];
     this.socket.destroySoon();
-    this.ipc.ended(this.settling);
   }
 }
 
