@@ -385,5 +385,36 @@ describe('child_process fidelity (issue 11, differential)', function () {
           ['error', 'ERR_IPC_DISCONNECTED'], ['exit', 0, null], ['close', 0, null]]);
       });
     }
+
+    for (const nacks of [0, 1, 4]) {
+      it(`a NODE_HANDLE_NACK sends the socket again, at most 3 times (${nacks} NACKs)`, async () => {
+        const r = await same((cp) => within(20000, 'nack', new Promise((resolve) => {
+          const log = [];
+          const onWarning = (w) => log.push(['warning', w.name, w.message]);
+          process.on('warning', onWarning);
+          let client;
+          const server = net.createServer((sock) => {
+            const child = cp.spawn('python3', [rawPeer, 'nack', String(nacks)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+            let out = '';
+            child.stdout.on('data', (d) => { out += d; });
+            child.on('exit', (code) => {
+              process.removeListener('warning', onWarning);
+              log.push(['exit', code]);
+              log.push(['peer saw', JSON.parse(out)]);
+              log.push(['sender kept its handle', sock._handle !== null]);
+              server.close();
+              client.destroy();
+              resolve(log);
+            });
+            child.send({ a: 1 }, sock, (err) => log.push(['callback', err]));
+            child.send('after', (err) => log.push(['callback after', err]));
+            setTimeout(() => child.send('done'), 300);
+          });
+          server.listen(0, '127.0.0.1', () => { client = net.connect(server.address().port, '127.0.0.1'); });
+        })));
+        const peer = r.find((e) => e[0] === 'peer saw')[1];
+        assert.strictEqual(peer.filter((m) => m.type).length, Math.min(nacks, 3) + 1);
+      });
+    }
   });
 });

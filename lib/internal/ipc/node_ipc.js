@@ -35,6 +35,8 @@ const { EAGAIN, EBADF, EPIPE } = require('os').constants.errno;
 const HIGH_WATER = 128 * 1024;
 // Descriptors received and not yet claimed by a NODE_HANDLE message.
 const MAX_PENDING_FDS = 64;
+// Times a socket is sent again after a NODE_HANDLE_NACK, as in Node.
+const MAX_HANDLE_RETRANSMISSIONS = 3;
 
 class NodeIpc {
   constructor(ipc, fd, serialization) {
@@ -50,6 +52,9 @@ class NodeIpc {
     // While a sent handle waits for its NODE_HANDLE_ACK: later sends, in order.
     this.handleQueue = null;
     this.pendingHandle = null; // the raw handle of a sent net.Socket, closed at the ACK
+    // What that socket went with, to send it again after a NACK:
+    // { wrapped, fd, options, cb, retransmissions }.
+    this.pendingMessage = null;
     this.disconnectPending = false;
     // disconnect() came while a message was half read: still reading, to
     // drop what comes, until the peer's end of file (see closeHere()).
@@ -107,9 +112,7 @@ class NodeIpc {
     if (this.orphaned) return;
     if (isInternal(message)) {
       if (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK') {
-        // Nothing of ours needs a second try after a NACK: the descriptor
-        // went with the message in one sendmsg, so the child could not use it.
-        this.onAck();
+        this.onAck(message.cmd === 'NODE_HANDLE_NACK');
         return;
       }
       if (message.cmd === 'NODE_HANDLE') {
@@ -135,6 +138,15 @@ class NodeIpc {
       return;
     }
     this.writeInternal({ cmd: 'NODE_HANDLE_ACK' });
+    // A socket sent again after our NACK comes as a raw handle wrapping the
+    // first message: build what that message asked for. (Node's receiver
+    // handles the inner message as a second NODE_HANDLE and acknowledges
+    // it again, which trips its own sender's assertion; once is enough.)
+    const inner = message.msg;
+    if (message.type === 'net.Native' && isInternal(inner) && inner.cmd === 'NODE_HANDLE' &&
+        typeof inner.type === 'string') {
+      message = inner;
+    }
     rebuildHandle(message.type, fd, message, this.ipc, (object) => {
       if (this.closed) {
         if (object && typeof object.close === 'function') object.close();
@@ -188,10 +200,25 @@ class NodeIpc {
     this.handleQueue = [];
     this.pendingHandle = detachHandle(handle, options || {}, this.ipc);
     const wrapped = { cmd: 'NODE_HANDLE', type: handle.type, msg: message, ...handle.extra };
-    const data = frameNode(this.advanced, wrapped);
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    this.sendWithFd(bytes, handle.fd, options, cb);
+    if (this.pendingHandle !== null) {
+      this.pendingMessage = { wrapped, fd: handle.fd, options, cb, retransmissions: 0 };
+    }
+    this.sendWithFd(this.frameBytes(wrapped), handle.fd, options, cb);
     return true;
+  }
+
+  frameBytes(message) {
+    const data = frameNode(this.advanced, message);
+    return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  }
+
+  // The peer could not take the socket (its ancillary data was cut short):
+  // send the same descriptor again, as Node does — as a raw handle whose
+  // message is the first NODE_HANDLE message; the callback runs again.
+  resend(p) {
+    this.handleQueue = [];
+    const again = { cmd: 'NODE_HANDLE', type: 'net.Native', msg: p.wrapped };
+    this.sendWithFd(this.frameBytes(again), p.fd, p.options, p.cb);
   }
 
   // The descriptor must ride on the first byte of its message, so the
@@ -225,16 +252,28 @@ class NodeIpc {
   }
 
   closePendingHandle() {
+    this.pendingMessage = null;
     if (this.pendingHandle !== null) {
       this.pendingHandle.close();
       this.pendingHandle = null;
     }
   }
 
-  onAck() {
-    this.closePendingHandle();
+  // The peer's NODE_HANDLE_ACK (nack false) or NODE_HANDLE_NACK of the
+  // handle in flight: after an ACK, or the last NACK Node allows, the
+  // sender's handle closes; after another NACK the socket goes again. Then
+  // what waited behind it goes, in order.
+  onAck(nack) {
+    const p = this.pendingMessage;
+    if (!nack) {
+      this.closePendingHandle();
+    } else if (p !== null && p.retransmissions++ === MAX_HANDLE_RETRANSMISSIONS) {
+      this.closePendingHandle();
+      process.emitWarning('Handle did not reach the receiving process correctly', 'SentHandleNotReceivedWarning');
+    }
     const queue = this.handleQueue;
     this.handleQueue = null;
+    if (this.pendingMessage !== null) this.resend(this.pendingMessage);
     if (queue === null) return;
     for (let i = 0; i < queue.length; i++) {
       const e = queue[i];
@@ -249,7 +288,7 @@ class NodeIpc {
         if (e.cb !== null) process.nextTick(e.cb, err);
       }
     }
-    if (this.disconnectPending) this.closeHere();
+    if (this.disconnectPending && this.handleQueue === null) this.closeHere();
   }
 
   // ---- closing ----------------------------------------------------------------
