@@ -416,5 +416,50 @@ describe('child_process fidelity (issue 11, differential)', function () {
         assert.strictEqual(peer.filter((m) => m.type).length, Math.min(nacks, 3) + 1);
       });
     }
+
+    for (const [kind, start] of Object.entries(kinds)) {
+      it(`raw TCP and UDP handle objects pass both ways (${kind})`, async () => {
+        const dgram = require('dgram');
+        const r = await same((cp) => within(20000, kind, (async () => {
+          const child = start(cp);
+          const log = [];
+          const next = () => new Promise((resolve) => child.once('message', (m, h) => resolve([m, h])));
+          const fetch = (port) => new Promise((resolve) => {
+            let text = '';
+            net.connect(port, '127.0.0.1').on('data', (d) => { text += d; }).on('close', () => resolve(text));
+          });
+          // Ours to the child: a listening server's TCP handle.
+          const server = net.createServer((c) => c.end('from the parent\n'));
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+          child.send('raw-server', server._handle);
+          log.push(['child got', (await next())[0]]);
+          log.push(['parent still listening', server.listening, typeof server._handle.fd]);
+          child.send('stop-raw');
+          log.push(['child', (await next())[0]]);
+          server.close();
+          // A UDP handle.
+          const u = dgram.createSocket('udp4');
+          await new Promise((resolve) => u.bind(0, '127.0.0.1', resolve));
+          const state = Object.getOwnPropertySymbols(u).map((k) => u[k]).find((v) => v && v.handle);
+          child.send('raw-udp', state.handle);
+          log.push(['child got', (await next())[0]]);
+          u.close();
+          // The child's to us.
+          child.send('give-raw');
+          const [{ port }, raw] = await next();
+          log.push(['parent got', Object.getPrototypeOf(raw).constructor.name, typeof raw.fd]);
+          const mine = net.createServer((c) => c.end('served by the parent\n'));
+          await new Promise((resolve) => mine.listen(raw, resolve));
+          log.push(['fetch', await fetch(port)]);
+          mine.close();
+          const exited = new Promise((resolve) => child.on('exit', resolve));
+          child.send('bye');
+          await exited;
+          return log;
+        })()));
+        assert.deepStrictEqual(r[0], ['child got', { info: ['TCP', 'number'], listening: true }]);
+        assert.deepStrictEqual(r[4], ['parent got', 'TCP', 'number']);
+      });
+    }
   });
 });

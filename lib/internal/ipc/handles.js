@@ -12,7 +12,7 @@ const net = require('net');
 const dgram = require('dgram');
 
 const binding = require('../binding');
-const { codes: { ERR_INVALID_HANDLE_TYPE } } = require('../errors');
+const { codes: { ERR_INVALID_HANDLE_TYPE }, errnoException } = require('../errors');
 const { trackSent, trackGot } = require('./socket_list');
 
 // Where a dgram.Socket keeps its handle (a symbol-keyed state object).
@@ -23,6 +23,23 @@ function dgramHandle(sock) {
   }
   const state = dgramState && sock[dgramState];
   return state && state.handle;
+}
+
+// A raw handle of Node's own (what server._handle or socket._handle
+// hold): 'net.Native' for TCP and Pipe, 'dgram.Native' for UDP, as Node
+// names them; null for anything else. Node's classes are not reachable
+// from user land without process.binding (deprecated), so they are known
+// by their names and methods.
+function nativeType(handle) {
+  if (handle === null || typeof handle !== 'object') return null;
+  const proto = Object.getPrototypeOf(handle);
+  const name = proto && typeof proto.constructor === 'function' ? proto.constructor.name : '';
+  if ((name === 'TCP' || name === 'Pipe') && typeof handle.readStart === 'function' &&
+      typeof handle.open === 'function') return 'net.Native';
+  if (name === 'UDP' && typeof handle.recvStart === 'function' && typeof handle.open === 'function') {
+    return 'dgram.Native';
+  }
+  return null;
 }
 
 function fdOf(handle) {
@@ -70,6 +87,34 @@ const conversions = {
       process.nextTick(done, socket);
     },
   },
+  // Raw handles travel as they are: the sender keeps its own open, and the
+  // receiver gets a raw handle of the same kind around the descriptor.
+  'net.Native': {
+    fd: fdOf,
+    detach: () => null,
+    rebuild(fd, meta, ipc, done) {
+      // A socket object makes the TCP or Pipe handle that fits the
+      // descriptor (as Node's createHandle does), then lets go of it.
+      const holder = new net.Socket({ fd, readable: false, writable: false });
+      const raw = holder._handle;
+      holder._handle = null;
+      raw.onread = () => {};
+      process.nextTick(done, raw);
+    },
+  },
+  'dgram.Native': {
+    fd: fdOf,
+    detach: () => null,
+    rebuild(fd, meta, ipc, done) {
+      const raw = dgramHandle(dgram.createSocket('udp4'));
+      const err = raw.open(fd);
+      if (err) {
+        raw.close();
+        throw errnoException(err, 'open');
+      }
+      process.nextTick(done, raw);
+    },
+  },
   'dgram.Socket': {
     fd: (socket) => fdOf(dgramHandle(socket)),
     extra: (socket) => ({ dgramType: socket.type }),
@@ -90,7 +135,9 @@ function describeHandle(handle) {
   let type;
   if (handle instanceof net.Socket) type = 'net.Socket';
   else if (handle instanceof net.Server) type = 'net.Server';
+  else if (nativeType(handle) === 'net.Native') type = 'net.Native';
   else if (handle instanceof dgram.Socket) type = 'dgram.Socket';
+  else if (nativeType(handle) === 'dgram.Native') type = 'dgram.Native';
   else throw ERR_INVALID_HANDLE_TYPE();
   const conv = conversions[type];
   return { type, fd: conv.fd(handle), extra: conv.extra ? conv.extra(handle) : null };
