@@ -461,5 +461,18 @@ describe('child_process fidelity (issue 11, differential)', function () {
         assert.deepStrictEqual(r[4], ['parent got', 'TCP', 'number']);
       });
     }
+
+    it("fork()'s spawnargs and its spawn error show no preload", async () => {
+      const r = await same((cp) => within(20000, 'fork', new Promise((resolve) => {
+        const child = cp.fork(fixture, ['x'], { execArgv: ['--no-warnings'] });
+        const shown = child.spawnargs.slice();
+        child.on('exit', () => {
+          const bad = cp.fork(fixture, [], { execPath: '/nonexistent-nw' });
+          bad.on('error', (err) => resolve({ shown, error: errFields(err) }));
+        });
+        child.send('bye');
+      })));
+      assert.deepStrictEqual(r.shown, [process.execPath, '--no-warnings', fixture, 'x']);
+    });
   });
 });
