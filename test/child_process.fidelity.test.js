@@ -474,5 +474,28 @@ describe('child_process fidelity (issue 11, differential)', function () {
       })));
       assert.deepStrictEqual(r.shown, [process.execPath, '--no-warnings', fixture, 'x']);
     });
+
+    it("the fork channel keeps the parent alive as Node's does", async () => {
+      // A parent whose child lives 1.5 s and is unref()'d: only the channel
+      // can keep it alive, until channel.unref() or disconnect().
+      const script = (mod, how) => `
+        const cp = require(${JSON.stringify(mod)});
+        const c = cp.fork(${JSON.stringify(path.join(__dirname, 'fixtures', 'cp-sleep.js'))});
+        c.unref();
+        ${how}
+        const t0 = Date.now();
+        process.on('exit', () => { process.stdout.write(Date.now() - t0 > 1000 ? 'held' : 'free'); c.kill('SIGKILL'); });`;
+      const hows = ['', "c.on('message', () => {});", 'c.channel.unref();',
+        "c.on('message', () => {}); c.channel.unref();", 'c.disconnect();', 'c.channel.unref(); c.channel.ref();'];
+      const seen = [];
+      for (const how of hows) {
+        const r = await same((cp, name) => within(20000, how, new Promise((resolve, reject) => {
+          const mod = name === 'node' ? 'child_process' : require.resolve('../lib/child_process');
+          nodeCp.execFile(process.execPath, ['-e', script(mod, how)], (err, stdout) => (err ? reject(err) : resolve([how, stdout])));
+        })));
+        seen.push(r[1]);
+      }
+      assert.deepStrictEqual(seen, ['held', 'held', 'free', 'free', 'free', 'held']);
+    });
   });
 });
