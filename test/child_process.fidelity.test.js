@@ -168,7 +168,8 @@ describe('child_process fidelity (issue 11, differential)', function () {
         'fl=$(sed -n "s/^flags:[[:space:]]*//p" /proc/$$/fdinfo/$f); echo "$f $(( (0$fl >> 11) & 1 ))"; ' +
         'else echo "$f -"; fi; done >&2';
       const r = await same(async (cp) => {
-        const p1 = cp.spawn('sh', ['-c', 'sleep 0.3; echo x; echo y >&2']);
+        // Alive until killed, so its descriptors stay open while we look.
+        const p1 = cp.spawn('sleep', ['30']);
         const fdOut = p1.stdout._handle.fd;
         const fdErr = p1.stderr._handle.fd;
         const before = [nonblocking(fdOut), nonblocking(fdErr)];
