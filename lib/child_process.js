@@ -42,15 +42,20 @@ function validateArgumentsNullCheck(args, propName) {
 
 function isInt32(value) { return value === (value | 0); }
 
+// Node's getValidatedPath: a file: URL becomes its path; a string or a
+// Uint8Array is kept as it is (what a cwd of each type then means differs
+// between spawn and spawnSync: see nativeOptions).
 function getValidatedCwd(cwd) {
   if (cwd instanceof URL || (cwd && typeof cwd === 'object' && cwd.href && cwd.protocol)) {
     cwd = fileURLToPath(cwd);
-  } else if (Buffer.isBuffer(cwd) || cwd instanceof Uint8Array) {
-    cwd = Buffer.from(cwd).toString();
-  } else if (typeof cwd !== 'string') {
-    throw ERR_INVALID_ARG_TYPE('options.cwd', ['string', 'Buffer', 'URL'], cwd);
   }
-  if (cwd.includes('\u0000')) {
+  const isBytes = cwd instanceof Uint8Array;
+  if (typeof cwd !== 'string' && !isBytes) {
+    // One string: the shared formatter would put "an instance of" before
+    // the whole list, where Node says it before Buffer only.
+    throw ERR_INVALID_ARG_TYPE('options.cwd', 'string or an instance of Buffer or URL', cwd);
+  }
+  if (isBytes ? cwd.includes(0) : cwd.includes('\u0000')) {
     throw ERR_INVALID_ARG_VALUE('options.cwd', cwd, 'must be a string, Uint8Array, or URL without null bytes');
   }
   return cwd;

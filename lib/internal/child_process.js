@@ -222,8 +222,17 @@ function nativeFds(stdio, sync) {
   });
 }
 
+// The directory the child starts in, as Node's native side reads
+// options.cwd: spawn() takes only a non-empty string (anything else, '' and
+// Buffers included, means the parent's directory); spawnSync() takes the
+// string form of whatever is set, so '' fails there with ENOENT.
+function nativeCwd(cwd, sync) {
+  if (sync) return cwd == null ? undefined : `${cwd}`;
+  return typeof cwd === 'string' && cwd.length > 0 ? cwd : undefined;
+}
+
 // A null prototype: the addon looks up optional fields by name.
-function nativeOptions(options, fds) {
+function nativeOptions(options, fds, sync) {
   return {
     __proto__: null,
     file: options.file,
@@ -234,7 +243,7 @@ function nativeOptions(options, fds) {
       .map((a) => (typeof a === 'string' ? a : `${a}`)),
     // Node's native side takes an array and ignores anything else.
     envPairs: Array.isArray(options.envPairs) ? options.envPairs : [],
-    cwd: options.cwd == null ? undefined : options.cwd,
+    cwd: nativeCwd(options.cwd, sync),
     fds,
     detached: !!options.detached,
     uid: options.uid == null ? undefined : options.uid >>> 0,
@@ -273,8 +282,13 @@ function ipcSlot({ childFd, env, closeOnFailure, connect }) {
     },
     attach(child) {
       closeChild();
-      child.once('disconnect', () => maybeClose(child));
-      const transport = connect(child);
+      // As Node counts it: the channel is closed for 'close' when the
+      // child's side ends it, never after the parent's own disconnect()
+      // (Node 20 then emits no 'close' at all).
+      let transport = null;
+      child.once('disconnect', () => { if (transport.ipc.byPeer) maybeClose(child); });
+      transport = connect(child);
+      transport.ipc.onSilentEnd = () => maybeClose(child);
       child[kBeforeExit] = () => transport.settleBeforeExit();
     },
   };
@@ -372,7 +386,7 @@ class ChildProcess extends EventEmitter {
 
     let err;
     try {
-      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false)));
+      err = this._handle.spawn(nativeOptions(options, nativeFds(stdio, false), false));
     } catch (e) {
       closePipes(stdio.filter((s) => !s.ipc), 'childFd');
       closePipes(stdio, 'parentFd');
@@ -477,7 +491,7 @@ if (typeof Symbol.dispose === 'symbol') {
 // validated by lib/child_process.js.
 function spawnSync(options) {
   const { stdio } = getValidStdio(options.stdio || 'pipe', true);
-  const native = nativeOptions(options, nativeFds(stdio, true));
+  const native = nativeOptions(options, nativeFds(stdio, true), true);
   native.timeout = options.timeout > 0 ? options.timeout : undefined;
   native.killSignal = options.killSignal;
   native.maxBuffer = options.maxBuffer === Infinity ? undefined : options.maxBuffer;

@@ -202,6 +202,9 @@ const codes = {
   ERR_IPC_MESSAGE_TOO_LARGE(max) {
     return makeNodeError(RangeError, 'ERR_IPC_MESSAGE_TOO_LARGE', `An IPC message is larger than ${max} bytes`);
   },
+  ERR_CHILD_CLOSED_BEFORE_REPLY() {
+    return makeNodeError(Error, 'ERR_CHILD_CLOSED_BEFORE_REPLY', 'Child closed before reply received');
+  },
   ERR_IPC_DISCONNECTED() {
     return makeNodeError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected');
   },

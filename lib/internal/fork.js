@@ -115,7 +115,13 @@ function makeFork(spawnWith) {
     // The channel serves fork() only: a plain spawn() with 'ipc' in stdio
     // gets Node's own protocol (ipc/node_ipc.js), since that child has no
     // preload to attach this channel.
-    return spawnWith(options.execPath, args, options, provider);
+    const child = spawnWith(options.execPath, args, options, provider);
+    // spawnargs as Node's fork has them: the preload is the package's, not
+    // the caller's (spawnargs[0] is the program, so it sits one further).
+    const at = execArgv.length + 1;
+    const shown = child.spawnargs;
+    if (shown[at] === '--require' && shown[at + 1] === PRELOAD) shown.splice(at, 2);
+    return child;
   };
 }
 

@@ -144,6 +144,26 @@ static int read_helper_report(int fd) {
   return 0;
 }
 
+/*
+ * Put the descriptors that become 0, 1 and 2 of the child in blocking mode,
+ * as libuv's child does after its dup2s: programs expect a read() of stdin
+ * to wait for data, not to fail with EAGAIN because the parent handed over
+ * a stream it was polling. O_NONBLOCK belongs to the open file description,
+ * which the child's copy shares with ours, so clearing it here, just before
+ * posix_spawn, is the change libuv makes from inside the child (and the
+ * parent's copies see it in both cases). posix_spawn's file actions cannot
+ * run fcntl, and a dup would share the flag, so this is the one place.
+ * The caller's thread; fds[i] as in nw_spawn_options_t.
+ */
+static void make_stdio_blocking(const int *fds, int nfds) {
+  for (int i = 0; i < 3 && i < nfds; i++) {
+    int fd = fds[i] == NW_SPAWN_FD_INHERIT ? i : fds[i];
+    if (fd < 0) continue;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+}
+
 /* Any thread. Resolves the descriptor permutation, the PATH search and
  * the uid/gid helper, then calls posix_spawn once; see spawn.h for the
  * contract. Every temporary is freed and closed at the one `out` label. */
@@ -269,6 +289,8 @@ int nw_spawn(const nw_spawn_options_t *o, nw_child_t *out) {
     exe = o->helper;
     argv = hargv;
   }
+
+  make_stdio_blocking(o->fds, nfds);
 
   pid_t pid;
   char *const *envp = o->envp ? o->envp : environ;

@@ -24,6 +24,13 @@
  * whatever its FD_CLOEXEC flag. Every descriptor this module creates (pipes,
  * socketpairs, pidfds, temporaries) is O_CLOEXEC in the parent.
  *
+ * Descriptors 0, 1 and 2 of the child start in blocking mode, as libuv's
+ * children do: nw_spawn clears O_NONBLOCK on the descriptors it places
+ * there, and since that flag lives in the open file description, the
+ * parent's copies (a stream it was polling, its own stdout for "inherit")
+ * become blocking too, exactly as with libuv. Descriptors from 3 up keep
+ * their flags.
+ *
  * So a caller that wants a channel at a known number in the child (the fork
  * channel) passes nfds = 5 with fds = {in, out, err, chan_a, chan_b}, sets
  * NW_SPAWN_CLOSEFROM and tells the child "3" and "4" through its env.

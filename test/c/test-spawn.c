@@ -225,6 +225,47 @@ static void test_closefrom_and_inherit(void) {
   close(9);
 }
 
+/* A nonblocking stdin (a pipe the parent polls) reaches the child in
+ * blocking mode, as with libuv; a descriptor from 3 up keeps its flag. */
+static void test_stdio_made_blocking(void) {
+  int in[2], hi[2];
+  REQUIRE(nw_spawn_pipe(in) == 0);
+  REQUIRE(nw_spawn_pipe(hi) == 0);
+  fcntl(in[0], F_SETFL, O_NONBLOCK);
+  fcntl(hi[0], F_SETFL, O_NONBLOCK);
+  int p[2];
+  REQUIRE(nw_spawn_pipe(p) == 0);
+  int fds[4] = {in[0], p[1], 2, hi[0]};
+  /* `read` in sh waits on a blocking stdin; with O_NONBLOCK it fails at
+   * once (EAGAIN) and prints "nothing". */
+  char *argv[] = {"sh", "-c",
+                  "if read line; then echo \"got $line\"; else echo nothing; fi;"
+                  " grep -q '^flags:.*[4-7]...$' /proc/$$/fdinfo/3 && echo nb3",
+                  NULL};
+  nw_spawn_options_t o = {.file = "/bin/sh", .argv = argv, .fds = fds, .nfds = 4,
+                          .flags = NW_SPAWN_CLOSEFROM};
+  nw_child_t c;
+  REQUIRE(nw_spawn(&o, &c) == 0);
+  close(p[1]);
+  CHECK((fcntl(in[0], F_GETFL) & O_NONBLOCK) == 0);
+  CHECK((fcntl(hi[0], F_GETFL) & O_NONBLOCK) != 0);
+  usleep(50000); /* the child is waiting in read by now */
+  REQUIRE(write(in[1], "late\n", 5) == 5);
+  close(in[1]);
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(p[0], outbuf + len, sizeof outbuf - 1 - len)) > 0) len += (size_t)n;
+  outbuf[len] = 0;
+  CHECK(strcmp(outbuf, "got late\nnb3\n") == 0);
+  int code, sig;
+  CHECK_EQ(nw_spawn_reap(&c, 1, &code, &sig), 0);
+  nw_spawn_close(&c);
+  close(p[0]);
+  close(in[0]);
+  close(hi[0]);
+  close(hi[1]);
+}
+
 static void test_cwd_env_argv0(void) {
   char *argv[] = {"custom-zero", "-c", "echo \"$FOO|$(pwd)|$0\"", NULL};
   char *envp[] = {"FOO=bar baz", "PATH=/usr/bin:/bin", NULL};
@@ -520,7 +561,7 @@ static void test_sync_timeout_and_maxbuffer(void) {
 
 TEST_MAIN(T(test_true_and_exit_code), T(test_exec_errors), T(test_script_without_shebang),
           T(test_bad_arguments),
-          T(test_fd_permutation), T(test_closefrom_and_inherit),
+          T(test_fd_permutation), T(test_closefrom_and_inherit), T(test_stdio_made_blocking),
           T(test_cwd_env_argv0), T(test_session_and_group), T(test_signals_reset),
           T(test_kill_and_reap), T(test_reap_detached), T(test_blocking_reap_on_nonblocking_pidfd),
           T(test_does_not_steal_other_children),

@@ -85,6 +85,7 @@ class ForkChannel {
   }
 
   sendHandle(message, handle, options, cb) {
+    const raw = detachHandle(handle, options, this.ipc);
     const body = encodeHandleBody(this.advanced, message, handle.type, handle.extra);
     // The descriptor is in the kernel's queue once this returns: the
     // sender's copy may close at once (no acknowledgement is needed).
@@ -97,7 +98,6 @@ class ForkChannel {
       return false;
     }
     const ok = this.write(RECORD_HANDLE, body, cb);
-    const raw = detachHandle(handle.object, handle.type, options);
     if (raw !== null) raw.close();
     return ok;
   }
@@ -247,7 +247,7 @@ class ForkChannel {
     this.queue = [];
     this.qhead = 0;
     this.updateRef();
-    if (this.disconnectPending) this.finish();
+    if (this.disconnectPending) this.finish(false, false);
     return true;
   }
 
@@ -378,7 +378,7 @@ class ForkChannel {
     }
     // Keep order: later messages wait until the handle is ready.
     this.blocked = true;
-    rebuildHandle(meta.type, fd, meta, (object) => {
+    rebuildHandle(meta.type, fd, meta, this.ipc, (object) => {
       this.blocked = false;
       this.schedule();
       this.ipc.deliver(meta.msg, object);
@@ -497,18 +497,18 @@ class ForkChannel {
 
   disconnect() {
     if (this.pending() !== 0) this.disconnectPending = true;
-    else this.finish();
+    else this.finish(false, false);
   }
 
-  // Close our end and emit 'disconnect' (once).
-  finish(now = false) {
+  // Close our end and emit 'disconnect' (once). `byPeer`: see target.js.
+  finish(now = false, byPeer = true) {
     if (this.closed) return;
     this.closed = true;
     this.disconnectPending = false;
     if (this.scheduled !== null) clearImmediate(this.scheduled);
     this.scheduled = null;
     binding.channelClose(this.handle);
-    this.ipc.ended(now);
+    this.ipc.ended(now, byPeer);
   }
 
   setRef(want) {

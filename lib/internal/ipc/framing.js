@@ -80,6 +80,9 @@ class JsonLineParser {
     this.held = 0; // characters in pieces
   }
 
+  // In the middle of a message (Node's channel.buffering).
+  get buffering() { return this.pieces.length !== 0; }
+
   push(chunk, onMessage) {
     const part = this.decoder.write(chunk);
     if (part.indexOf('\n') === -1) {
@@ -113,6 +116,9 @@ class AdvancedParser {
     this.chunks = [];
     this.bytes = 0;
   }
+
+  // In the middle of a message (Node's channel.buffering).
+  get buffering() { return this.bytes !== 0; }
 
   push(chunk, onMessage) {
     this.chunks.push(chunk);

@@ -6,11 +6,6 @@
 // pass and what else the receiver needs, what becomes of the sender's
 // object, and how the receiver rebuilds an object of the same type around
 // the descriptor it got (SCM_RIGHTS).
-//
-// Besides the public objects, the table knows the raw libuv handles that
-// Node's cluster passes ('net.Native': a TCP or Pipe handle, 'dgram.Native':
-// a UDP handle): the cluster primary of native-workers hands them to the
-// cluster code that Node runs in each worker, which wants a raw handle.
 
 const fs = require('fs');
 const net = require('net');
@@ -18,6 +13,7 @@ const dgram = require('dgram');
 
 const binding = require('../binding');
 const { codes: { ERR_INVALID_HANDLE_TYPE } } = require('../errors');
+const { trackSent, trackGot } = require('./socket_list');
 
 // Where a dgram.Socket keeps its handle (a symbol-keyed state object).
 let dgramState;
@@ -29,18 +25,20 @@ function dgramHandle(sock) {
   return state && state.handle;
 }
 
-function fdOf(handle) {
-  const fd = handle && handle.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : -1;
-}
-
-// A raw handle of libuv's (what net.Socket#_handle holds): the type
-// Node's own code checks with instanceof, here by its class's name.
-function rawKind(handle) {
-  if (handle === null || typeof handle !== 'object' || typeof handle.close !== 'function') return null;
-  const name = handle.constructor && handle.constructor.name;
-  if (name === 'TCP' || name === 'Pipe') return 'net.Native';
-  if (name === 'UDP') return 'dgram.Native';
+// A raw handle of Node's own (what server._handle or socket._handle
+// hold): 'net.Native' for TCP and Pipe, 'dgram.Native' for UDP, as Node
+// names them; null for anything else. Node's classes are not reachable
+// from user land without process.binding (deprecated), so they are known
+// by their names and methods.
+function nativeType(handle) {
+  if (handle === null || typeof handle !== 'object') return null;
+  const proto = Object.getPrototypeOf(handle);
+  const name = proto && typeof proto.constructor === 'function' ? proto.constructor.name : '';
+  if ((name === 'TCP' || name === 'Pipe') && typeof handle.readStart === 'function' &&
+      typeof handle.open === 'function') return 'net.Native';
+  if (name === 'UDP' && typeof handle.recvStart === 'function' && typeof handle.open === 'function') {
+    return 'dgram.Native';
+  }
   return null;
 }
 
@@ -52,11 +50,16 @@ function bare(raw) {
   return raw;
 }
 
+function fdOf(handle) {
+  const fd = handle && handle.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
 const conversions = {
   'net.Server': {
     fd: (server) => fdOf(server._handle),
     detach: () => null,
-    rebuild(fd, meta, done, fail) {
+    rebuild(fd, meta, ipc, done, fail) {
       const server = new net.Server();
       server.once('error', (err) => { server.close(); fail(err); });
       // exclusive: in a cluster worker a plain listen({ fd }) would ask
@@ -64,6 +67,38 @@ const conversions = {
       server.listen({ fd, exclusive: true }, () => done(server));
     },
   },
+  'net.Socket': {
+    fd: (socket) => fdOf(socket._handle),
+    // As Node does: unless keepOpen, the socket object lets go of its
+    // handle (it is neither destroyed nor usable any more), reading stops
+    // so that no data meant for the receiver is taken here meanwhile, and
+    // the handle is closed once the descriptor is on its way. A socket
+    // its server accepted goes with the server's key, and the server counts
+    // it among its connections through the peer from now on
+    // (socket_list.js); here it no longer counts unless kept open.
+    detach(socket, options, h, ipc) {
+      if (socket.server) {
+        h.extra = { ...h.extra, key: trackSent(ipc, socket.server) };
+        if (!options.keepOpen) socket.server._connections--;
+      }
+      if (options.keepOpen) return null;
+      const raw = socket._handle;
+      if (typeof raw.readStop === 'function') raw.readStop();
+      raw.onread = () => {};
+      socket._handle = null;
+      socket.setTimeout(0);
+      return raw;
+    },
+    rebuild(fd, meta, ipc, done) {
+      // (new net.Socket throws for a descriptor that is not a stream.)
+      const socket = new net.Socket({ fd, readable: true, writable: true });
+      // Accepted by the sender's server: the sender asks how many we hold.
+      if (typeof meta.key === 'string') trackGot(ipc, meta.key, socket);
+      process.nextTick(done, socket);
+    },
+  },
+  // Raw handles travel as they are: the sender keeps its own open, and the
+  // receiver gets a raw handle of the same kind around the descriptor.
   'net.Native': {
     fd: fdOf,
     // net.Socket throws for a descriptor that is not a stream socket, so
@@ -73,22 +108,21 @@ const conversions = {
     // The sender keeps its handle (the cluster primary closes it once the
     // worker took the connection).
     detach: () => null,
-    rebuild(fd, meta, done) {
-      // A net.Socket opened on the descriptor makes the TCP or Pipe handle
-      // that suits it; the raw handle is taken out of it, unread.
-      const socket = new net.Socket({ fd, readable: false, writable: false });
-      const raw = socket._handle;
-      socket._handle = null;
+    rebuild(fd, meta, ipc, done) {
+      // A socket object makes the TCP or Pipe handle that fits the
+      // descriptor (as Node's createHandle does), then lets go of it.
+      const holder = new net.Socket({ fd, readable: false, writable: false });
+      const raw = holder._handle;
+      holder._handle = null;
       done(bare(raw));
     },
   },
   'dgram.Native': {
     fd: fdOf,
     detach: () => null,
-    rebuild(fd, meta, done, fail) {
+    rebuild(fd, meta, ipc, done, fail) {
       // (The UDP handle class is one for both families.)
-      const socket = dgram.createSocket('udp4');
-      const raw = dgramHandle(socket);
+      const raw = dgramHandle(dgram.createSocket('udp4'));
       const err = raw.open(fd);
       if (err !== 0) {
         closeFd(fd);
@@ -98,32 +132,11 @@ const conversions = {
       done(bare(raw));
     },
   },
-  'net.Socket': {
-    fd: (socket) => fdOf(socket._handle),
-    // As Node does: unless keepOpen, the socket object lets go of its
-    // handle (it is neither destroyed nor usable any more), reading stops
-    // so that no data meant for the receiver is taken here meanwhile, and
-    // the handle is closed once the descriptor is on its way.
-    detach(socket, options) {
-      if (options.keepOpen) return null;
-      const raw = socket._handle;
-      if (typeof raw.readStop === 'function') raw.readStop();
-      raw.onread = () => {};
-      socket._handle = null;
-      socket.setTimeout(0);
-      return raw;
-    },
-    rebuild(fd, meta, done) {
-      // (new net.Socket throws for a descriptor that is not a stream.)
-      const socket = new net.Socket({ fd, readable: true, writable: true });
-      process.nextTick(done, socket);
-    },
-  },
   'dgram.Socket': {
     fd: (socket) => fdOf(dgramHandle(socket)),
     extra: (socket) => ({ dgramType: socket.type }),
     detach: () => null,
-    rebuild(fd, meta, done, fail) {
+    rebuild(fd, meta, ipc, done, fail) {
       const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
       socket.once('error', (err) => { socket.close(); fail(err); });
       socket.bind({ fd, exclusive: true }, () => done(socket));
@@ -139,17 +152,21 @@ function describeHandle(handle) {
   let type;
   if (handle instanceof net.Socket) type = 'net.Socket';
   else if (handle instanceof net.Server) type = 'net.Server';
+  else if (nativeType(handle) === 'net.Native') type = 'net.Native';
   else if (handle instanceof dgram.Socket) type = 'dgram.Socket';
-  else if ((type = rawKind(handle)) === null) throw ERR_INVALID_HANDLE_TYPE();
+  else if (nativeType(handle) === 'dgram.Native') type = 'dgram.Native';
+  else throw ERR_INVALID_HANDLE_TYPE();
   const conv = conversions[type];
   return { type, fd: conv.fd(handle), extra: conv.extra ? conv.extra(handle) : null };
 }
 
-// After the descriptor went into a message: what the sender keeps of
-// `handle` (a raw handle to close once the descriptor is delivered, or
-// null).
-function detachHandle(handle, type, options) {
-  return conversions[type].detach(handle, options);
+// When the message carrying `h` (describeHandle()'s result, with the
+// object as .object) is written on the channel of `ipc` (target.js): what
+// the sender keeps of the object (a raw handle to close once the
+// descriptor is delivered, or null). May add to h.extra, which goes with
+// the message, so call it before the message is encoded.
+function detachHandle(h, options, ipc) {
+  return conversions[h.type].detach(h.object, options, h, ipc);
 }
 
 // Build the object a received descriptor stands for and call done(object).
@@ -157,7 +174,8 @@ function detachHandle(handle, type, options) {
 // called with undefined, as for a message without a handle. One that is
 // not what the peer said it is (not a socket, or one Node cannot use as
 // that type) is closed and fail(err) is called: the peer is broken.
-function rebuildHandle(type, fd, meta, done, fail) {
+// `ipc`: the channel it came on (target.js).
+function rebuildHandle(type, fd, meta, ipc, done, fail) {
   const conv = Object.hasOwn(conversions, type) ? conversions[type] : undefined;
   if (conv === undefined) {
     closeFd(fd);
@@ -178,7 +196,7 @@ function rebuildHandle(type, fd, meta, done, fail) {
     return;
   }
   try {
-    conv.rebuild(fd, meta, done, fail);
+    conv.rebuild(fd, meta, ipc, done, fail);
   } catch (err) {
     closeFd(fd);
     process.nextTick(fail, err);

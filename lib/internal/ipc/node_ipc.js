@@ -21,7 +21,10 @@
 const net = require('net');
 
 const binding = require('../binding');
-const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT }, errnoException } = require('../errors');
+const {
+  codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT, ERR_IPC_DISCONNECTED },
+  errnoException,
+} = require('../errors');
 const { frameNode, JsonLineParser, AdvancedParser } = require('./framing');
 const { detachHandle, rebuildHandle, closeFd } = require('./handles');
 const { setupIpc, isInternal } = require('./target');
@@ -32,6 +35,8 @@ const { EAGAIN, EBADF, EPIPE } = require('os').constants.errno;
 const HIGH_WATER = 128 * 1024;
 // Descriptors received and not yet claimed by a NODE_HANDLE message.
 const MAX_PENDING_FDS = 64;
+// Times a socket is sent again after a NODE_HANDLE_NACK, as in Node.
+const MAX_HANDLE_RETRANSMISSIONS = 3;
 
 class NodeIpc {
   constructor(ipc, fd, serialization) {
@@ -47,7 +52,13 @@ class NodeIpc {
     // While a sent handle waits for its NODE_HANDLE_ACK: later sends, in order.
     this.handleQueue = null;
     this.pendingHandle = null; // the raw handle of a sent net.Socket, closed at the ACK
+    // What that socket went with, to send it again after a NACK:
+    // { wrapped, fd, options, cb, retransmissions }.
+    this.pendingMessage = null;
     this.disconnectPending = false;
+    // disconnect() came while a message was half read: still reading, to
+    // drop what comes, until the peer's end of file (see closeHere()).
+    this.orphaned = false;
     this.socket.on('close', () => this.finish());
     // A write to a peer that is gone fails; its callback (or the target's
     // 'error') reports it, and 'close' follows.
@@ -98,11 +109,10 @@ class NodeIpc {
   }
 
   received(message) {
+    if (this.orphaned) return;
     if (isInternal(message)) {
       if (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK') {
-        // Nothing of ours needs a second try after a NACK: the descriptor
-        // went with the message in one sendmsg, so the child could not use it.
-        this.onAck();
+        this.onAck(message.cmd === 'NODE_HANDLE_NACK');
         return;
       }
       if (message.cmd === 'NODE_HANDLE') {
@@ -119,12 +129,25 @@ class NodeIpc {
   // child may send it again), then build the object Node would.
   receiveHandle(message) {
     const fd = this.fds.length !== 0 ? this.fds.shift() : -1;
+    if (this.orphaned) {
+      if (fd >= 0) closeFd(fd);
+      return;
+    }
     if (fd < 0) {
       this.writeInternal({ cmd: 'NODE_HANDLE_NACK' });
       return;
     }
     this.writeInternal({ cmd: 'NODE_HANDLE_ACK' });
-    rebuildHandle(message.type, fd, message, (object) => {
+    // A socket sent again after our NACK comes as a raw handle wrapping the
+    // first message: build what that message asked for. (Node's receiver
+    // handles the inner message as a second NODE_HANDLE and acknowledges
+    // it again, which trips its own sender's assertion; once is enough.)
+    const inner = message.msg;
+    if (message.type === 'net.Native' && isInternal(inner) && inner.cmd === 'NODE_HANDLE' &&
+        typeof inner.type === 'string') {
+      message = inner;
+    }
+    rebuildHandle(message.type, fd, message, this.ipc, (object) => {
       if (this.closed) {
         if (object && typeof object.close === 'function') object.close();
         return;
@@ -174,13 +197,28 @@ class NodeIpc {
   }
 
   sendHandle(message, handle, options, cb) {
-    const wrapped = { cmd: 'NODE_HANDLE', type: handle.type, msg: message, ...handle.extra };
-    const data = frameNode(this.advanced, wrapped);
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     this.handleQueue = [];
-    this.pendingHandle = detachHandle(handle.object, handle.type, options || {});
-    this.sendWithFd(bytes, handle.fd, options, cb);
+    this.pendingHandle = detachHandle(handle, options || {}, this.ipc);
+    const wrapped = { cmd: 'NODE_HANDLE', type: handle.type, msg: message, ...handle.extra };
+    if (this.pendingHandle !== null) {
+      this.pendingMessage = { wrapped, fd: handle.fd, options, cb, retransmissions: 0 };
+    }
+    this.sendWithFd(this.frameBytes(wrapped), handle.fd, options, cb);
     return true;
+  }
+
+  frameBytes(message) {
+    const data = frameNode(this.advanced, message);
+    return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  }
+
+  // The peer could not take the socket (its ancillary data was cut short):
+  // send the same descriptor again, as Node does — as a raw handle whose
+  // message is the first NODE_HANDLE message; the callback runs again.
+  resend(p) {
+    this.handleQueue = [];
+    const again = { cmd: 'NODE_HANDLE', type: 'net.Native', msg: p.wrapped };
+    this.sendWithFd(this.frameBytes(again), p.fd, p.options, p.cb);
   }
 
   // The descriptor must ride on the first byte of its message, so the
@@ -214,16 +252,28 @@ class NodeIpc {
   }
 
   closePendingHandle() {
+    this.pendingMessage = null;
     if (this.pendingHandle !== null) {
       this.pendingHandle.close();
       this.pendingHandle = null;
     }
   }
 
-  onAck() {
-    this.closePendingHandle();
+  // The peer's NODE_HANDLE_ACK (nack false) or NODE_HANDLE_NACK of the
+  // handle in flight: after an ACK, or the last NACK Node allows, the
+  // sender's handle closes; after another NACK the socket goes again. Then
+  // what waited behind it goes, in order.
+  onAck(nack) {
+    const p = this.pendingMessage;
+    if (!nack) {
+      this.closePendingHandle();
+    } else if (p !== null && p.retransmissions++ === MAX_HANDLE_RETRANSMISSIONS) {
+      this.closePendingHandle();
+      process.emitWarning('Handle did not reach the receiving process correctly', 'SentHandleNotReceivedWarning');
+    }
     const queue = this.handleQueue;
     this.handleQueue = null;
+    if (this.pendingMessage !== null) this.resend(this.pendingMessage);
     if (queue === null) return;
     for (let i = 0; i < queue.length; i++) {
       const e = queue[i];
@@ -238,7 +288,7 @@ class NodeIpc {
         if (e.cb !== null) process.nextTick(e.cb, err);
       }
     }
-    if (this.disconnectPending) this.finish();
+    if (this.disconnectPending && this.handleQueue === null) this.closeHere();
   }
 
   // ---- closing ----------------------------------------------------------------
@@ -247,7 +297,24 @@ class NodeIpc {
   // Node; otherwise close now (queued bytes are still written first).
   disconnect() {
     if (this.handleQueue !== null) this.disconnectPending = true;
-    else this.finish();
+    else this.closeHere();
+  }
+
+  // This side's disconnect() takes effect. As Node's: if a message is half
+  // read, the channel waits for it, but that message and all after it are
+  // dropped (the channel is already null), so no 'disconnect' ever comes;
+  // the peer's end of file then finds the target disconnected and emits
+  // ERR_IPC_DISCONNECTED, and only then is the channel closed.
+  closeHere() {
+    if (this.closed) return;
+    if (!this.parser.buffering) {
+      this.finish(false);
+      return;
+    }
+    this.orphaned = true;
+    this.disconnectPending = false;
+    this.closePendingHandle();
+    this.ipc.target.channel = null;
   }
 
   // The child has exited: read what its end of the pipe left (the kernel
@@ -264,9 +331,23 @@ class NodeIpc {
   }
 
   // Close our end (after what is already written) and emit 'disconnect'.
-  finish() {
+  // `byPeer`: see target.js.
+  finish(byPeer = true) {
     if (this.closed) return;
+    if (this.orphaned) {
+      this.release();
+      this.ipc.target.emit('error', ERR_IPC_DISCONNECTED());
+      this.ipc.endedSilently();
+      return;
+    }
+    this.release();
+    this.ipc.ended(this.settling, byPeer);
+  }
+
+  // Close everything of the channel; queued handle sends hear so.
+  release() {
     this.closed = true;
+    this.orphaned = false;
     this.disconnectPending = false;
     const queue = this.handleQueue || [];
     this.handleQueue = null;
@@ -278,7 +359,6 @@ class NodeIpc {
     for (const fd of this.fds) closeFd(fd);
     this.fds = [];
     this.socket.destroySoon();
-    this.ipc.ended(this.settling);
   }
 }
 

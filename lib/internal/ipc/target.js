@@ -16,8 +16,12 @@
 //   fd             what channel.fd shows.
 // and calls, on the Ipc object setupIpc() returns:
 //   deliver(message, handle)  a message arrived
-//   ended(now)                the channel is closed: 'disconnect' (now, or
-//                             on the next tick)
+//   ended(now, byPeer)        the channel is closed: 'disconnect' (now, or
+//                             on the next tick); byPeer false when it was
+//                             this side's own disconnect()
+//   endedSilently()           the channel is closed with no 'disconnect'
+//                             (Node's end of a disconnect() that came in
+//                             the middle of a message: see node_ipc.js)
 //   writeFailed(err, options, cb)
 
 const {
@@ -47,6 +51,11 @@ class Ipc {
     this.refs = 0; // 'message'/'disconnect' listeners (a child counts them)
     this.countListeners = countListeners;
     this.explicitRef = null; // set by channel.ref()/unref(): the user decides
+    // Whether the channel ended from the other side (end of file, a broken
+    // peer) rather than by this side's disconnect(): only then does a
+    // ChildProcess count it towards 'close', as Node does.
+    this.byPeer = false;
+    this.onSilentEnd = null; // set by the ChildProcess (child_process.js ipcSlot)
   }
 
   // ---- from the transport ------------------------------------------------
@@ -62,18 +71,32 @@ class Ipc {
     }
   }
 
-  ended(now) {
+  ended(now, byPeer = true) {
     const target = this.target;
+    this.byPeer = byPeer;
     target.connected = false;
     target.channel = null;
     if (now) target.emit('disconnect');
     else process.nextTick(() => target.emit('disconnect'));
   }
 
+  endedSilently() {
+    this.target.connected = false;
+    this.target.channel = null;
+    if (this.onSilentEnd !== null) this.onSilentEnd();
+  }
+
   writeFailed(err, options, cb) {
     if (options !== null && options.swallowErrors) return;
     if (cb !== null) process.nextTick(cb, err);
     else process.nextTick(() => this.target.emit('error', err));
+  }
+
+  // A message of Node's own protocol (socket counts, socket_list.js): no
+  // argument checks, and no 'error' for a failed write unless asked.
+  sendInternal(message, swallowErrors) {
+    if (this.transport === null || !this.target.connected) return false;
+    return this.transport.send(message, null, { swallowErrors }, null);
   }
 
   // ---- keep-alive ----------------------------------------------------------
