@@ -53,7 +53,7 @@ function getValidatedCwd(cwd) {
   if (typeof cwd !== 'string' && !isBytes) {
     // One string: the shared formatter would put "an instance of" before
     // the whole list, where Node says it before Buffer only.
-    throw ERR_INVALID_ARG_TYPE('options.cwd', 'string or an instance of Buffer or URL', cwd);
+    throw ERR_INVALID_ARG_TYPE('options.cwd', ['string', 'Buffer', 'URL'], cwd);
   }
   if (isBytes ? cwd.includes(0) : cwd.includes('\u0000')) {
     throw ERR_INVALID_ARG_VALUE('options.cwd', cwd, 'must be a string, Uint8Array, or URL without null bytes');
