@@ -273,6 +273,7 @@ class MessagePort extends PortBase {
       for (let i = 0; i < 32; i++) {
         if (lane.ready()) return lane.tryRead();
       }
+      binding.yieldThread();
     } while (performance.now() - t0 < SPIN_MS);
     st.active = false;
     return null;
