@@ -36,8 +36,8 @@ const kWorkerData = Symbol('native-workers.pool.worker');
 function aheadFor(ewma) {
   if (ewma === 0 || ewma > 0.5) return 0;
   if (ewma > 0.1) return 2;
-  if (ewma > 0.02) return 8;
-  return 32;
+  if (ewma > 0.02) return 16;
+  return 128;
 }
 
 function abortError(reason, code) {
