@@ -571,3 +571,70 @@ describe('pool: stats', () => {
     }
   });
 });
+
+describe('pool: bad input, with codes, and never a hang', () => {
+  it('every option refuses a wrong type or value with a stable code', () => {
+    const cases = [
+      [null, 'ERR_INVALID_ARG_TYPE'], [5, 'ERR_INVALID_ARG_TYPE'],
+      [{ filename: 5 }, 'ERR_INVALID_ARG_TYPE'], [{ name: {} }, 'ERR_INVALID_ARG_TYPE'],
+      [{ minThreads: '1' }, 'ERR_INVALID_ARG_TYPE'], [{ minThreads: -1 }, 'ERR_INVALID_ARG_VALUE'],
+      [{ minThreads: NaN }, 'ERR_INVALID_ARG_VALUE'], [{ maxThreads: 0 }, 'ERR_INVALID_ARG_VALUE'],
+      [{ maxThreads: NaN }, 'ERR_INVALID_ARG_VALUE'], [{ minThreads: 3, maxThreads: 2 }, 'ERR_OUT_OF_RANGE'],
+      [{ idleTimeout: -5 }, 'ERR_INVALID_ARG_VALUE'], [{ idleTimeout: 'x' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ maxQueue: 'big' }, 'ERR_INVALID_ARG_TYPE'], [{ maxQueue: -1 }, 'ERR_INVALID_ARG_VALUE'],
+      [{ concurrentTasksPerWorker: 0 }, 'ERR_INVALID_ARG_VALUE'], [{ atomics: 'maybe' }, 'ERR_INVALID_ARG_VALUE'],
+      [{ resourceLimits: 'lots' }, 'ERR_INVALID_ARG_TYPE'], [{ taskQueue: [] }, 'ERR_INVALID_ARG_TYPE'],
+      [{ niceIncrement: -1 }, 'ERR_INVALID_ARG_VALUE'], [{ trackUnmanagedFds: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ closeTimeout: -1 }, 'ERR_INVALID_ARG_VALUE'], [{ loadBalancer: () => null }, 'ERR_INVALID_ARG_TYPE'],
+      [{ recordTiming: 1 }, 'ERR_INVALID_ARG_TYPE'], [{ workerHistogram: 'no' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ argv: 'a b' }, 'ERR_INVALID_ARG_TYPE'], [{ execArgv: '--x' }, 'ERR_INVALID_ARG_TYPE'],
+      [{ runtime: 'fiber' }, 'ERR_INVALID_ARG_VALUE'], [{ runtime: 'process' }, 'ERR_INVALID_ARG_VALUE'],
+    ];
+    for (const [options, code] of cases) {
+      assert.throws(() => make(options), (err) => {
+        assert.strictEqual(err.code, code, `${require('util').inspect(options)}: ${err.code} ${err.message}`);
+        assert.ok(err instanceof TypeError || err instanceof RangeError);
+        return true;
+      });
+    }
+    assert.strictEqual(pools.length, 0);
+  });
+
+  it('bad run() and close() arguments reject (never throw) with codes', async () => {
+    const pool = make({ filename: F('echo.js') });
+    await rejects(pool.run(1, null), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.run(1, 'opts'), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.run(1, { transferList: 'x' }), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.run(1, { filename: 42 }), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.run(1, { name: 42 }), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.run(1, { signal: 'stop' }), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.close(null), 'ERR_INVALID_ARG_TYPE');
+    await rejects(pool.close({ force: 'yes' }), 'ERR_INVALID_ARG_TYPE');
+    // A transferList naming something that cannot be transferred.
+    await rejects(pool.run(1, { transferList: [{}] }), (e) => assert.ok(e instanceof Error || e instanceof DOMException));
+    assert.strictEqual(await pool.run('still fine'), 'still fine');
+  });
+
+  it('a task whose thread never answers is ended by destroy(), not left pending', async () => {
+    const pool = make({ filename: F('crash.js'), minThreads: 1, maxThreads: 1 });
+    const hung = pool.run(null, { name: 'hang' });
+    const settled = hung.then(() => 'resolved', (e) => e.code);
+    await pool.destroy();
+    assert.strictEqual(await settled, 'ERR_POOL_TERMINATED');
+  });
+
+  it('many crashes in a row: every task settles, the pool stays at minThreads', async function () {
+    this.timeout(120000);
+    const pool = make({ filename: F('crash.js'), minThreads: 2, maxThreads: 2 });
+    const n = process.env.NW_STRESS ? 500 : 20;
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => (
+      i % 2 === 0 ? pool.run(1, { name: 'exit' }) : pool.run(i, { name: 'ok' }))));
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) assert.strictEqual(results[i].status, 'rejected');
+      else if (results[i].status === 'fulfilled') assert.strictEqual(results[i].value, i);
+      else assert.strictEqual(results[i].reason.code, 'ERR_POOL_WORKER_EXITED');
+    }
+    assert.strictEqual(await pool.run('end', { name: 'ok' }), 'end');
+    assert.strictEqual(pool.threads.length, 2);
+  });
+});
