@@ -150,8 +150,9 @@ describe('pool against piscina: the same scenario, the same outcome', () => {
   it('idleTimeout brings the threads back to minThreads', async () => {
     await same(async (Impl) => {
       const pool = make(Impl, { filename: F('async.js'), minThreads: 1, maxThreads: 3, idleTimeout: 50 });
-      await Promise.all([1, 2, 3, 4, 5, 6].map((value) => pool.run({ ms: 30, value })));
+      const ps = [1, 2, 3, 4, 5, 6].map((value) => pool.run({ ms: 30, value }));
       const busy = pool.threads.length;
+      await Promise.all(ps);
       await new Promise((resolve) => setTimeout(resolve, 400));
       return [busy, pool.threads.length];
     });

@@ -157,6 +157,7 @@ class PoolCore {
     this.balancer = options.loadBalancer === undefined ? null : options.loadBalancer;
     this.workers = [];
     this.dirty = []; // threads with batched tasks to send
+    this.queuedRuns = 0; // see poll()
     this.inflight = 0; // tasks handed to threads
     this.abortableRunning = 0;
     this.completed = 0;
@@ -294,6 +295,8 @@ class PoolCore {
       if (this.workers.length < this.options.maxThreads) {
         this.spawn();
         this.pump();
+      } else if ((++this.queuedRuns & 63) === 0) {
+        this.poll();
       }
     }
     this.afterChange();
@@ -432,6 +435,23 @@ class PoolCore {
     }
     const dirty = this.dirty;
     while (dirty.length !== 0) this.flush(dirty.pop());
+  }
+
+  // Take the results that are waiting now, and so hand their threads more
+  // of the queue. run() does this every 64 tasks it queues, so that a long
+  // synchronous loop of run() calls keeps the threads busy instead of
+  // leaving everything for when the loop ends. (Promises settled here run
+  // their callbacks later, as always.)
+  poll() {
+    const ws = this.workers;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i];
+      if (w.inflight === 0 || w.gone || w.dead) continue;
+      for (let got = receiveMessageOnPort(w.port); got !== undefined; got = receiveMessageOnPort(w.port)) {
+        this.onMessage(w, got.message);
+        if (w.gone) break;
+      }
+    }
   }
 
   // A message from a thread's task port (see worker.js).
