@@ -97,10 +97,8 @@ function fillOptions(options) {
   }
   if (o.argv !== undefined && !Array.isArray(o.argv)) throw typeError('options.argv must be an array');
   if (o.execArgv !== undefined && !Array.isArray(o.execArgv)) throw typeError('options.execArgv must be an array');
-  if (o.runtime !== undefined && o.runtime !== 'thread') {
-    throw valueError(o.runtime === 'process'
-      ? "options.runtime 'process' is not supported yet: use 'thread'"
-      : "options.runtime must be 'thread'");
+  if (o.runtime !== undefined && o.runtime !== 'thread' && o.runtime !== 'process') {
+    throw valueError("options.runtime must be 'thread' or 'process'");
   }
 
   let minThreads = o.minThreads !== undefined ? o.minThreads : Math.max(Math.floor(parallelism / 2), 1);
@@ -125,7 +123,7 @@ function fillOptions(options) {
     recordTiming: o.recordTiming !== undefined ? o.recordTiming : true,
     stricterFIFO: o.stricterFIFO !== undefined ? o.stricterFIFO : false,
     workerHistogram: o.workerHistogram !== undefined ? o.workerHistogram : false,
-    runtime: 'thread',
+    runtime: o.runtime !== undefined ? o.runtime : 'thread',
   };
 }
 
@@ -194,7 +192,8 @@ class Pool extends EventEmitterAsyncResource {
 
   get options() { return this[kCore].options; }
 
-  get threads() { return this[kCore].workers.map((w) => w.worker); }
+  // Worker objects, or ChildProcess objects with runtime: 'process'.
+  get threads() { return this[kCore].workers.map((w) => (w.sync ? w.worker : w.worker.child)); }
 
   get idleThreads() { return this[kCore].idleThreads; }
 

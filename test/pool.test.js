@@ -588,7 +588,7 @@ describe('pool: bad input, with codes, and never a hang', () => {
       [{ closeTimeout: -1 }, 'ERR_INVALID_ARG_VALUE'], [{ loadBalancer: () => null }, 'ERR_INVALID_ARG_TYPE'],
       [{ recordTiming: 1 }, 'ERR_INVALID_ARG_TYPE'], [{ workerHistogram: 'no' }, 'ERR_INVALID_ARG_TYPE'],
       [{ argv: 'a b' }, 'ERR_INVALID_ARG_TYPE'], [{ execArgv: '--x' }, 'ERR_INVALID_ARG_TYPE'],
-      [{ runtime: 'fiber' }, 'ERR_INVALID_ARG_VALUE'], [{ runtime: 'process' }, 'ERR_INVALID_ARG_VALUE'],
+      [{ runtime: 'fiber' }, 'ERR_INVALID_ARG_VALUE'], [{ runtime: 'child_process' }, 'ERR_INVALID_ARG_VALUE'],
     ];
     for (const [options, code] of cases) {
       assert.throws(() => make(options), (err) => {

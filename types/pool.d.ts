@@ -151,7 +151,7 @@ declare namespace Pool {
     stricterFIFO?: boolean;
     loadBalancer?: LoadBalancer;
     workerHistogram?: boolean;
-    runtime?: 'thread';
+    runtime?: 'thread' | 'process';
   }
 
   export interface FilledOptions extends Options {

@@ -26,6 +26,7 @@ const {
   AbortError,
 } = require('../errors');
 const { kQueueOptions } = require('./common');
+const { ProcessWorker } = require('./process');
 const { createHistogram, summary, record } = require('./histogram');
 
 const ENTRY = path.join(__dirname, 'worker.js');
@@ -90,15 +91,26 @@ class PoolWorker {
   constructor(core) {
     this.core = core;
     const o = core.options;
-    this.worker = new Worker(ENTRY, {
-      env: o.env,
-      argv: o.argv,
-      execArgv: o.execArgv,
-      resourceLimits: o.resourceLimits,
-      workerData: o.workerData,
-      trackUnmanagedFds: o.trackUnmanagedFds,
-    });
-    const { port1, port2 } = new MessageChannel();
+    // Thread ports can be read synchronously (receiveMessageOnPort); a
+    // process's fork channel delivers through its events only.
+    this.sync = o.runtime !== 'process';
+    let port1;
+    let port2;
+    if (this.sync) {
+      this.worker = new Worker(ENTRY, {
+        env: o.env,
+        argv: o.argv,
+        execArgv: o.execArgv,
+        resourceLimits: o.resourceLimits,
+        workerData: o.workerData,
+        trackUnmanagedFds: o.trackUnmanagedFds,
+      });
+      ({ port1, port2 } = new MessageChannel());
+    } else {
+      this.worker = new ProcessWorker(o);
+      this.worker.workerData = o.workerData;
+      port1 = this.worker.port;
+    }
     this.port = port1;
     this.tasks = new Map(); // id -> Task, in the order they were posted
     this.inflight = 0;
@@ -116,7 +128,7 @@ class PoolWorker {
     this.worker.unref();
     this.worker.postMessage({
       port: port2, filename: o.filename, name: o.name, niceIncrement: o.niceIncrement, timing: this.histogram !== null,
-    }, [port2]);
+    }, port2 !== undefined ? [port2] : undefined);
     port1.on('message', (m) => core.onMessage(this, m));
     port1.unref();
     this.worker.on('message', (m) => core.pool.emit('message', m));
@@ -226,6 +238,7 @@ class PoolCore {
   // that did finish, its ready message.
   drain(w) {
     w.dead = true; // no new tasks for it meanwhile
+    if (!w.sync) return;
     for (;;) {
       let got;
       try {
@@ -446,7 +459,7 @@ class PoolCore {
     const ws = this.workers;
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i];
-      if (w.inflight === 0 || w.gone || w.dead) continue;
+      if (w.inflight === 0 || w.gone || w.dead || !w.sync) continue;
       for (let got = receiveMessageOnPort(w.port); got !== undefined; got = receiveMessageOnPort(w.port)) {
         this.onMessage(w, got.message);
         if (w.gone) break;

@@ -7,7 +7,8 @@
 // work, and a thread waiting for work costs no CPU.
 //
 // Protocol, on a mirror MessageChannel port handed over in the first
-// message on parentPort (parentPort itself stays the user's):
+// message on parentPort (parentPort itself stays the user's), or, in a
+// child process of runtime: 'process', on the fork channel:
 //   pool -> thread  [id, task, id, task, ...]   tasks; an id below 0 is
 //                   followed by the task, its filename and its name
 //   thread -> pool  [0, id, result, id, result, ...]    results
@@ -28,7 +29,11 @@ const handlers = new Map(); // `${filename}\0${name}` -> function
 let defaultFilename = null;
 let defaultName = 'default';
 let timing = false;
-let port = null;
+let emit = null; // (message, transferList): to the pool
+// In a child process (runtime: 'process'), the pool's messages and ours
+// travel inside { [PROC_KEY]: message } on the fork channel, so that the
+// task's own process.send() messages stay its own.
+const PROC_KEY = '__nwPool';
 let booting = null; // the default task file loading (onStart)
 
 // The task function `name` of `filename`: require() first (CommonJS, and
@@ -96,11 +101,11 @@ function send(msg, transferList) {
 
 function sendNow(msg, transferList) {
   try {
-    port.postMessage(msg, transferList);
+    emit(msg, transferList);
     return;
   } catch (err) {
     if (msg[0] === 1) {
-      port.postMessage([1, msg[1], plainError(msg[2]), undefined, msg[4]]);
+      emit([1, msg[1], plainError(msg[2]), undefined, msg[4]]);
       return;
     }
     if (msg.length === 3 || msg.length === 4 && msg[0] === 2) {
@@ -156,12 +161,12 @@ function sendError(id, err, time) {
     err = e;
   }
   try {
-    port.postMessage([1, id, err, errorProps(err), time]);
+    emit([1, id, err, errorProps(err), time]);
   } catch {
     try {
-      port.postMessage([1, id, err, undefined, time]);
+      emit([1, id, err, undefined, time]);
     } catch {
-      port.postMessage([1, id, plainError(err), undefined, time]);
+      emit([1, id, plainError(err), undefined, time]);
     }
   }
 }
@@ -238,7 +243,6 @@ function onTasks(msg) {
 }
 
 function onStart(init) {
-  port = init.port;
   defaultFilename = init.filename;
   defaultName = init.name;
   timing = init.timing === true;
@@ -246,13 +250,33 @@ function onStart(init) {
   if (init.niceIncrement > 0) {
     try { os.setPriority(Math.min(19, os.getPriority() + init.niceIncrement)); } catch { /* not allowed */ }
   }
-  port.on('message', onTasks);
+  if (init.port !== undefined) {
+    const port = init.port;
+    emit = (msg, transferList) => port.postMessage(msg, transferList);
+    port.on('message', onTasks);
+  } else {
+    state.workerData = init.workerData;
+    emit = (msg) => process.send({ [PROC_KEY]: msg });
+    process.on('message', (m) => {
+      if (m !== null && typeof m === 'object' && m[PROC_KEY] !== undefined) onTasks(m[PROC_KEY]);
+    });
+  }
   const ready = () => {
     booting = null;
-    port.postMessage([-1]);
+    emit([-1]);
   };
   if (defaultFilename !== null) booting = loadHandler(defaultFilename, defaultName).then(ready, ready);
   else ready();
 }
 
-parentPort.once('message', onStart);
+if (parentPort !== null) {
+  parentPort.once('message', onStart);
+} else {
+  // A child process of the pool: the first message is the start.
+  const first = (m) => {
+    if (m === null || typeof m !== 'object' || m[PROC_KEY] === undefined) return;
+    process.off('message', first);
+    onStart(m[PROC_KEY]);
+  };
+  process.on('message', first);
+}
