@@ -10,12 +10,15 @@
 // run() whenever one has room, as with piscina. A thread that dies rejects
 // its tasks at once and is replaced up to minThreads.
 //
-// Short tasks with a backlog: a thread that finishes tasks in a few
-// microseconds is handed a few more than concurrentTasksPerWorker at once
-// (its own queue, run one after the other), so that the round trip between
-// two tasks is not paid per task. Only tasks without an AbortSignal go
-// ahead like that, and only with the default load balancer; a thread runs
-// at most concurrentTasksPerWorker of them at a time either way.
+// Short tasks with a backlog: a thread that finishes tasks in microseconds
+// is handed up to 128 more than concurrentTasksPerWorker at once (they wait
+// in the thread, worker.js), so that the round trip between two tasks is
+// not paid per task. Only tasks without an AbortSignal go ahead like that,
+// only with the default load balancer and an unbounded queue; a thread
+// runs at most concurrentTasksPerWorker tasks at a time either way.
+//
+// runtime: 'process' puts a child process (process.js) where the Worker
+// would be, with the fork channel for the task port.
 
 const path = require('path');
 const { once } = require('events');
@@ -127,7 +130,12 @@ class PoolWorker {
     this.outTasks = [];
     this.worker.unref();
     this.worker.postMessage({
-      port: port2, filename: o.filename, name: o.name, niceIncrement: o.niceIncrement, timing: this.histogram !== null,
+      port: port2,
+      filename: o.filename,
+      name: o.name,
+      niceIncrement: o.niceIncrement,
+      timing: this.histogram !== null,
+      concurrency: o.concurrentTasksPerWorker,
     }, port2 !== undefined ? [port2] : undefined);
     port1.on('message', (m) => core.onMessage(this, m));
     port1.unref();

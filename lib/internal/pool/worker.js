@@ -177,21 +177,20 @@ function onResult(id, result, t0, sync) {
     flushResults();
     const list = [].concat(result[kTransferable]);
     send(timing ? [2, id, result[kValue], time] : [0, id, result[kValue]], list);
+    finished(sync);
     return;
   }
   out.push(id, result);
   if (timing) out.push(time);
-  if (!sync && !flushQueued) {
-    flushQueued = true;
-    queueMicrotask(flushResults);
-  }
+  finished(sync);
 }
 
-function onError(id, err, t0) {
+function onError(id, err, t0, sync) {
   const time = timing ? performance.now() - t0 : undefined;
   flushResults();
   if (stdioPending()) flushStdio().then(() => sendError(id, err, time));
   else sendError(id, err, time);
+  finished(sync);
 }
 
 function runWith(fn, id, task, t0, sync) {
@@ -199,13 +198,67 @@ function runWith(fn, id, task, t0, sync) {
   try {
     r = fn(task);
   } catch (err) {
-    onError(id, err, t0);
+    onError(id, err, t0, sync);
     return;
   }
   if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
-    r.then((v) => onResult(id, v, t0, false), (err) => onError(id, err, t0));
+    r.then((v) => onResult(id, v, t0, false), (err) => onError(id, err, t0, false));
   } else {
     onResult(id, r, t0, sync);
+  }
+}
+
+// Tasks received and not started: at most `limit` (the pool's
+// concurrentTasksPerWorker) run at once, even when the pool has handed
+// this thread more ahead of time. Four slots a task: id, task, filename,
+// name.
+let limit = 1;
+let running = 0;
+let draining = false;
+const pending = [];
+let pendingHead = 0;
+
+// A task ended. Within drainPending's loop (`sync`) that loop starts the
+// next; after an async task, start what waits here and send the results.
+function finished(sync) {
+  running--;
+  if (sync || draining) return;
+  if (pendingHead < pending.length) drainPending();
+  if (out.length > 1 && !flushQueued) {
+    flushQueued = true;
+    queueMicrotask(flushResults);
+  }
+}
+
+function drainPending() {
+  draining = true;
+  try {
+    while (running < limit && pendingHead < pending.length) {
+      const p = pendingHead;
+      const id = pending[p];
+      const task = pending[p + 1];
+      const filename = pending[p + 2];
+      const name = pending[p + 3];
+      pending[p + 1] = undefined;
+      pendingHead = p + 4;
+      running++;
+      const t0 = timing ? performance.now() : 0;
+      const fn = handlers.get(`${filename}\0${name}`);
+      if (fn !== undefined) {
+        runWith(fn, id, task, t0, true);
+      } else {
+        loadHandler(filename, name).then((f) => runWith(f, id, task, t0, false), (err) => onError(id, err, t0, false));
+      }
+    }
+  } finally {
+    draining = false;
+  }
+  if (pendingHead === pending.length) {
+    pending.length = 0;
+    pendingHead = 0;
+  } else if (pendingHead > 4096 && pendingHead * 2 > pending.length) {
+    pending.splice(0, pendingHead);
+    pendingHead = 0;
   }
 }
 
@@ -219,26 +272,16 @@ function onTasks(msg) {
     return;
   }
   for (let i = 0; i < msg.length;) {
-    let id = msg[i];
-    const task = msg[i + 1];
-    let filename = defaultFilename;
-    let name = defaultName;
+    const id = msg[i];
     if (id < 0) {
-      id = -id;
-      filename = msg[i + 2];
-      name = msg[i + 3];
+      pending.push(-id, msg[i + 1], msg[i + 2], msg[i + 3]);
       i += 4;
     } else {
+      pending.push(id, msg[i + 1], defaultFilename, defaultName);
       i += 2;
     }
-    const t0 = timing ? performance.now() : 0;
-    const fn = handlers.get(`${filename}\0${name}`);
-    if (fn !== undefined) {
-      runWith(fn, id, task, t0, true);
-    } else {
-      loadHandler(filename, name).then((f) => runWith(f, id, task, t0, false), (err) => onError(id, err, t0));
-    }
   }
+  drainPending();
   flushResults();
 }
 
@@ -246,6 +289,7 @@ function onStart(init) {
   defaultFilename = init.filename;
   defaultName = init.name;
   timing = init.timing === true;
+  limit = init.concurrency;
   out = [timing ? 2 : 0];
   if (init.niceIncrement > 0) {
     try { os.setPriority(Math.min(19, os.getPriority() + init.niceIncrement)); } catch { /* not allowed */ }
