@@ -27,6 +27,7 @@ declare class Pool<T = any, R = any> extends EventEmitterAsyncResource {
   static readonly version: string;
   static readonly Piscina: typeof Pool;
   static readonly Pool: typeof Pool;
+  static readonly default: typeof Pool;
   static readonly FixedQueue: typeof FixedQueue;
   static readonly ArrayTaskQueue: typeof ArrayTaskQueue;
   static move<V>(value: V): V | Pool.Transferable;
@@ -54,11 +55,6 @@ declare class FixedQueue implements Pool.TaskQueue {
 declare const transferableSymbol: unique symbol;
 declare const valueSymbol: unique symbol;
 declare const queueOptionsSymbol: unique symbol;
-declare const move: typeof Pool.move;
-declare const isWorkerThread: boolean;
-declare const workerData: any;
-declare const version: string;
-
 declare namespace Pool {
   export interface Transferable {
     readonly [transferableSymbol]: object;
@@ -180,8 +176,6 @@ declare namespace Pool {
     force?: boolean;
   }
 
-  export { Pool, Pool as Piscina, Pool as default, ArrayTaskQueue, FixedQueue, move, isWorkerThread, workerData, version };
-  export { transferableSymbol, valueSymbol, queueOptionsSymbol };
 }
 
 export = Pool;
