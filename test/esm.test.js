@@ -8,6 +8,7 @@ const ENTRIES = [
   ['native-workers', '..'],
   ['native-workers/worker_threads', '../lib/worker_threads'],
   ['native-workers/child_process', '../lib/child_process'],
+  ['native-workers/pool', '../lib/pool'],
 ];
 
 describe('ESM entry points', () => {

@@ -187,8 +187,26 @@ const codes = {
   ERR_POOL_CLOSED() {
     return makeNodeError(Error, 'ERR_POOL_CLOSED', 'The thread pool is closed');
   },
-  ERR_POOL_QUEUE_FULL(max) {
-    return makeNodeError(Error, 'ERR_POOL_QUEUE_FULL', `The thread pool's task queue is full (maxQueue ${max})`);
+  ERR_POOL_QUEUE_FULL(max, message = `The thread pool's task queue is full (maxQueue ${max})`) {
+    return makeNodeError(Error, 'ERR_POOL_QUEUE_FULL', message);
+  },
+  // native-workers/pool: piscina's messages, with codes.
+  ERR_POOL_TERMINATED() {
+    return makeNodeError(Error, 'ERR_POOL_TERMINATED', 'Terminating worker thread');
+  },
+  ERR_POOL_CLOSE_TIMEOUT() {
+    return makeNodeError(Error, 'ERR_POOL_CLOSE_TIMEOUT', 'Close operation timed out');
+  },
+  ERR_POOL_WORKER_EXITED(code) {
+    return makeNodeError(Error, 'ERR_POOL_WORKER_EXITED', `worker exited with code: ${code}`);
+  },
+  ERR_POOL_NO_FILENAME() {
+    return makeNodeError(Error, 'ERR_POOL_NO_FILENAME', 'filename must be provided to run() or in options object');
+  },
+  // An option or argument of the pool that piscina refuses, in piscina's
+  // words: a TypeError (RangeError for conflicting bounds) with Node's code.
+  ERR_POOL_INVALID_OPTION(code, message, Base = TypeError) {
+    return makeNodeError(Base, code, message);
   },
   ERR_CHILD_PROCESS_STDIO_MAXBUFFER(name) {
     return makeNodeError(RangeError, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${name} maxBuffer length exceeded`);

@@ -46,6 +46,8 @@ const runNextTicks = typeof process._tickCallback === 'function' ? process._tick
 
 // How long a reader watches an empty inbox after traffic (#spinRead), ms.
 const SPIN_MS = 0.05;
+const SPIN_MISSES = 4;
+const SPIN_REST = 64;
 
 const CHANNEL_CAPACITY = 256 * 1024;
 const WORKER_CAPACITY = 1024 * 1024;
@@ -103,6 +105,8 @@ class MessagePort extends PortBase {
       inbox: new Lane(init.side === 0 ? init.r0 : init.r1, init.shapes),
       outbox: new Lane(init.side === 0 ? init.r1 : init.r0),
       active: false, // traffic since the reader last went to sleep
+      spinMisses: 0, // spins in a row that saw nothing (#spinRead)
+      spinRest: 0, // sleeps to come without a spin first
       enc: null, // shapes this port has defined in its outbox (wire.js)
       node: init.node, // the side-channel Node MessagePort
       target: init.target || this, // who emits 'message' (a Worker for its port)
@@ -265,17 +269,37 @@ class MessagePort extends PortBase {
   // sleep: a sleeping reader costs the writer a system call and itself a
   // wakeup of its loop, tens of microseconds here. A port that is not in a
   // conversation goes to sleep at once.
+  //
+  // Watching only pays when the peer can answer meanwhile, on another
+  // core. When both share one (a loaded machine), the spin keeps the peer
+  // off it and every round trip costs the whole spin; yielding instead is
+  // worse under Linux's EEVDF scheduler, which pushes a thread that yields
+  // often further back each time (waits of hundreds of ms were seen). So a
+  // port that missed SPIN_MISSES spins in a row stops watching for the
+  // next SPIN_REST sleeps, then tries again.
   #spinRead() {
     const st = this[kState];
     if (!st.active) return null;
+    if (st.spinRest > 0) {
+      st.spinRest--;
+      st.active = false;
+      return null;
+    }
     const lane = st.inbox;
     const t0 = performance.now();
     do {
       for (let i = 0; i < 32; i++) {
-        if (lane.ready()) return lane.tryRead();
+        if (lane.ready()) {
+          st.spinMisses = 0;
+          return lane.tryRead();
+        }
       }
     } while (performance.now() - t0 < SPIN_MS);
     st.active = false;
+    if (++st.spinMisses >= SPIN_MISSES) {
+      st.spinMisses = 0;
+      st.spinRest = SPIN_REST;
+    }
     return null;
   }
 
