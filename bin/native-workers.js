@@ -15,6 +15,7 @@ const USAGE = `usage: native-workers serve --name NAME [options] TASK_FILE
   --servers URL[,URL]   NATS servers (default nats://127.0.0.1:4222)
   --name NAME           the task name this host serves
   --threads N           the pool's maxThreads (and minThreads)
+  --runtime thread|process   the pool's runtime (default thread)
   --inflight N          tasks held at once (default: 4 per pool slot)
   --ack-wait MS         redeliver a silent host's task after MS (default 30000)
   --max-deliver N       hand a task out at most N times (default 5)
@@ -44,6 +45,7 @@ function parse(argv) {
       case '--servers': o.servers = v.split(','); break;
       case '--name': o.name = v; break;
       case '--threads': o.maxThreads = o.minThreads = num(a, v); break;
+      case '--runtime': o.runtime = v; break;
       case '--inflight': o.inflight = num(a, v); break;
       case '--ack-wait': o.ackWait = num(a, v); break;
       case '--max-deliver': o.maxDeliver = num(a, v); break;

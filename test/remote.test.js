@@ -267,9 +267,32 @@ describe('native-workers/remote', function () {
     const h = await serve({ servers: server.url, name: 'inproc', filename: TASK, maxThreads: 1 });
     const rp = remote('inproc');
     const p = rp.run({ ms: 300, v: 'done' }, { name: 'sleep' });
-    await new Promise((r) => setTimeout(r, 100));
+    while (h.stats.running === 0) await new Promise((r) => setTimeout(r, 10));
     await h.close();
     assert.strictEqual(await p, 'done');
     assert.strictEqual(h.stats.completed, 1);
+  });
+
+  it('the CLI serves a name (here with runtime: process) and stops cleanly on SIGTERM', async () => {
+    const { spawn } = require('child_process');
+    const bin = path.join(__dirname, '..', 'bin', 'native-workers.js');
+    const child = spawn(process.execPath, [bin, 'serve', '--servers', server.url, '--name', 'cli',
+      '--threads', '1', '--runtime', 'process', TASK], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => { if (String(d).includes('serving')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`CLI exited with ${code}`)));
+    });
+    const rp = remote('cli');
+    const r = await rp.run({ i: 1 }, { name: 'pid' });
+    assert.notStrictEqual(r.pid, child.pid); // a process of the host's pool
+    child.kill('SIGTERM');
+    assert.strictEqual(await exited, 0);
+
+    const usage = spawn(process.execPath, [bin, 'serve', TASK], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    usage.stderr.on('data', (d) => { err += d; });
+    assert.strictEqual(await new Promise((resolve) => usage.once('exit', resolve)), 2);
+    assert.match(err, /--name is required/);
   });
 });

@@ -23,7 +23,7 @@ const {
 } = require('./common');
 const codec = require('./codec');
 
-const POOL_KEYS = ['filename', 'minThreads', 'maxThreads', 'idleTimeout', 'concurrentTasksPerWorker',
+const POOL_KEYS = ['filename', 'runtime', 'minThreads', 'maxThreads', 'idleTimeout', 'concurrentTasksPerWorker',
   'resourceLimits', 'env', 'argv', 'execArgv', 'workerData', 'niceIncrement', 'closeTimeout', 'recordTiming'];
 const PULL_EXPIRES = 10000;
 const ABORTED_KEPT = 120000; // how long an aborted id is remembered
@@ -122,6 +122,11 @@ class Host extends EventEmitter {
       return;
     }
     if (this.requested > 0) this.requested--;
+    if (this.closing) {
+      // Asked for before close(): hand it straight back to the others.
+      m.respond('-NAK');
+      return;
+    }
     this.running++;
     this.busy++;
     let released = false;
