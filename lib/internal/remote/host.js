@@ -200,10 +200,13 @@ class Host extends EventEmitter {
       value = err;
     } finally {
       this.tasks.delete(f.id);
-      release();
     }
+    // The answer goes out first (its request is sent before answer()'s
+    // first wait), then the pull for the next task.
+    const answered = this.answer(m, f, ok, value, performance.now() - started);
+    release();
     try {
-      await this.answer(m, f, ok, value, performance.now() - started);
+      await answered;
     } finally {
       // Still working until the task is acknowledged: handing the result
       // over may take a while when the caller is slow.
