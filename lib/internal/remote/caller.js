@@ -25,6 +25,7 @@ const codec = require('./codec');
 const { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_POOL_CLOSED, ERR_POOL_QUEUE_FULL, ERR_POOL_TERMINATED } = codes;
 
 const kCore = Symbol('kCore');
+const ACK_RETRY = 2000; // ms until a task the stream did not confirm goes again
 
 function remoteError(code, message) {
   return makeNodeError(Error, code, message);
@@ -42,6 +43,8 @@ class Task {
     this.timer = null;
     this.seq = 0; // the stream's sequence number, once stored
     this.stored = false; // its payload went to the object store
+    this.frame = null; // until the stream has it
+    this.sent = 0;
     this.created = performance.now();
     this.done = false;
   }
@@ -77,6 +80,9 @@ class Core {
     this.runTime = createHistogram();
     this.waitTime = createHistogram();
     this.drainWaiters = [];
+    this.unacked = new Map(); // id -> Task published, not yet stored
+    this.ackInbox = '';
+    this.sweeper = null;
   }
 
   // The connection is made on first use and kept; a server that is not
@@ -116,6 +122,10 @@ class Core {
     this.js = nc.jetstream();
     this.jsm = await ensureStream(nc, this.name, this.co, this.givenConsumer);
     this.inbox = `${nats.createInbox()}.r`;
+    this.ackInbox = `${nats.createInbox()}.a`;
+    nc.subscribe(`${this.ackInbox}.*`, { callback: (err, m) => { if (err === null) this.onPubAck(m); } });
+    this.sweeper = setInterval(() => this.sweep(), 500);
+    this.sweeper.unref();
     nc.subscribe(this.inbox, { callback: (err, m) => { if (err === null) this.onResult(m); } });
     nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.n.stream}.${this.n.consumer}`, {
       callback: (err, m) => { if (err === null) this.onMaxDeliveries(m); },
@@ -179,23 +189,56 @@ class Core {
       this.settle(t, false, err);
       return;
     }
-    // Retried until stored or the task's time is up: the message id makes
-    // a second copy of a stored task a no-op.
-    for (;;) {
-      if (t.done) return;
-      try {
-        const ack = await this.js.publish(this.n.subject, frame, { msgID: t.id, timeout: 5000 });
-        t.seq = ack.seq;
-        if (t.done) this.forget(t);
-        else this.bySeq.set(ack.seq, t);
-        return;
-      } catch (err) {
-        if (this.nc.isClosed()) {
-          this.settle(t, false, ERR_POOL_CLOSED());
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 250));
+    t.frame = frame;
+    this.publish(t);
+  }
+
+  // Into the stream, its acknowledgement to this caller's ack inbox under
+  // the task's id (one subscription for all, no request per task). A task
+  // not acknowledged within a while is published again by sweep(): the
+  // message id makes a second copy of a stored task a no-op.
+  publish(t) {
+    if (this.nc.isClosed()) {
+      this.settle(t, false, ERR_POOL_CLOSED());
+      return;
+    }
+    const h = client().headers();
+    h.set('Nats-Msg-Id', t.id);
+    t.sent = Date.now();
+    this.unacked.set(t.id, t);
+    this.nc.publish(this.n.subject, t.frame, { reply: `${this.ackInbox}.${t.id}`, headers: h });
+  }
+
+  onPubAck(m) {
+    const id = m.subject.slice(this.ackInbox.length + 1);
+    const t = this.unacked.get(id);
+    if (t === undefined) return;
+    let seq = 0;
+    try {
+      if (m.data.length !== 0) {
+        const ack = JSON.parse(Buffer.from(m.data).toString());
+        if (ack !== null && typeof ack.seq === 'number' && ack.error === undefined) seq = ack.seq;
       }
+    } catch {
+      // not stored: sweep() publishes it again
+    }
+    if (seq === 0) return;
+    this.unacked.delete(id);
+    t.seq = seq;
+    t.frame = null;
+    if (t.done) this.forget(t);
+    else this.bySeq.set(seq, t);
+  }
+
+  sweep() {
+    if (this.nc === null || this.unacked.size === 0) return;
+    const old = Date.now() - ACK_RETRY;
+    for (const t of this.unacked.values()) {
+      // A task that ended unconfirmed waits a while for its late
+      // confirmation, so that its message can still be taken out.
+      if (t.sent >= old) continue;
+      if (t.done) this.unacked.delete(t.id);
+      else this.publish(t);
     }
   }
 
@@ -327,6 +370,7 @@ class Core {
   }
 
   async shutdown() {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
     if (this.ready !== null) await this.ready.catch(() => {});
     if (this.nc !== null && !this.nc.isClosed()) {
       await this.nc.flush().catch(() => {});

@@ -27,6 +27,7 @@ const POOL_KEYS = ['filename', 'runtime', 'minThreads', 'maxThreads', 'idleTimeo
   'resourceLimits', 'env', 'argv', 'execArgv', 'workerData', 'niceIncrement', 'closeTimeout', 'recordTiming'];
 const PULL_EXPIRES = 10000;
 const ABORTED_KEPT = 120000; // how long an aborted id is remembered
+const CONFIRM_WAIT = 5000; // how long a result waits for its caller's confirmation
 
 class Host extends EventEmitter {
   constructor(o) {
@@ -52,6 +53,9 @@ class Host extends EventEmitter {
     this.tasks = new Map(); // id -> AbortController of a running task
     this.aborted = new Map(); // id -> time aborted
     this.watchdog = null;
+    this.confirms = new Map(); // confirm number -> result waiting for its caller
+    this.nextConfirm = 0;
+    this.confirmInbox = '';
     this.completed = 0;
     this.failed = 0;
     this.redelivered = 0;
@@ -64,6 +68,8 @@ class Host extends EventEmitter {
     await ensureStream(this.nc, this.name, this.co, this.givenConsumer);
     this.inbox = nats.createInbox();
     this.nc.subscribe(this.inbox, { callback: (err, m) => { if (err === null) this.onMessage(m); } });
+    this.confirmInbox = nats.createInbox();
+    this.nc.subscribe(`${this.confirmInbox}.*`, { callback: (err, m) => { if (err === null) this.onConfirm(m.subject, m); } });
     this.nc.subscribe(this.n.abort, { callback: (err, m) => { if (err === null) this.onAbort(m); } });
     await this.nc.flush();
     this.watchStatus();
@@ -88,6 +94,13 @@ class Host extends EventEmitter {
     if (this.requested > 0 && Date.now() - this.lastHeard > PULL_EXPIRES + 5000) {
       this.requested = 0;
       this.pull();
+    }
+    const late = Date.now() - CONFIRM_WAIT;
+    for (const [n, c] of this.confirms) {
+      if (c.sent > late) break;
+      this.confirms.delete(n);
+      this.unconfirmed(c);
+      c.resolve();
     }
     const old = Date.now() - ABORTED_KEPT;
     for (const [id, t] of this.aborted) {
@@ -235,15 +248,31 @@ class Host extends EventEmitter {
       frame = codec.resultFrame(ok, f.id, this.id, runTime, bytes);
     }
     if (ok) this.completed++; else this.failed++;
-    try {
-      await this.nc.request(f.reply, frame, { timeout: 5000 });
-      m.respond('+ACK');
-    } catch {
-      // The caller did not take it: it is gone for good once the task's
-      // time is up, else run it again later.
-      if (f.deadline !== 0 && Date.now() > f.deadline) m.respond('+TERM');
-      else m.respond(`-NAK ${JSON.stringify({ delay: 1e9 })}`);
-    }
+    // The caller confirms to this host's confirm inbox, under a number of
+    // its own (one subscription for all, no request per result).
+    const n = this.nextConfirm++;
+    await new Promise((resolve) => {
+      this.confirms.set(n, { m, f, resolve, sent: Date.now() });
+      this.nc.publish(f.reply, frame, { reply: `${this.confirmInbox}.${n}` });
+    });
+  }
+
+  onConfirm(subject, m) {
+    const n = Number(subject.slice(this.confirmInbox.length + 1));
+    const c = this.confirms.get(n);
+    if (c === undefined) return;
+    this.confirms.delete(n);
+    // A 503 status: nobody listens on the caller's inbox (it went away).
+    if (m.headers !== undefined && m.headers.code === 503) this.unconfirmed(c);
+    else c.m.respond('+ACK');
+    c.resolve();
+  }
+
+  // The caller did not take the result: the task is gone for good once its
+  // time is up, else it runs again later.
+  unconfirmed(c) {
+    if (c.f.deadline !== 0 && Date.now() > c.f.deadline) c.m.respond('+TERM');
+    else c.m.respond(`-NAK ${JSON.stringify({ delay: 1e9 })}`);
   }
 
   // The server's max_payload (its info is gone while reconnecting).
