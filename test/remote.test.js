@@ -295,4 +295,24 @@ describe('native-workers/remote', function () {
     assert.strictEqual(await new Promise((resolve) => usage.once('exit', resolve)), 2);
     assert.match(err, /--name is required/);
   });
+
+  it('credentials are passed through: right ones work, wrong ones fail with the server\'s code', async () => {
+    const secured = await startServer(['--user', 'nw', '--pass', 's3cret']);
+    try {
+      const h = await serve({ servers: secured.url, name: 'auth', filename: TASK, maxThreads: 1, user: 'nw', pass: 's3cret' });
+      const rp = new RemotePool({ servers: secured.url, name: 'auth', timeout: 10000, user: 'nw', pass: 's3cret' });
+      assert.strictEqual(await rp.run({ op: 'add', a: 1, b: 2 }), 3);
+      await rp.close();
+      await h.close();
+      const bad = new RemotePool({ servers: secured.url, name: 'auth', timeout: 10000, user: 'nw', pass: 'wrong' });
+      const t0 = Date.now();
+      await assert.rejects(bad.run(1), { code: 'AUTHORIZATION_VIOLATION' });
+      assert.ok(Date.now() - t0 < 5000);
+      await bad.destroy();
+      await assert.rejects(serve({ servers: secured.url, name: 'auth', filename: TASK, maxThreads: 1 }),
+        { code: 'AUTHORIZATION_VIOLATION' });
+    } finally {
+      await secured.stop();
+    }
+  });
 });
