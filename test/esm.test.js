@@ -9,6 +9,7 @@ const ENTRIES = [
   ['native-workers/worker_threads', '../lib/worker_threads'],
   ['native-workers/child_process', '../lib/child_process'],
   ['native-workers/pool', '../lib/pool'],
+  ['native-workers/remote', '../lib/remote'],
 ];
 
 describe('ESM entry points', () => {
