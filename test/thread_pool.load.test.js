@@ -34,6 +34,7 @@ describe('ThreadPool.load', function () {
       wrongAbi: compile(dir, path.join(fixtures, 'wrong_abi.c'), 'libwrongabi.so'),
       clash: compile(dir, path.join(fixtures, 'clash.c'), 'libclash.so'),
       badName: compile(dir, path.join(fixtures, 'bad_name.c'), 'libbadname.so'),
+      misbehaving: compile(dir, path.join(fixtures, 'misbehaving.c'), 'libmisbehaving.so'),
     };
     fs.writeFileSync(path.join(dir, 'not-a-library.so'), 'this is text, not ELF\n');
   });
@@ -105,6 +106,24 @@ describe('ThreadPool.load', function () {
     assert.ok(!pool.kernels.includes('clash.fine'));
     pool.load(libs.example);
     assert.throws(() => pool.load(libs.example), { code: 'ERR_KERNEL_EXISTS', message: /'upper'/ });
+  });
+
+  it('never resolves with memory a kernel did not allocate through the pool', async () => {
+    pool.load(libs.misbehaving);
+    // 16 bytes asked for, 1 MiB claimed: an error, not 1 MiB of the heap.
+    await assert.rejects(pool.run('bad.overlong'), {
+      code: 'ERR_KERNEL_INVALID_OUTPUT', message: /1048576.*16 bytes/,
+    });
+    // A pointer of the kernel's own: neither read nor freed.
+    await assert.rejects(pool.run('bad.foreign'), { code: 'ERR_KERNEL_INVALID_OUTPUT', message: /nw_output/ });
+    // Reporting less than it asked for is fine.
+    assert.strictEqual((await pool.run('bad.shorter')).toString(), 'short');
+    assert.strictEqual(pool.stats.failed, 2);
+    // Still healthy, and again (the failures freed what they had).
+    for (let i = 0; i < 100; i++) {
+      await assert.rejects(pool.run('bad.overlong'), { code: 'ERR_KERNEL_INVALID_OUTPUT' });
+    }
+    assert.strictEqual((await pool.run('sha256', 'abc')).length, 32);
   });
 
   it('validates the path argument', async () => {

@@ -205,34 +205,98 @@ typedef struct {
   size_t cap;
 } scratch_t;
 
+/* One kernel call: the io the kernel sees, and what the pool knows about
+ * the output it allocated for it. Only the pool thread of the call touches
+ * it; the kernel can reach `out` and `cap` only through nw_output. */
+typedef struct kernel_call {
+  nw_kernel_io_t io;      /* first: output_fn gets &io */
+  void *out;              /* the output buffer (malloc'd), or NULL */
+  size_t cap;             /* its size in bytes */
+} kernel_call_t;
+
+/* Pool thread, inside a kernel (nw_kernel_io_t.output_fn): replace (keep 0)
+ * or resize (keep 1) the call's output. Returns the buffer, or NULL when
+ * out of memory; a failed replace leaves no output, a failed resize leaves
+ * the old one. */
+static void *call_output(nw_kernel_io_t *io, size_t len, int keep) {
+  kernel_call_t *c = (kernel_call_t *)io;
+  void *m;
+  if (keep && c->out) {
+    m = realloc(c->out, len ? len : 1);
+    if (!m) return NULL;
+  } else {
+    free(c->out);
+    c->out = NULL;
+    c->cap = 0;
+    m = malloc(len ? len : 1);
+  }
+  c->out = m;
+  c->cap = m ? len : 0;
+  io->out = m;
+  io->out_len = c->cap;
+  io->result = NW_RESULT_BUFFER;
+  return m;
+}
+
+/* Pool thread: fail task `t` whose kernel left a Buffer result outside its
+ * output (NW_POOL_BAD_OUTPUT). Returns that status. */
+static int bad_output(nw_task_t *t, const kernel_call_t *c) {
+  nw_task_failure_t *f = calloc(1, sizeof *f);
+  if (f) {
+    if (c->io.out != c->out)
+      snprintf(f->error, sizeof f->error,
+               "The kernel's output was not allocated with nw_output()");
+    else
+      snprintf(f->error, sizeof f->error,
+               "The kernel's output length (%zu) is past the %zu bytes it allocated",
+               c->io.out_len, c->cap);
+    snprintf(f->code, sizeof f->code, "%s", NW_POOL_BAD_OUTPUT_CODE);
+    free(t->failure);
+    t->failure = f;
+  }
+  return NW_POOL_BAD_OUTPUT;
+}
+
 /* Pool thread: run a kernel on a fresh io of this thread's and keep what it
- * produced in the task. */
+ * produced in the task. The task gets only output the pool allocated, and
+ * never a length past it: a Buffer result that points elsewhere fails the
+ * task. */
 static int run_kernel(nw_kernel_fn fn, nw_task_t *t) {
-  nw_kernel_io_t io;
-  memset(&io, 0, sizeof io);
-  io.struct_size = sizeof io;
-  io.elem_type = t->io.elem_type;
-  io.data = t->io.data;
-  io.len = t->io.len;
-  io.cancel = &t->cancel;
-  int rc = fn(&io);
-  t->io.result = io.result;
-  t->io.out = io.out;
-  t->io.out_len = io.out_len;
-  t->io.number = io.number;
-  t->io.bigint_lo = io.bigint_lo;
-  t->io.bigint_hi = io.bigint_hi;
-  if (rc != 0 && (io.error[0] || io.code[0] || io.errnum)) {
+  kernel_call_t c;
+  memset(&c, 0, sizeof c);
+  nw_kernel_io_t *io = &c.io;
+  io->struct_size = sizeof *io;
+  io->elem_type = t->io.elem_type;
+  io->data = t->io.data;
+  io->len = t->io.len;
+  io->cancel = &t->cancel;
+  io->output_fn = call_output;
+  int rc = fn(io);
+  t->io.result = io->result;
+  t->io.out = c.out;
+  t->io.out_len = c.out && io->out == c.out && io->out_len <= c.cap ? io->out_len : 0;
+  t->io.number = io->number;
+  t->io.bigint_lo = io->bigint_lo;
+  t->io.bigint_hi = io->bigint_hi;
+  if (rc != 0 && (io->error[0] || io->code[0] || io->errnum)) {
     nw_task_failure_t *f = malloc(sizeof *f);
     if (f) {
-      memcpy(f->error, io.error, sizeof f->error);
+      memcpy(f->error, io->error, sizeof f->error);
       f->error[sizeof f->error - 1] = 0;
-      memcpy(f->code, io.code, sizeof f->code);
+      memcpy(f->code, io->code, sizeof f->code);
       f->code[sizeof f->code - 1] = 0;
-      f->errnum = io.errnum;
+      f->errnum = io->errnum;
       t->failure = f;
     }
   }
+  /* Any result kind that is not one of the others is a Buffer (as the
+   * owner reads it). */
+  bool buffer = io->result != NW_RESULT_UNDEFINED && io->result != NW_RESULT_NUMBER &&
+                io->result != NW_RESULT_INPUT && io->result != NW_RESULT_BIGINT;
+  if (rc == 0 && buffer &&
+      ((io->out && io->out != c.out) || (!io->out && io->out_len) ||
+       (io->out && io->out_len > c.cap)))
+    rc = bad_output(t, &c);
   return rc;
 }
 

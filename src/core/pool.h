@@ -47,6 +47,11 @@ enum {
 
 /* nw_task_t.status besides a kernel's own return value. */
 #define NW_POOL_REJECTED (-10100) /* the pool closed before the task ran */
+/* The kernel returned a Buffer result that is not inside the output the pool
+ * allocated for it (an out_len past its size, or an out pointer of its
+ * own). The task's failure says how, under this code; no output is kept. */
+#define NW_POOL_BAD_OUTPUT (-10101)
+#define NW_POOL_BAD_OUTPUT_CODE "ERR_KERNEL_INVALID_OUTPUT"
 
 /* A task's side of nw_kernel_io_t: the input the owner fills in, and what
  * the kernel left in its io when it returned. The pool thread runs the
@@ -58,8 +63,11 @@ typedef struct nw_task_io {
   uint8_t *data;          /* input bytes */
   size_t len;
   uint32_t result;        /* output: nw_result_kind_t ... */
-  void *out;              /* ... malloc'd, owned by the task's owner */
-  size_t out_len;
+  void *out;              /* ... the output the pool allocated for the
+                             kernel (nw_output), malloc'd, owned by the
+                             task's owner; NULL when none */
+  size_t out_len;         /* never more than was allocated at `out` (0
+                             when `out` is NULL) */
   double number;
   uint64_t bigint_lo;
   int64_t bigint_hi;

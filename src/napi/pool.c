@@ -202,6 +202,9 @@ static napi_value task_error(napi_env env, gtask_t *g) {
     return nw_napi_error(env, NW_ERROR, "ERR_INVALID_STATE",
                          "Invalid state: the input was detached or resized before the "
                          "task finished");
+  if (t->status == NW_POOL_BAD_OUTPUT && !(f && f->error[0]))
+    return nw_napi_error(env, NW_ERROR, NW_POOL_BAD_OUTPUT_CODE,
+                         "The kernel's output is not inside what it allocated");
   if (t->status != NW_FAILED && t->status < 0 && !(f && f->error[0]))
     return nw_napi_errno_error(env, t->status, "kernel");
   napi_value err = nw_napi_error(env, NW_ERROR,
