@@ -54,6 +54,7 @@ struct nw_pool {
   void *notify_arg;
   pthread_t *threads;
   int64_t t_created;
+  void (*release)(nw_task_t *); /* set once by nw_pool_abandon */
   int64_t spin_ns;
 
   /* Owner thread only. The registry grows by appending into an array that
@@ -82,6 +83,10 @@ struct nw_pool {
   uint32_t has_work;        /* atomic mirror of q_head || closed, for them */
   bool closed;
   bool notify_pending;      /* notify called, drain not yet done */
+  uint32_t notifying;       /* threads inside notify() right now */
+  bool abandoned;           /* nw_pool_abandon: the owner is gone; the last
+                               thread to exit frees the pool */
+  pthread_cond_t quiet;     /* signalled when `live` or `notifying` drops */
   uint64_t completed, failed, cancelled;
   int64_t busy_ns;
   nw_hist_t run_hist, wait_hist;
@@ -337,6 +342,8 @@ static void copy_done(scratch_t *s, nw_task_t *t, int rc) {
   t->io.data = NULL;
 }
 
+static void free_pool(nw_pool_t *p);
+
 /* A pool thread: take the next task, copy its input when the owner left
  * that to it, run the kernel, put the task on the finished list (waking
  * the owner when it is the first there), and sleep when there is no work.
@@ -396,15 +403,26 @@ static void *pool_thread(void *arg) {
     if (rc == 0) p->completed++;
     else if (rc == NW_CANCELLED) p->cancelled++;
     else p->failed++;
-    if (d_push(p, t)) {
+    if (p->abandoned) {
+      /* Nobody drains any more: the task goes back through the owner's
+       * release function, on this thread. */
+      pthread_mutex_unlock(&p->lock);
+      p->release(t);
+      pthread_mutex_lock(&p->lock);
+    } else if (d_push(p, t)) {
+      p->notifying++;
       pthread_mutex_unlock(&p->lock);
       p->notify(p->notify_arg);
       pthread_mutex_lock(&p->lock);
+      if (--p->notifying == 0) pthread_cond_broadcast(&p->quiet);
     }
   }
   p->live--;
+  bool last = p->abandoned && p->live == 0;
+  pthread_cond_broadcast(&p->quiet);
   pthread_mutex_unlock(&p->lock);
   free(scratch.mem);
+  if (last) free_pool(p);
   return NULL;
 }
 
@@ -445,6 +463,16 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
     goto fail_alloc;
   }
   if (pthread_mutex_init(&p->lock, NULL)) {
+    rc = -ENOMEM;
+    goto fail_alloc;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int qe = pthread_cond_init(&p->quiet, &ca);
+  pthread_condattr_destroy(&ca);
+  if (qe) {
+    pthread_mutex_destroy(&p->lock);
     rc = -ENOMEM;
     goto fail_alloc;
   }
@@ -494,6 +522,7 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
 
 fail_sync:
   for (uint32_t i = 0; i < conds; i++) pthread_cond_destroy(&p->workers[i].cond);
+  pthread_cond_destroy(&p->quiet);
   pthread_mutex_destroy(&p->lock);
 fail_alloc:
   free_pool_memory(p);
@@ -545,11 +574,10 @@ bool nw_pool_threads_done(nw_pool_t *p) {
   return done;
 }
 
-/* Owner thread, after nw_pool_destroy. */
-void nw_pool_free(nw_pool_t *p) {
-  if (!p) return;
-  if (!p->joined) nw_pool_destroy(p);
+/* Once no thread runs: the pool's locks, libraries and memory. */
+static void free_pool(nw_pool_t *p) {
   for (uint32_t i = 0; i < p->nthreads; i++) pthread_cond_destroy(&p->workers[i].cond);
+  pthread_cond_destroy(&p->quiet);
   pthread_mutex_destroy(&p->lock);
   for (library_t *l = p->libraries, *n; l; l = n) {
     n = l->next;
@@ -557,6 +585,68 @@ void nw_pool_free(nw_pool_t *p) {
     free(l);
   }
   free_pool_memory(p);
+}
+
+/* Owner thread, after nw_pool_destroy. */
+void nw_pool_free(nw_pool_t *p) {
+  if (!p) return;
+  if (!p->joined) nw_pool_destroy(p);
+  free_pool(p);
+}
+
+/* Owner thread. Waits on `quiet` (CLOCK_MONOTONIC) for the threads to
+ * exit, then joins them, which is immediate. */
+int nw_pool_join_within(nw_pool_t *p, int64_t timeout_ns) {
+  if (p->joined) return 0;
+  nw_pool_abort(p);
+  int64_t deadline = nw_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+  pthread_mutex_lock(&p->lock);
+  int e = 0;
+  while (p->live > 0 && e != ETIMEDOUT) e = pthread_cond_timedwait(&p->quiet, &p->lock, &ts);
+  bool done = p->live == 0;
+  pthread_mutex_unlock(&p->lock);
+  if (!done) return -ETIMEDOUT;
+  nw_pool_destroy(p);
+  return 0;
+}
+
+/* Owner thread. `pred` runs under the pool lock. */
+bool nw_pool_any_running(nw_pool_t *p, bool (*pred)(const nw_task_t *, void *),
+                         void *arg) {
+  bool any = false;
+  pthread_mutex_lock(&p->lock);
+  for (uint32_t i = 0; i < p->nthreads && !any; i++)
+    if (p->current[i]) any = pred(p->current[i], arg);
+  pthread_mutex_unlock(&p->lock);
+  return any;
+}
+
+/* Owner thread. */
+nw_task_t *nw_pool_abandon(nw_pool_t *p, void (*detach)(nw_task_t *, void *),
+                           void *arg, void (*release)(nw_task_t *)) {
+  nw_pool_abort(p);
+  pthread_mutex_lock(&p->lock);
+  /* A thread inside notify() uses the owner's notify argument: wait until
+   * none is; with `abandoned` set, none starts again. */
+  p->abandoned = true;
+  p->release = release;
+  while (p->notifying > 0) pthread_cond_wait(&p->quiet, &p->lock);
+  for (uint32_t i = 0; i < p->nthreads; i++)
+    if (p->current[i] && detach) detach(p->current[i], arg);
+  nw_task_t *finished = p->d_head;
+  p->d_head = p->d_tail = NULL;
+  p->notify_pending = false;
+  /* Detached under the lock: the last thread frees p->threads, and it
+   * cannot before the lock is let go. */
+  if (!p->joined)
+    for (uint32_t i = 0; i < p->nthreads; i++) pthread_detach(p->threads[i]);
+  bool none_left = p->live == 0;
+  pthread_mutex_unlock(&p->lock);
+  /* With threads left, the last one frees the pool (pool_thread): from
+   * here on the pool is theirs. */
+  if (none_left) free_pool(p);
+  return finished;
 }
 
 /* ---- kernels --------------------------------------------------------------- */

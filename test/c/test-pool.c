@@ -521,6 +521,125 @@ static void test_destroy_busy(void) {
 }
 
 /* The same tests with threads that spin before they sleep. */
+/* Threads of this process, from /proc/self/status. */
+static int thread_count(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  int n = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+static atomic_int detached, released;
+static void on_detach(nw_task_t *t, void *arg) {
+  CHECK(arg == &detached);
+  atomic_fetch_add(&detached, 1);
+}
+static void on_release(nw_task_t *t) {
+  CHECK_EQ(t->status, 0);
+  atomic_fetch_add(&released, 1);
+  free_task(t);
+}
+static bool is_gate(const nw_task_t *t, void *arg) {
+  return t->kernel == (uint32_t)(uintptr_t)arg;
+}
+
+/* Kernels that poll the cancel flag let nw_pool_join_within join at once. */
+static void test_join_within(void) {
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  nw_task_t *ts[3];
+  for (int i = 0; i < 3; i++) ts[i] = new_task(p, "spin", (uint64_t)i, NULL, 0);
+  int err;
+  CHECK_EQ(nw_pool_submit_batch(p, ts, 3, &err), 3);
+  usleep(5000);
+  int64_t t0 = nw_now_ns();
+  CHECK_EQ(nw_pool_join_within(p, 2000000000LL), 0);
+  CHECK(nw_now_ns() - t0 < 1000000000LL);
+  CHECK(nw_pool_threads_done(p));
+  CHECK_EQ(nw_pool_join_within(p, 0), 0); /* joined: idempotent */
+  int n = 0;
+  for (nw_task_t *t = nw_pool_drain(p), *next; t; t = next, n++) {
+    next = t->next;
+    free_task(t);
+  }
+  CHECK_EQ(n, 3);
+  nw_pool_free(p);
+  owner_fini(&o);
+}
+
+/* A kernel that ignores cancellation: the owner waits a bounded time, then
+ * abandons the pool; the kernel runs on, and once it returns its task goes
+ * to release() and the threads exit and free the pool (ASan's leak check
+ * sees it). */
+static void test_abandon(void) {
+  owner_t o;
+  owner_init(&o);
+  int threads_before = thread_count();
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  atomic_store(&gate, 0);
+  atomic_store(&detached, 0);
+  atomic_store(&released, 0);
+  nw_task_t *ts[4];
+  for (int i = 0; i < 3; i++) ts[i] = new_task(p, "gate", (uint64_t)i, NULL, 0);
+  ts[3] = new_task(p, "reverse", 3, (uint8_t *)"ab", 2);
+  int err;
+  /* Two gates run; the third gate and the reverse wait in the queue. */
+  CHECK_EQ(nw_pool_submit_batch(p, ts, 4, &err), 4);
+  usleep(20000);
+  int64_t t0 = nw_now_ns();
+  CHECK_EQ(nw_pool_join_within(p, 50000000LL), -ETIMEDOUT);
+  int64_t waited = nw_now_ns() - t0;
+  CHECK(waited >= 40000000LL && waited < 2000000000LL);
+  uintptr_t gate_kernel = (uintptr_t)nw_pool_find_kernel(p, "gate");
+  uintptr_t other = (uintptr_t)nw_pool_find_kernel(p, "bytesum");
+  CHECK(nw_pool_any_running(p, is_gate, (void *)gate_kernel));
+  CHECK(!nw_pool_any_running(p, is_gate, (void *)other));
+  nw_task_t *finished = nw_pool_abandon(p, on_detach, &detached, on_release);
+  CHECK_EQ(atomic_load(&detached), 2);
+  int n = 0;
+  for (nw_task_t *t = finished, *next; t; t = next, n++) {
+    next = t->next;
+    CHECK_EQ(t->status, NW_POOL_REJECTED);
+    free_task(t);
+  }
+  CHECK_EQ(n, 2);
+  CHECK_EQ(atomic_load(&released), 0);
+  atomic_store(&gate, 1);
+  for (int i = 0; i < 500 && (atomic_load(&released) < 2 || thread_count() > threads_before); i++)
+    usleep(10000);
+  CHECK_EQ(atomic_load(&released), 2);
+  CHECK_EQ(thread_count(), threads_before);
+  owner_fini(&o);
+}
+
+/* Abandoning a pool whose kernels have all returned meanwhile frees it at
+ * once. */
+static void test_abandon_idle(void) {
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 3, 0);
+  REQUIRE(p);
+  nw_task_t *t = new_task(p, "reverse", 1, (uint8_t *)"xy", 2);
+  CHECK_EQ(nw_pool_submit(p, t), 0);
+  CHECK(owner_wait(&o));
+  nw_pool_close(p);
+  for (int i = 0; i < 500 && !nw_pool_threads_done(p); i++) usleep(1000);
+  nw_task_t *finished = nw_pool_abandon(p, NULL, NULL, on_release);
+  CHECK(finished == t);
+  if (finished) {
+    CHECK(finished->next == NULL);
+    CHECK(memcmp(finished->io.out, "yx", 2) == 0);
+    free_task(finished);
+  }
+  owner_fini(&o);
+}
+
 static void test_spinning_threads(void) {
   spin_ns = 200000;
   test_results();
@@ -620,5 +739,6 @@ static void test_input_plan(void) {
 
 TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_output_bounds),
           T(test_many), T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
-          T(test_destroy_busy), T(test_spinning_threads), T(test_copy_in),
+          T(test_destroy_busy), T(test_join_within), T(test_abandon),
+          T(test_abandon_idle), T(test_spinning_threads), T(test_copy_in),
           T(test_input_plan), T(test_histogram))
