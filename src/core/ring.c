@@ -30,8 +30,10 @@
 /* How long a producer (consumer) waits for the ones before it to publish
  * (release) before it calls the ring broken: one of them died mid-record,
  * or the tail word was overwritten. lib/internal/ring_view.js uses the
- * same second. */
-#define TURN_NS ((int64_t)1000000000)
+ * same second. (The fuzz targets build with a shorter one.) */
+#ifndef NW_RING_TURN_NS
+#define NW_RING_TURN_NS ((int64_t)1000000000)
+#endif
 
 /* A pause for spin loops: lets a sibling hyperthread run and saves power. */
 static inline void cpu_relax(void) {
@@ -323,7 +325,7 @@ static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
  * Spins, and yields the CPU now and then to a peer that was preempted.
  * Returns 0, or -EBADMSG when the turn can never come: the tail is more
  * than a ring away from `start` (the word was overwritten), or it has not
- * moved for TURN_NS (one before us died mid-record). */
+ * moved for NW_RING_TURN_NS (one before us died mid-record). */
 static int wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
   unsigned spins = 0;
   uint32_t last = LOAD_ACQ(W(r, tail_idx));
@@ -340,7 +342,7 @@ static int wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
     if (since < 0 || cur != last) {
       since = now;
       last = cur;
-    } else if (now - since > TURN_NS) {
+    } else if (now - since > NW_RING_TURN_NS) {
       return -EBADMSG;
     }
   }
