@@ -31,7 +31,6 @@
 const EventEmitter = require('events');
 const net = require('net');
 const os = require('os');
-const path = require('path');
 
 const binding = require('./binding');
 const {
@@ -62,7 +61,7 @@ for (const name of Object.keys(signals)) {
   if (signalNames[signals[name]] === undefined) signalNames[signals[name]] = name;
 }
 
-const HELPER = path.join(__dirname, '..', '..', 'build', 'Release', 'nw_exec_helper');
+const HELPER = require('./addon_path').addonFile('nw_exec_helper');
 
 const UV_EACCES = -os.constants.errno.EACCES;
 const UV_EAGAIN = -os.constants.errno.EAGAIN;

@@ -406,7 +406,7 @@ static int k_sort(nw_kernel_io_t *io) {
   }
   size_t es = nw_elem_size(io->elem_type);
   if (nw_cancelled(io)) return NW_CANCELLED;
-  qsort(io->data, io->len / es, es, cmp);
+  if (io->len / es > 1) qsort(io->data, io->len / es, es, cmp); /* data may be NULL when empty */
   io->result = NW_RESULT_INPUT;
   return 0;
 }

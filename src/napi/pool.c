@@ -337,9 +337,11 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
     case NW_RESULT_NUMBER:
       return napi_create_double(env, io->number, &v) == napi_ok ? v : NULL;
     case NW_RESULT_BIGINT: {
-      __int128 x = ((__int128)io->bigint_hi << 64) | (__int128)io->bigint_lo;
-      int sign = x < 0;
-      unsigned __int128 mag = sign ? (unsigned __int128)(-(x + 1)) + 1 : (unsigned __int128)x;
+      /* Two's complement in unsigned arithmetic (no signed shift or
+       * overflow): the magnitude of a negative value is its negation. */
+      unsigned __int128 u = ((unsigned __int128)(uint64_t)io->bigint_hi << 64) | io->bigint_lo;
+      int sign = io->bigint_hi < 0;
+      unsigned __int128 mag = sign ? ~u + 1 : u;
       uint64_t words[2] = {(uint64_t)mag, (uint64_t)(mag >> 64)};
       return napi_create_bigint_words(env, sign, words[1] ? 2 : 1, words, &v) == napi_ok ? v
                                                                                        : NULL;
