@@ -46,7 +46,7 @@
 extern "C" {
 #endif
 
-#define NW_ABI_VERSION 1u
+#define NW_ABI_VERSION 2u
 
 #if defined(__GNUC__)
 #define NW_EXPORT __attribute__((visibility("default")))
@@ -110,8 +110,12 @@ typedef struct nw_kernel_io {
   size_t len;                    /* input length in bytes */
   const volatile uint32_t *cancel; /* nonzero once the task is aborted */
 
-  /* Output, set by the kernel. `out` must come from malloc (nw_output does
-   * that); the pool owns it after the kernel returns, also on failure. */
+  /* Output, set by the kernel. A Buffer result is the first `out_len`
+   * bytes of the buffer that nw_output or nw_output_resize gave: the pool
+   * allocates it, knows its size and owns it, also on failure. An `out`
+   * that did not come from them, or an `out_len` past the size asked for,
+   * fails the task with ERR_KERNEL_INVALID_OUTPUT (the pool neither reads
+   * nor frees such a pointer). */
   uint32_t result;               /* nw_result_kind_t */
   void *out;
   size_t out_len;
@@ -123,6 +127,11 @@ typedef struct nw_kernel_io {
   char error[256];               /* message ("" for a default one) */
   char code[48];                 /* Error.code ("" for ERR_KERNEL_FAILED) */
   int32_t errnum;                /* Error.errno when nonzero */
+
+  /* Set by the pool; call it through nw_output and nw_output_resize. With
+   * keep 0 it replaces the output by `len` new bytes, with keep 1 it
+   * resizes it, keeping its first bytes. */
+  void *(*output_fn)(struct nw_kernel_io *io, size_t len, int keep);
 } nw_kernel_io_t;
 
 /* A kernel: 0 on success, NW_CANCELLED, NW_FAILED or a negative errno. */
@@ -158,14 +167,20 @@ static inline int nw_cancelled(const nw_kernel_io_t *io) {
 #endif
 }
 
-/* Allocate `len` bytes of output (a Buffer result). NULL when out of memory.
- * Calling it again replaces (and frees) the previous output. */
+/* Allocate `len` bytes of output and make the result a Buffer of them:
+ * io->out points there, io->out_len is len. NULL when out of memory (then
+ * there is no output). Calling it again replaces (and frees) the previous
+ * output. A kernel may lower io->out_len afterwards, never raise it. */
 static inline void *nw_output(nw_kernel_io_t *io, size_t len) {
-  free(io->out);
-  io->out = malloc(len ? len : 1);
-  io->out_len = io->out ? len : 0;
-  io->result = NW_RESULT_BUFFER;
-  return io->out;
+  return io->output_fn ? io->output_fn(io, len, 0) : NULL;
+}
+
+/* Resize the output to `len` bytes, keeping what it held up to the smaller
+ * size (as realloc does), and set io->out and io->out_len to the new
+ * buffer. NULL when out of memory: then the previous output stays as it
+ * was. Without a previous output it is nw_output. */
+static inline void *nw_output_resize(nw_kernel_io_t *io, size_t len) {
+  return io->output_fn ? io->output_fn(io, len, 1) : NULL;
 }
 
 /* Record why the kernel failed; returns NW_FAILED for `return nw_fail(...)`.

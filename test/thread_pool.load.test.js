@@ -34,6 +34,7 @@ describe('ThreadPool.load', function () {
       wrongAbi: compile(dir, path.join(fixtures, 'wrong_abi.c'), 'libwrongabi.so'),
       clash: compile(dir, path.join(fixtures, 'clash.c'), 'libclash.so'),
       badName: compile(dir, path.join(fixtures, 'bad_name.c'), 'libbadname.so'),
+      misbehaving: compile(dir, path.join(fixtures, 'misbehaving.c'), 'libmisbehaving.so'),
     };
     fs.writeFileSync(path.join(dir, 'not-a-library.so'), 'this is text, not ELF\n');
   });
@@ -105,6 +106,67 @@ describe('ThreadPool.load', function () {
     assert.ok(!pool.kernels.includes('clash.fine'));
     pool.load(libs.example);
     assert.throws(() => pool.load(libs.example), { code: 'ERR_KERNEL_EXISTS', message: /'upper'/ });
+  });
+
+  it('never resolves with memory a kernel did not allocate through the pool', async () => {
+    pool.load(libs.misbehaving);
+    // 16 bytes asked for, 1 MiB claimed: an error, not 1 MiB of the heap.
+    await assert.rejects(pool.run('bad.overlong'), {
+      code: 'ERR_KERNEL_INVALID_OUTPUT', message: /1048576.*16 bytes/,
+    });
+    // A pointer of the kernel's own: neither read nor freed.
+    await assert.rejects(pool.run('bad.foreign'), { code: 'ERR_KERNEL_INVALID_OUTPUT', message: /nw_output/ });
+    // Reporting less than it asked for is fine.
+    assert.strictEqual((await pool.run('bad.shorter')).toString(), 'short');
+    assert.strictEqual(pool.stats.failed, 2);
+    // Still healthy, and again (the failures freed what they had).
+    for (let i = 0; i < 100; i++) {
+      await assert.rejects(pool.run('bad.overlong'), { code: 'ERR_KERNEL_INVALID_OUTPUT' });
+    }
+    assert.strictEqual((await pool.run('sha256', 'abc')).length, 32);
+  });
+
+  describe('a kernel that ignores cancellation, in a worker that terminates', () => {
+    const { Worker } = require('worker_threads');
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+    // A worker that starts `kernel` on `input` in a pool of its own and says
+    // so; resolves with the worker once the kernel has had time to start.
+    async function startWorker(kernel, input) {
+      const w = new Worker(`
+        const { parentPort, workerData } = require('worker_threads');
+        const { ThreadPool } = require(workerData.root);
+        const pool = new ThreadPool({ threads: 1 });
+        pool.load(workerData.lib);
+        pool.run(workerData.kernel, workerData.input);
+        setTimeout(() => parentPort.postMessage('started'), 50);
+      `, { eval: true, workerData: { root, lib: libs.misbehaving, kernel, input } });
+      await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      return w;
+    }
+
+    it('terminate() settles at once; the kernel runs on, then its thread goes', async () => {
+      const before = threads();
+      const w = await startWorker('bad.stubborn', new Float64Array([1500]));
+      const t0 = Date.now();
+      assert.strictEqual(await w.terminate(), 1);
+      const took = Date.now() - t0;
+      assert.ok(took < 1000, `terminate took ${took} ms`);
+      // The kernel's thread lives until the kernel returns (1.5 s after it
+      // started), then exits with the worker's others.
+      const deadline = Date.now() + 10000;
+      while (threads() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.strictEqual(threads(), before);
+      assert.strictEqual(await pool.run('noop'), undefined);
+    });
+
+    it('terminate() waits for a kernel that works in place on a SharedArrayBuffer', async () => {
+      const sab = new SharedArrayBuffer(16);
+      new Float64Array(sab, 0, 1)[0] = 400;
+      const w = await startWorker('bad.stubbornInPlace', new Uint8Array(sab));
+      await w.terminate();
+      // The kernel finished (its last write landed) before the worker went.
+      assert.strictEqual(new Uint8Array(sab)[15], 1);
+    });
   });
 
   it('validates the path argument', async () => {

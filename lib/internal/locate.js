@@ -1,7 +1,7 @@
 'use strict';
 
 // Where the compiled parts of the package are: the addon and the uid/gid
-// helper executable. A build from source (build/Release, made by
+// helper executable. NW_ADDON_DIR, when set, names the directory of both. A build from source (build/Release, made by
 // `npm install` or `npm rebuild` where a compiler is around) wins over the
 // prebuilt binaries that ship in prebuilds/<platform>-<arch>/, chosen by
 // node-gyp-build for this platform, architecture and libc.
@@ -18,6 +18,12 @@ const HELPER = 'nw_exec_helper';
 // -> { addon, helper, prebuilt } for the package rooted at `root`, or
 // null when neither a build nor a matching prebuild is there.
 function locate(root) {
+  // NW_ADDON_DIR: a build of its own (npm run test:asan points it at one
+  // made with AddressSanitizer; see test/support/asan.js).
+  if (process.env.NW_ADDON_DIR) {
+    const dir = path.resolve(process.env.NW_ADDON_DIR);
+    return { addon: path.join(dir, ADDON), helper: path.join(dir, HELPER), prebuilt: false };
+  }
   const built = path.join(root, 'build', 'Release', ADDON);
   if (fs.existsSync(built)) {
     return { addon: built, helper: path.join(root, 'build', 'Release', HELPER), prebuilt: false };

@@ -143,7 +143,8 @@ static int zlib_fail(nw_kernel_io_t *io, int err, const char *msg) {
   return NW_FAILED;
 }
 
-/* Make room for at least `more` bytes of output past `used`. */
+/* Make room for at least `more` bytes of output past `used` (the output's
+ * size is io->out_len until trim()). */
 static int grow(nw_kernel_io_t *io, size_t used, size_t more) {
   if (io->out_len - used >= more) return 0;
   size_t cap = io->out_len ? io->out_len : 64 * 1024;
@@ -152,10 +153,7 @@ static int grow(nw_kernel_io_t *io, size_t used, size_t more) {
     cap *= 2;
   }
   if (cap > MAX_OUTPUT) cap = MAX_OUTPUT;
-  void *p = realloc(io->out, cap);
-  if (!p) return no_memory(io);
-  io->out = p;
-  io->out_len = cap;
+  if (!nw_output_resize(io, cap)) return no_memory(io);
   return 0;
 }
 
@@ -169,13 +167,10 @@ static size_t decompressed_guess(size_t in_len) {
   return guess;
 }
 
-/* Shrink the output to what was written. */
+/* Shrink the output to what was written (when the smaller buffer cannot
+ * be had, the result is the first `used` bytes of the larger one). */
 static void trim(nw_kernel_io_t *io, size_t used) {
-  if (used < io->out_len) {
-    void *p = realloc(io->out, used ? used : 1);
-    if (p) io->out = p;
-  }
-  io->out_len = used;
+  if (used < io->out_len && !nw_output_resize(io, used)) io->out_len = used;
   io->result = NW_RESULT_BUFFER;
 }
 
@@ -411,7 +406,7 @@ static int k_sort(nw_kernel_io_t *io) {
   }
   size_t es = nw_elem_size(io->elem_type);
   if (nw_cancelled(io)) return NW_CANCELLED;
-  qsort(io->data, io->len / es, es, cmp);
+  if (io->len / es > 1) qsort(io->data, io->len / es, es, cmp); /* data may be NULL when empty */
   io->result = NW_RESULT_INPUT;
   return 0;
 }

@@ -54,6 +54,7 @@ struct nw_pool {
   void *notify_arg;
   pthread_t *threads;
   int64_t t_created;
+  void (*release)(nw_task_t *); /* set once by nw_pool_abandon */
   int64_t spin_ns;
 
   /* Owner thread only. The registry grows by appending into an array that
@@ -82,6 +83,10 @@ struct nw_pool {
   uint32_t has_work;        /* atomic mirror of q_head || closed, for them */
   bool closed;
   bool notify_pending;      /* notify called, drain not yet done */
+  uint32_t notifying;       /* threads inside notify() right now */
+  bool abandoned;           /* nw_pool_abandon: the owner is gone; the last
+                               thread to exit frees the pool */
+  pthread_cond_t quiet;     /* signalled when `live` or `notifying` drops */
   uint64_t completed, failed, cancelled;
   int64_t busy_ns;
   nw_hist_t run_hist, wait_hist;
@@ -205,34 +210,98 @@ typedef struct {
   size_t cap;
 } scratch_t;
 
+/* One kernel call: the io the kernel sees, and what the pool knows about
+ * the output it allocated for it. Only the pool thread of the call touches
+ * it; the kernel can reach `out` and `cap` only through nw_output. */
+typedef struct kernel_call {
+  nw_kernel_io_t io;      /* first: output_fn gets &io */
+  void *out;              /* the output buffer (malloc'd), or NULL */
+  size_t cap;             /* its size in bytes */
+} kernel_call_t;
+
+/* Pool thread, inside a kernel (nw_kernel_io_t.output_fn): replace (keep 0)
+ * or resize (keep 1) the call's output. Returns the buffer, or NULL when
+ * out of memory; a failed replace leaves no output, a failed resize leaves
+ * the old one. */
+static void *call_output(nw_kernel_io_t *io, size_t len, int keep) {
+  kernel_call_t *c = (kernel_call_t *)io;
+  void *m;
+  if (keep && c->out) {
+    m = realloc(c->out, len ? len : 1);
+    if (!m) return NULL;
+  } else {
+    free(c->out);
+    c->out = NULL;
+    c->cap = 0;
+    m = malloc(len ? len : 1);
+  }
+  c->out = m;
+  c->cap = m ? len : 0;
+  io->out = m;
+  io->out_len = c->cap;
+  io->result = NW_RESULT_BUFFER;
+  return m;
+}
+
+/* Pool thread: fail task `t` whose kernel left a Buffer result outside its
+ * output (NW_POOL_BAD_OUTPUT). Returns that status. */
+static int bad_output(nw_task_t *t, const kernel_call_t *c) {
+  nw_task_failure_t *f = calloc(1, sizeof *f);
+  if (f) {
+    if (c->io.out != c->out)
+      snprintf(f->error, sizeof f->error,
+               "The kernel's output was not allocated with nw_output()");
+    else
+      snprintf(f->error, sizeof f->error,
+               "The kernel's output length (%zu) is past the %zu bytes it allocated",
+               c->io.out_len, c->cap);
+    snprintf(f->code, sizeof f->code, "%s", NW_POOL_BAD_OUTPUT_CODE);
+    free(t->failure);
+    t->failure = f;
+  }
+  return NW_POOL_BAD_OUTPUT;
+}
+
 /* Pool thread: run a kernel on a fresh io of this thread's and keep what it
- * produced in the task. */
+ * produced in the task. The task gets only output the pool allocated, and
+ * never a length past it: a Buffer result that points elsewhere fails the
+ * task. */
 static int run_kernel(nw_kernel_fn fn, nw_task_t *t) {
-  nw_kernel_io_t io;
-  memset(&io, 0, sizeof io);
-  io.struct_size = sizeof io;
-  io.elem_type = t->io.elem_type;
-  io.data = t->io.data;
-  io.len = t->io.len;
-  io.cancel = &t->cancel;
-  int rc = fn(&io);
-  t->io.result = io.result;
-  t->io.out = io.out;
-  t->io.out_len = io.out_len;
-  t->io.number = io.number;
-  t->io.bigint_lo = io.bigint_lo;
-  t->io.bigint_hi = io.bigint_hi;
-  if (rc != 0 && (io.error[0] || io.code[0] || io.errnum)) {
+  kernel_call_t c;
+  memset(&c, 0, sizeof c);
+  nw_kernel_io_t *io = &c.io;
+  io->struct_size = sizeof *io;
+  io->elem_type = t->io.elem_type;
+  io->data = t->io.data;
+  io->len = t->io.len;
+  io->cancel = &t->cancel;
+  io->output_fn = call_output;
+  int rc = fn(io);
+  t->io.result = io->result;
+  t->io.out = c.out;
+  t->io.out_len = c.out && io->out == c.out && io->out_len <= c.cap ? io->out_len : 0;
+  t->io.number = io->number;
+  t->io.bigint_lo = io->bigint_lo;
+  t->io.bigint_hi = io->bigint_hi;
+  if (rc != 0 && (io->error[0] || io->code[0] || io->errnum)) {
     nw_task_failure_t *f = malloc(sizeof *f);
     if (f) {
-      memcpy(f->error, io.error, sizeof f->error);
+      memcpy(f->error, io->error, sizeof f->error);
       f->error[sizeof f->error - 1] = 0;
-      memcpy(f->code, io.code, sizeof f->code);
+      memcpy(f->code, io->code, sizeof f->code);
       f->code[sizeof f->code - 1] = 0;
-      f->errnum = io.errnum;
+      f->errnum = io->errnum;
       t->failure = f;
     }
   }
+  /* Any result kind that is not one of the others is a Buffer (as the
+   * owner reads it). */
+  bool buffer = io->result != NW_RESULT_UNDEFINED && io->result != NW_RESULT_NUMBER &&
+                io->result != NW_RESULT_INPUT && io->result != NW_RESULT_BIGINT;
+  if (rc == 0 && buffer &&
+      ((io->out && io->out != c.out) || (!io->out && io->out_len) ||
+       (io->out && io->out_len > c.cap)))
+    rc = bad_output(t, &c);
   return rc;
 }
 
@@ -272,6 +341,8 @@ static void copy_done(scratch_t *s, nw_task_t *t, int rc) {
   if (dst != s->mem) free(dst);
   t->io.data = NULL;
 }
+
+static void free_pool(nw_pool_t *p);
 
 /* A pool thread: take the next task, copy its input when the owner left
  * that to it, run the kernel, put the task on the finished list (waking
@@ -332,15 +403,26 @@ static void *pool_thread(void *arg) {
     if (rc == 0) p->completed++;
     else if (rc == NW_CANCELLED) p->cancelled++;
     else p->failed++;
-    if (d_push(p, t)) {
+    if (p->abandoned) {
+      /* Nobody drains any more: the task goes back through the owner's
+       * release function, on this thread. */
+      pthread_mutex_unlock(&p->lock);
+      p->release(t);
+      pthread_mutex_lock(&p->lock);
+    } else if (d_push(p, t)) {
+      p->notifying++;
       pthread_mutex_unlock(&p->lock);
       p->notify(p->notify_arg);
       pthread_mutex_lock(&p->lock);
+      if (--p->notifying == 0) pthread_cond_broadcast(&p->quiet);
     }
   }
   p->live--;
+  bool last = p->abandoned && p->live == 0;
+  pthread_cond_broadcast(&p->quiet);
   pthread_mutex_unlock(&p->lock);
   free(scratch.mem);
+  if (last) free_pool(p);
   return NULL;
 }
 
@@ -381,6 +463,16 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
     goto fail_alloc;
   }
   if (pthread_mutex_init(&p->lock, NULL)) {
+    rc = -ENOMEM;
+    goto fail_alloc;
+  }
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  int qe = pthread_cond_init(&p->quiet, &ca);
+  pthread_condattr_destroy(&ca);
+  if (qe) {
+    pthread_mutex_destroy(&p->lock);
     rc = -ENOMEM;
     goto fail_alloc;
   }
@@ -430,6 +522,7 @@ int nw_pool_create(nw_pool_t **out, const nw_pool_options_t *opt) {
 
 fail_sync:
   for (uint32_t i = 0; i < conds; i++) pthread_cond_destroy(&p->workers[i].cond);
+  pthread_cond_destroy(&p->quiet);
   pthread_mutex_destroy(&p->lock);
 fail_alloc:
   free_pool_memory(p);
@@ -481,11 +574,10 @@ bool nw_pool_threads_done(nw_pool_t *p) {
   return done;
 }
 
-/* Owner thread, after nw_pool_destroy. */
-void nw_pool_free(nw_pool_t *p) {
-  if (!p) return;
-  if (!p->joined) nw_pool_destroy(p);
+/* Once no thread runs: the pool's locks, libraries and memory. */
+static void free_pool(nw_pool_t *p) {
   for (uint32_t i = 0; i < p->nthreads; i++) pthread_cond_destroy(&p->workers[i].cond);
+  pthread_cond_destroy(&p->quiet);
   pthread_mutex_destroy(&p->lock);
   for (library_t *l = p->libraries, *n; l; l = n) {
     n = l->next;
@@ -493,6 +585,68 @@ void nw_pool_free(nw_pool_t *p) {
     free(l);
   }
   free_pool_memory(p);
+}
+
+/* Owner thread, after nw_pool_destroy. */
+void nw_pool_free(nw_pool_t *p) {
+  if (!p) return;
+  if (!p->joined) nw_pool_destroy(p);
+  free_pool(p);
+}
+
+/* Owner thread. Waits on `quiet` (CLOCK_MONOTONIC) for the threads to
+ * exit, then joins them, which is immediate. */
+int nw_pool_join_within(nw_pool_t *p, int64_t timeout_ns) {
+  if (p->joined) return 0;
+  nw_pool_abort(p);
+  int64_t deadline = nw_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+  struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+  pthread_mutex_lock(&p->lock);
+  int e = 0;
+  while (p->live > 0 && e != ETIMEDOUT) e = pthread_cond_timedwait(&p->quiet, &p->lock, &ts);
+  bool done = p->live == 0;
+  pthread_mutex_unlock(&p->lock);
+  if (!done) return -ETIMEDOUT;
+  nw_pool_destroy(p);
+  return 0;
+}
+
+/* Owner thread. `pred` runs under the pool lock. */
+bool nw_pool_any_running(nw_pool_t *p, bool (*pred)(const nw_task_t *, void *),
+                         void *arg) {
+  bool any = false;
+  pthread_mutex_lock(&p->lock);
+  for (uint32_t i = 0; i < p->nthreads && !any; i++)
+    if (p->current[i]) any = pred(p->current[i], arg);
+  pthread_mutex_unlock(&p->lock);
+  return any;
+}
+
+/* Owner thread. */
+nw_task_t *nw_pool_abandon(nw_pool_t *p, void (*detach)(nw_task_t *, void *),
+                           void *arg, void (*release)(nw_task_t *)) {
+  nw_pool_abort(p);
+  pthread_mutex_lock(&p->lock);
+  /* A thread inside notify() uses the owner's notify argument: wait until
+   * none is; with `abandoned` set, none starts again. */
+  p->abandoned = true;
+  p->release = release;
+  while (p->notifying > 0) pthread_cond_wait(&p->quiet, &p->lock);
+  for (uint32_t i = 0; i < p->nthreads; i++)
+    if (p->current[i] && detach) detach(p->current[i], arg);
+  nw_task_t *finished = p->d_head;
+  p->d_head = p->d_tail = NULL;
+  p->notify_pending = false;
+  /* Detached under the lock: the last thread frees p->threads, and it
+   * cannot before the lock is let go. */
+  if (!p->joined)
+    for (uint32_t i = 0; i < p->nthreads; i++) pthread_detach(p->threads[i]);
+  bool none_left = p->live == 0;
+  pthread_mutex_unlock(&p->lock);
+  /* With threads left, the last one frees the pool (pool_thread): from
+   * here on the pool is theirs. */
+  if (none_left) free_pool(p);
+  return finished;
 }
 
 /* ---- kernels --------------------------------------------------------------- */

@@ -47,6 +47,11 @@ enum {
 
 /* nw_task_t.status besides a kernel's own return value. */
 #define NW_POOL_REJECTED (-10100) /* the pool closed before the task ran */
+/* The kernel returned a Buffer result that is not inside the output the pool
+ * allocated for it (an out_len past its size, or an out pointer of its
+ * own). The task's failure says how, under this code; no output is kept. */
+#define NW_POOL_BAD_OUTPUT (-10101)
+#define NW_POOL_BAD_OUTPUT_CODE "ERR_KERNEL_INVALID_OUTPUT"
 
 /* A task's side of nw_kernel_io_t: the input the owner fills in, and what
  * the kernel left in its io when it returned. The pool thread runs the
@@ -58,8 +63,11 @@ typedef struct nw_task_io {
   uint8_t *data;          /* input bytes */
   size_t len;
   uint32_t result;        /* output: nw_result_kind_t ... */
-  void *out;              /* ... malloc'd, owned by the task's owner */
-  size_t out_len;
+  void *out;              /* ... the output the pool allocated for the
+                             kernel (nw_output), malloc'd, owned by the
+                             task's owner; NULL when none */
+  size_t out_len;         /* never more than was allocated at `out` (0
+                             when `out` is NULL) */
   double number;
   uint64_t bigint_lo;
   int64_t bigint_hi;
@@ -207,6 +215,37 @@ void nw_pool_abort(nw_pool_t *p);
  * Blocks until the running kernels return. Idempotent. Afterwards only
  * nw_pool_drain, nw_pool_stats and nw_pool_free may be called. */
 void nw_pool_destroy(nw_pool_t *p);
+
+/* nw_pool_destroy with a time limit: close, set the cancel flag of every
+ * running task, and wait up to timeout_ns for the threads to exit. Returns
+ * 0 once they are joined (the pool is then destroyed), or -ETIMEDOUT while
+ * some kernel still runs (then the pool is closed and aborted, and may be
+ * waited for again, destroyed or abandoned). Owner thread. */
+int nw_pool_join_within(nw_pool_t *p, int64_t timeout_ns);
+
+/* True when pred(task, arg) is true for a task that runs right now. pred
+ * runs under the pool lock and must only read the task. Owner thread. */
+bool nw_pool_any_running(nw_pool_t *p, bool (*pred)(const nw_task_t *, void *),
+                         void *arg);
+
+/* Give up on a pool whose kernels do not stop (after nw_pool_join_within
+ * timed out), for an owner that goes away: a kernel that ignores its
+ * cancel flag must not hold its owner's thread forever. Owner thread; the
+ * pool must be closed (nw_pool_join_within did that).
+ *
+ * Every task still running is passed to detach(task, arg) now, on this
+ * thread under the pool lock (to drop what of the owner it holds), and
+ * handed to release(task) on its pool thread once its kernel returns:
+ * everything the kernel may touch (the task, its input and output) must
+ * stay valid until then, so only tasks whose memory is the owner's heap,
+ * not memory that dies with the owner, may be abandoned. The threads are
+ * detached; the last to exit frees the pool, its registry and the
+ * libraries it loaded (which the kernels ran from). Returns the tasks that
+ * had finished and were not drained yet (the owner frees them as after
+ * nw_pool_drain). Afterwards the owner must not touch the pool, and the
+ * notify callback is never called again (nor running when this returns). */
+nw_task_t *nw_pool_abandon(nw_pool_t *p, void (*detach)(nw_task_t *, void *),
+                           void *arg, void (*release)(nw_task_t *));
 
 /* True once every pool thread has exited (after close, when idle). */
 bool nw_pool_threads_done(nw_pool_t *p);

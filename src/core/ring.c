@@ -27,6 +27,13 @@
 #define DEFAULT_SPIN_NS 30000
 #define YIELD_AFTER 256u
 #define SPIN_MAX_GAP 4u
+/* How long a producer (consumer) waits for the ones before it to publish
+ * (release) before it calls the ring broken: one of them died mid-record,
+ * or the tail word was overwritten. lib/internal/ring_view.js uses the
+ * same second. (The fuzz targets build with a shorter one.) */
+#ifndef NW_RING_TURN_NS
+#define NW_RING_TURN_NS ((int64_t)1000000000)
+#endif
 
 /* A pause for spin loops: lets a sibling hyperthread run and saves power. */
 static inline void cpu_relax(void) {
@@ -196,6 +203,17 @@ bool nw_ring_is_closed(const nw_ring_t *r) {
   return LOAD_SC(W(r, NW_RW_CLOSED)) != 0;
 }
 
+/* Whether `lo` and `hi`, just loaded (in that order) from header words
+ * lo_idx and hi_idx, are impossibly far apart: more than a ring holds, and
+ * still so when loaded again. Positions only grow, so peers that move on
+ * between two loads can make a legal pair look too far apart once; a pair
+ * that holds still cannot be right. */
+static bool span_corrupt(const nw_ring_t *r, uint32_t lo, uint32_t hi,
+                         int lo_idx, int hi_idx) {
+  if ((uint32_t)(hi - lo) <= r->cap) return false;
+  return LOAD_ACQ(W(r, lo_idx)) == lo && LOAD_ACQ(W(r, hi_idx)) == hi;
+}
+
 /* ---- copying ------------------------------------------------------------- */
 
 static inline void copy_in(nw_ring_t *r, uint32_t pos, const void *src,
@@ -262,17 +280,22 @@ void nw_ring_close(nw_ring_t *r) {
 /* ---- producer side ------------------------------------------------------- */
 
 /*
- * Reserve `need` bytes (need <= cap); returns 0 and the start position,
- * -EAGAIN when they do not fit, -EPIPE when full and closed.
+ * Reserve `need` bytes; returns 0 and the start position, -EAGAIN when they
+ * do not fit, -EPIPE when full and closed, -EMSGSIZE when need > cap, or
+ * -EBADMSG when prod_head and cons_tail are more than a ring apart.
  */
 static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
   uint32_t cap = r->cap;
+  if (need > cap) return -EMSGSIZE;
   if (!(r->flags & NW_RING_F_MULTI_PRODUCER)) {
     uint32_t head = LOAD_RLX(W(r, NW_RW_PROD_HEAD));
     if ((uint32_t)(head - r->cached_cons) > cap - need) {
-      r->cached_cons = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
-      if ((uint32_t)(head - r->cached_cons) > cap - need)
+      uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+      r->cached_cons = ct;
+      if ((uint32_t)(head - ct) > cap - need) {
+        if (span_corrupt(r, ct, head, NW_RW_CONS_TAIL, NW_RW_PROD_HEAD)) return -EBADMSG;
         return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : -EAGAIN;
+      }
     }
     /* Sequentially consistent so the `closed` check after it is ordered
      * against close() and a closing reader's look at prod_head. */
@@ -283,8 +306,12 @@ static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
   for (;;) {
     uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
     uint32_t head = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
-    if ((uint32_t)(head - ct) > cap - need)
-      return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : -EAGAIN;
+    if ((uint32_t)(head - ct) > cap - need) {
+      if ((uint32_t)(head - ct) <= cap)
+        return LOAD_RLX(W(r, NW_RW_CLOSED)) ? -EPIPE : -EAGAIN;
+      if (span_corrupt(r, ct, head, NW_RW_CONS_TAIL, NW_RW_PROD_HEAD)) return -EBADMSG;
+      continue; /* consumers moved between the two loads */
+    }
     if (CAS_SC(W(r, NW_RW_PROD_HEAD), &head, head + need)) {
       *start = head;
       return 0;
@@ -295,34 +322,52 @@ static int reserve(nw_ring_t *r, uint32_t need, uint32_t *start) {
 /* With several producers (consumers), records are published (released)
  * in the order they were reserved (claimed): wait until the tail word
  * `tail_idx` reaches `start`, that is until every earlier one is done.
- * Spins, and yields the CPU now and then to a peer that was preempted. */
-static inline void wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
+ * Spins, and yields the CPU now and then to a peer that was preempted.
+ * Returns 0, or -EBADMSG when the turn can never come: the tail is more
+ * than a ring away from `start` (the word was overwritten), or it has not
+ * moved for NW_RING_TURN_NS (one before us died mid-record). */
+static int wait_turn(nw_ring_t *r, int tail_idx, uint32_t start) {
   unsigned spins = 0;
-  while (LOAD_ACQ(W(r, tail_idx)) != start) {
-    if (++spins >= YIELD_AFTER) {
-      sched_yield();
-      spins = 0;
-    } else {
+  uint32_t last = LOAD_ACQ(W(r, tail_idx));
+  int64_t since = -1;
+  for (uint32_t cur = last; cur != start; cur = LOAD_ACQ(W(r, tail_idx))) {
+    if ((uint32_t)(start - cur) > r->cap) return -EBADMSG;
+    if (++spins < YIELD_AFTER) {
       cpu_relax();
+      continue;
+    }
+    spins = 0;
+    sched_yield();
+    int64_t now = nw_now_ns();
+    if (since < 0 || cur != last) {
+      since = now;
+      last = cur;
+    } else if (now - since > NW_RING_TURN_NS) {
+      return -EBADMSG;
     }
   }
+  return 0;
 }
 
 /* Publish [start, end): in reservation order when there are several
- * producers, then wake a sleeping reader. */
-static void publish(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_PRODUCER) wait_turn(r, NW_RW_PROD_TAIL, start);
+ * producers, then wake a sleeping reader. Returns 0 or -EBADMSG (see
+ * wait_turn; then nothing is published). */
+static int publish(nw_ring_t *r, uint32_t start, uint32_t end) {
+  if ((r->flags & NW_RING_F_MULTI_PRODUCER) && wait_turn(r, NW_RW_PROD_TAIL, start))
+    return -EBADMSG;
   STORE_SC(W(r, NW_RW_PROD_TAIL), end);
   wake(r, NW_RW_RD_WAITERS, NW_RW_RD_SEQ);
+  return 0;
 }
 
 /* After reserving: if the ring was closed meanwhile, fill the space with a
- * hole, publish it, and report -EPIPE. */
-static bool closed_after_reserve(nw_ring_t *r, uint32_t start, uint32_t need) {
-  if (!LOAD_SC(W(r, NW_RW_CLOSED))) return false;
+ * hole and publish it. Returns 0 when open, -EPIPE when closed, or the
+ * error of publish. */
+static int closed_after_reserve(nw_ring_t *r, uint32_t start, uint32_t need) {
+  if (!LOAD_SC(W(r, NW_RW_CLOSED))) return 0;
   STORE_RLX(len_word(r, start), NW_RING_SKIP | (need - 4u));
-  publish(r, start, start + need);
-  return true;
+  int rc = publish(r, start, start + need);
+  return rc ? rc : -EPIPE;
 }
 
 /* Producer threads (see ring.h). Makes a system call only to wake a
@@ -334,11 +379,10 @@ int nw_ring_try_write(nw_ring_t *r, const void *buf, uint32_t len) {
   uint32_t start;
   int rc = reserve(r, need, &start);
   if (rc) return rc;
-  if (closed_after_reserve(r, start, need)) return -EPIPE;
+  if ((rc = closed_after_reserve(r, start, need))) return rc;
   STORE_RLX(len_word(r, start), len);
   if (len) copy_in(r, start + 4u, buf, len);
-  publish(r, start, start + need);
-  return 0;
+  return publish(r, start, start + need);
 }
 
 /* Producer threads. One reservation and one publication for the prefix of
@@ -348,15 +392,13 @@ int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n) {
   if (msgs[0].len > r->cap - 4u) return -EMSGSIZE;
   if (LOAD_RLX(W(r, NW_RW_CLOSED))) return -EPIPE;
   /* Find the free space once, then take the longest prefix that fits. */
-  uint32_t cap = r->cap, free_bytes;
-  if (r->flags & NW_RING_F_MULTI_PRODUCER) {
-    uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
-    free_bytes = cap - (LOAD_ACQ(W(r, NW_RW_PROD_HEAD)) - ct);
-  } else {
-    uint32_t head = LOAD_RLX(W(r, NW_RW_PROD_HEAD));
-    r->cached_cons = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
-    free_bytes = cap - (head - r->cached_cons);
-  }
+  uint32_t cap = r->cap;
+  uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
+  uint32_t head = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
+  if (!(r->flags & NW_RING_F_MULTI_PRODUCER)) r->cached_cons = ct;
+  /* A span past the capacity is corruption or a race (reserve tells them
+   * apart): then only one message is tried. */
+  uint32_t free_bytes = (uint32_t)(head - ct) <= cap ? cap - (head - ct) : 0;
   uint32_t total = 0;
   int count = 0;
   for (; count < n; count++) {
@@ -365,7 +407,10 @@ int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n) {
     if (need > free_bytes - total) break;
     total += need;
   }
-  if (count == 0) return 0;
+  if (count == 0) {
+    int rc = nw_ring_try_write(r, msgs[0].base, msgs[0].len);
+    return rc == 0 ? 1 : (rc == -EAGAIN ? 0 : rc);
+  }
   uint32_t start;
   int rc = reserve(r, total, &start);
   if (rc == -EAGAIN) {
@@ -374,15 +419,15 @@ int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n) {
     return rc == 0 ? 1 : (rc == -EAGAIN ? 0 : rc);
   }
   if (rc) return rc;
-  if (closed_after_reserve(r, start, total)) return -EPIPE;
+  if ((rc = closed_after_reserve(r, start, total))) return rc;
   uint32_t pos = start;
   for (int i = 0; i < count; i++) {
     STORE_RLX(len_word(r, pos), msgs[i].len);
     if (msgs[i].len) copy_in(r, pos + 4u, msgs[i].base, msgs[i].len);
     pos += nw_ring_record_size(msgs[i].len);
   }
-  publish(r, start, start + total);
-  return count;
+  rc = publish(r, start, start + total);
+  return rc ? rc : count;
 }
 
 /* ---- consumer side ------------------------------------------------------- */
@@ -399,14 +444,17 @@ static int empty_result(nw_ring_t *r, uint32_t cons) {
 
 /* Release [start, end) after reading it: in claim order when there are
  * several consumers (a single one moves cons_head here), then wake a
- * sleeping writer. */
-static void release(nw_ring_t *r, uint32_t start, uint32_t end) {
-  if (r->flags & NW_RING_F_MULTI_CONSUMER)
-    wait_turn(r, NW_RW_CONS_TAIL, start);
-  else
+ * sleeping writer. Returns 0 or -EBADMSG (see wait_turn; then nothing is
+ * released). */
+static int release(nw_ring_t *r, uint32_t start, uint32_t end) {
+  if (r->flags & NW_RING_F_MULTI_CONSUMER) {
+    if (wait_turn(r, NW_RW_CONS_TAIL, start)) return -EBADMSG;
+  } else {
     STORE_RLX(W(r, NW_RW_CONS_HEAD), end);
+  }
   STORE_SC(W(r, NW_RW_CONS_TAIL), end);
   wake(r, NW_RW_WR_WAITERS, NW_RW_WR_SEQ);
+  return 0;
 }
 
 /* nw_ring_try_read for the one consumer of a single-consumer ring: claims
@@ -440,7 +488,7 @@ static int try_read_single(nw_ring_t *r, void *buf, size_t size,
     }
     if (plen) copy_out(r, cons + 4u, buf, plen);
     *len = plen;
-    release(r, cons, cons + need);
+    release(r, cons, cons + need); /* cannot fail with one consumer */
     return 0;
   }
 }
@@ -476,13 +524,12 @@ static int try_read_multi(nw_ring_t *r, void *buf, size_t size,
     }
     if (!CAS_SC(W(r, NW_RW_CONS_HEAD), &head, head + need)) continue;
     if (word & NW_RING_SKIP) {
-      release(r, head, head + need);
+      if (release(r, head, head + need)) return -EBADMSG;
       continue;
     }
     if (plen) copy_out(r, head + 4u, buf, plen);
     *len = plen;
-    release(r, head, head + need);
-    return 0;
+    return release(r, head, head + need);
   }
 }
 
@@ -540,12 +587,16 @@ bool nw_ring_readable(const nw_ring_t *r) {
   return empty_result((nw_ring_t *)r, ch) == -EPIPE;
 }
 
-/* Any thread; a snapshot. */
+/* Any thread; a snapshot. A record that can never fit and impossible
+ * positions count as writable: the write then reports them (a waiter must
+ * not sleep on them forever). */
 bool nw_ring_writable(const nw_ring_t *r, uint32_t need) {
   if (LOAD_RLX(W(r, NW_RW_CLOSED))) return true;
+  if (need > r->cap) return true;
   uint32_t ct = LOAD_ACQ(W(r, NW_RW_CONS_TAIL));
   uint32_t ph = LOAD_ACQ(W(r, NW_RW_PROD_HEAD));
-  return (uint32_t)(ph - ct) <= r->cap - need;
+  if ((uint32_t)(ph - ct) <= r->cap - need) return true;
+  return span_corrupt(r, ct, ph, NW_RW_CONS_TAIL, NW_RW_PROD_HEAD);
 }
 
 /* Spin, then sleep on (waiters_idx, seq_idx) until ready() or the deadline. */

@@ -54,6 +54,14 @@
  *
  * The ring is closed and drained when closed != 0 and
  * cons_head == prod_head == prod_tail.
+ *
+ * Corruption. The header is written by peers that may be broken or hostile,
+ * so no call trusts it to make progress: positions more than a ring apart
+ * (and still so when loaded again), a record longer than what was
+ * published, or (several producers or consumers) a tail that is more than
+ * a ring from our turn or does not move for a second, make the call return
+ * -EBADMSG instead of spinning or sleeping on them. Waits treat impossible
+ * positions as ready, so that the try that follows reports them.
  */
 #ifndef NW_CORE_RING_H
 #define NW_CORE_RING_H
@@ -162,14 +170,16 @@ static inline uint32_t nw_ring_record_size(uint32_t len) {
 /*
  * Non-blocking write of one message. Producer threads only (any number when
  * the ring is multi-producer, else one). Returns 0 written, -EAGAIN no room,
- * -EPIPE closed, -EMSGSIZE larger than nw_ring_max_message.
+ * -EPIPE closed, -EMSGSIZE larger than nw_ring_max_message, -EBADMSG the
+ * positions are corrupt (see Corruption above). With several producers it
+ * waits for the ones before it to publish, at most a second.
  */
 int nw_ring_try_write(nw_ring_t *r, const void *buf, uint32_t len);
 
 /*
  * Write as many of `n` messages as fit, in order, with one publication and
  * at most one wakeup. Returns the number written (0..n), or -EPIPE closed
- * (nothing written), -EMSGSIZE (msgs[0] can never fit).
+ * (nothing written), -EMSGSIZE (msgs[0] can never fit), -EBADMSG corrupt.
  */
 int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n);
 
@@ -177,7 +187,9 @@ int nw_ring_write_batch(nw_ring_t *r, const nw_ring_iov_t *msgs, int n);
  * Non-blocking read of one message into buf[0..size). Consumer threads only.
  * Returns 0 and sets *len, or -EAGAIN empty, -EPIPE closed and drained,
  * -ENOBUFS buf too small (*len is set to the size needed; nothing consumed),
- * -EBADMSG the shared memory holds an impossible record (corruption).
+ * -EBADMSG the shared memory holds an impossible record or positions, or
+ * (several consumers) one before this one never releases its claim: the
+ * message this call claimed is then lost with the ring.
  */
 int nw_ring_try_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len);
 
@@ -195,9 +207,9 @@ int nw_ring_read_batch(nw_ring_t *r, nw_ring_read_cb cb, void *ctx, int max,
                        uint8_t *scratch);
 
 /*
- * Block until a message can be read (or the ring is closed and drained), or
- * until `timeout_ns` passes (negative: no limit). Spins for r->spin_ns first.
- * Returns 0 ready, -ETIMEDOUT, -EPIPE closed and drained, or -ECANCELED when
+ * Block until a message can be read (or the ring is closed and drained, or
+ * its positions are impossible), or until `timeout_ns` passes (negative: no
+ * limit). Spins for r->spin_ns first. Returns 0 ready, -ETIMEDOUT, -EPIPE closed and drained, or -ECANCELED when
  * r->cancel points at a nonzero word: whoever sets that word must then call
  * nw_ring_wake_readers (or _writers) so a sleeping waiter looks at it.
  */
@@ -205,12 +217,14 @@ int nw_ring_wait_readable(nw_ring_t *r, int64_t timeout_ns);
 
 /*
  * Block until `need` bytes of records are free (nw_ring_record_size of the
- * payload), or the ring is closed, or `timeout_ns` passes.
- * Returns 0 ready, -ETIMEDOUT, -EPIPE closed.
+ * payload), or the ring is closed, or its positions are impossible (0: the
+ * write reports them), or `timeout_ns` passes.
+ * Returns 0 ready, -ETIMEDOUT, -EPIPE closed, -EMSGSIZE need > capacity.
  */
 int nw_ring_wait_writable(nw_ring_t *r, uint32_t need, int64_t timeout_ns);
 
-/* Blocking forms: wait, then try, until done, closed or timed out. */
+/* Blocking forms: wait, then try, until done, closed, corrupt (-EBADMSG) or
+ * timed out. */
 int nw_ring_write(nw_ring_t *r, const void *buf, uint32_t len,
                   int64_t timeout_ns);
 int nw_ring_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len,
@@ -218,7 +232,8 @@ int nw_ring_read(nw_ring_t *r, void *buf, size_t size, uint32_t *len,
 
 /* True when a read would find a message (or the closed-and-drained end). */
 bool nw_ring_readable(const nw_ring_t *r);
-/* True when a record of `need` bytes fits now (or the ring is closed). */
+/* True when a record of `need` bytes fits now (or the ring is closed, or
+ * the record can never fit, or the positions are impossible). */
 bool nw_ring_writable(const nw_ring_t *r, uint32_t need);
 
 /* Close: later writes fail with -EPIPE, readers drain what was written and

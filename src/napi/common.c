@@ -1,9 +1,12 @@
 /*
  * common.c - the helpers every glue file uses (see common.h). JavaScript
- * thread of the calling environment only; no state.
+ * thread of the calling environment only, and no state, except
+ * nw_napi_pin_addon (any thread, once per process).
  */
 #include "napi/common.h"
 
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -301,3 +304,15 @@ napi_status nw_napi_export_consts(napi_env env, napi_value obj,
   }
   return napi_ok;
 }
+
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+
+/* dlopen of the library's own file, which never unloads: RTLD_NODELETE. */
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)&nw_napi_pin_addon, &info) && info.dli_fname)
+    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
+/* See common.h. */
+void nw_napi_pin_addon(void) { pthread_once(&pin_once, pin_library); }

@@ -179,6 +179,12 @@ napi_status nw_napi_make_callback(napi_env env, const nw_napi_callback_t *cb,
 void nw_napi_drop_ref(napi_env env, napi_ref *ref);
 void nw_napi_drop_hook(napi_async_cleanup_hook_handle *hook);
 
+/* Keep this library mapped for the life of the process. Node unloads an
+ * addon with the last environment that loaded it (a worker thread ending);
+ * call this before leaving a thread that runs the addon's code to outlive
+ * its environment. Any thread; the first call does it. */
+void nw_napi_pin_addon(void);
+
 /* A number or boolean for a glue function to return: the value, or NULL
  * with an exception pending when it cannot be made. */
 napi_value nw_napi_int32(napi_env env, int32_t v);

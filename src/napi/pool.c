@@ -26,7 +26,9 @@
  * so the pool is joined before that function is finalized: either when
  * JavaScript frees the pool, or when the environment tears down (a worker
  * thread that terminates), in which case the running kernels are cancelled,
- * joined and the tasks freed without calling into JavaScript.
+ * joined and the tasks freed without calling into JavaScript; kernels that
+ * do not stop within TEARDOWN_GRACE_NS are left to run on their threads
+ * (shutdown_pool says when that is safe).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +46,9 @@
 /* How long an idle pool thread keeps looking for work before it sleeps
  * (see nw_pool_options_t.spin_ns). */
 #define SPIN_NS (50 * 1000)
+/* How long a terminating environment waits for cancelled kernels to return
+ * before it abandons the ones that do not (see shutdown_pool). */
+#define TEARDOWN_GRACE_NS ((int64_t)100 * 1000 * 1000)
 /* Tasks built per nw_pool_submit_batch call. */
 #define BATCH 256
 
@@ -122,10 +127,59 @@ static void update_ref(pool_handle_t *h) {
 
 /* ---- shutdown ------------------------------------------------------------------ */
 
-/* JS thread. Joins the pool threads (cancelling running kernels) and frees
- * every task without calling JavaScript. Idempotent. */
-static void shutdown_pool(pool_handle_t *h, napi_env env) {
+/* Pool thread, for a task of an abandoned pool whose kernel returned (its
+ * environment is gone): free what it owns. Everything is plain heap. */
+static void task_release_abandoned(nw_task_t *t) {
+  gtask_t *g = (gtask_t *)t;
+  if (t->owned) free(t->io.data);
+  free(g->copy);
+  free(t->io.out);
+  free(t->failure);
+  free(g);
+}
+
+/* JS thread, under the pool lock (nw_pool_abandon): a running task stops
+ * holding JavaScript values. */
+static void task_detach(nw_task_t *t, void *env) {
+  gtask_t *g = (gtask_t *)t;
+  nw_napi_drop_ref(env, &g->input);
+  nw_napi_drop_ref(env, &g->source);
+}
+
+/* Whether a running task's kernel works on memory of the JavaScript heap,
+ * which goes with the environment: an input used in place (a
+ * SharedArrayBuffer). An input the pool thread copies is read only by
+ * nw_pool_copy_in, which cannot fault. */
+static bool task_uses_js_memory(const nw_task_t *t, void *arg) {
+  const gtask_t *g = (const gtask_t *)t;
+  return g->input && t->io.len > 0;
+}
+
+/* JS thread. Stops the pool threads (cancelling running kernels) and frees
+ * every task without calling JavaScript. Idempotent.
+ *
+ * When the environment goes (`finalizing`: a worker thread terminating, or
+ * the handle collected), kernels get TEARDOWN_GRACE_NS to return after
+ * their cancel flag is set. A kernel that does not poll it would hold the
+ * thread (and worker.terminate()) forever, so then the pool is abandoned:
+ * its threads run on, detached, each freeing its task when the kernel
+ * returns, and the last one frees the pool. That is safe only when what the
+ * kernels touch is heap of ours; a kernel working in place on a
+ * SharedArrayBuffer, which may die with the environment, is waited for. */
+static void shutdown_pool(pool_handle_t *h, napi_env env, bool finalizing) {
   if (!h->pool) return;
+  if (finalizing && nw_pool_join_within(h->pool, TEARDOWN_GRACE_NS) != 0 &&
+      !nw_pool_any_running(h->pool, task_uses_js_memory, NULL)) {
+    nw_napi_pin_addon(); /* the threads run this library's code */
+    nw_task_t *done = nw_pool_abandon(h->pool, task_detach, env, task_release_abandoned);
+    for (nw_task_t *t = done, *n; t; t = n) {
+      n = t->next;
+      task_free(h, env, (gtask_t *)t);
+    }
+    h->pool = NULL;
+    nw_pool_cache_close(&h->cache);
+    return;
+  }
   nw_pool_destroy(h->pool);
   for (nw_task_t *t = nw_pool_drain(h->pool), *n; t; t = n) {
     n = t->next;
@@ -149,7 +203,7 @@ static void maybe_free_handle(pool_handle_t *h) {
  * away, so no pool thread may call it any more. */
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
-  shutdown_pool(h, env);
+  shutdown_pool(h, env, true);
   nw_napi_drop_ref(env, &h->cbuf_ref);
   h->cbuf = NULL;
   h->tsfn = NULL;
@@ -160,7 +214,7 @@ static void tsfn_finalize(napi_env env, void *data, void *hint) {
 /* JS thread: the External was collected (or the environment tears down). */
 static void external_finalize(napi_env env, void *data, void *hint) {
   pool_handle_t *h = data;
-  shutdown_pool(h, env);
+  shutdown_pool(h, env, true);
   nw_napi_drop_ref(env, &h->self);
   h->external_gone = true;
   if (h->tsfn)
@@ -202,6 +256,9 @@ static napi_value task_error(napi_env env, gtask_t *g) {
     return nw_napi_error(env, NW_ERROR, "ERR_INVALID_STATE",
                          "Invalid state: the input was detached or resized before the "
                          "task finished");
+  if (t->status == NW_POOL_BAD_OUTPUT && !(f && f->error[0]))
+    return nw_napi_error(env, NW_ERROR, NW_POOL_BAD_OUTPUT_CODE,
+                         "The kernel's output is not inside what it allocated");
   if (t->status != NW_FAILED && t->status < 0 && !(f && f->error[0]))
     return nw_napi_errno_error(env, t->status, "kernel");
   napi_value err = nw_napi_error(env, NW_ERROR,
@@ -280,9 +337,11 @@ static napi_value task_value(napi_env env, gtask_t *g, int *kind) {
     case NW_RESULT_NUMBER:
       return napi_create_double(env, io->number, &v) == napi_ok ? v : NULL;
     case NW_RESULT_BIGINT: {
-      __int128 x = ((__int128)io->bigint_hi << 64) | (__int128)io->bigint_lo;
-      int sign = x < 0;
-      unsigned __int128 mag = sign ? (unsigned __int128)(-(x + 1)) + 1 : (unsigned __int128)x;
+      /* Two's complement in unsigned arithmetic (no signed shift or
+       * overflow): the magnitude of a negative value is its negation. */
+      unsigned __int128 u = ((unsigned __int128)(uint64_t)io->bigint_hi << 64) | io->bigint_lo;
+      int sign = io->bigint_hi < 0;
+      unsigned __int128 mag = sign ? ~u + 1 : u;
       uint64_t words[2] = {(uint64_t)mag, (uint64_t)(mag >> 64)};
       return napi_create_bigint_words(env, sign, words[1] ? 2 : 1, words, &v) == napi_ok ? v
                                                                                        : NULL;
@@ -355,7 +414,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   }
   h->delivering = false;
   if (h->free_requested) {
-    shutdown_pool(h, env);
+    shutdown_pool(h, env, false);
     if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   }
   if (h->pool) nw_pool_cache_tick(&h->cache, nw_now_ns());
@@ -459,9 +518,12 @@ static int task_input(napi_env env, pool_handle_t *h, gtask_t *g, napi_value v,
   g->ta_type = view.type;
   g->t.io.elem_type = view.elem_type;
   g->t.io.len = view.len;
-  /* Shared memory cannot be detached, and a buffer this call made cannot
-   * be taken away either: both stay the input's for the task's life. */
-  bool stable = (meta & (META_SHARED | META_PRIVATE)) != 0;
+  /* Shared memory cannot be detached: it stays the input's for the task's
+   * life. A buffer run() made for this call (META_PRIVATE) could not be
+   * taken away either, but is copied all the same: a kernel that ignores
+   * cancellation may outlive the environment, and then must not be
+   * working on its heap (see shutdown_pool). */
+  bool stable = (meta & META_SHARED) != 0;
   switch (nw_pool_input_plan(view.len, stable)) {
     case NW_POOL_INPUT_IN_PLACE:
       if (napi_create_reference(env, v, 1, &g->input) != napi_ok) return -ENOMEM;
@@ -624,7 +686,7 @@ static napi_value free_fn(napi_env env, napi_callback_info info) {
     h->free_requested = true;
     return NULL;
   }
-  shutdown_pool(h, env);
+  shutdown_pool(h, env, false);
   update_ref(h);
   if (h->tsfn) napi_release_threadsafe_function(h->tsfn, napi_tsfn_release);
   return NULL;

@@ -26,7 +26,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,22 +55,13 @@ static void proc_release(proc_t *p) {
   if (--p->owners == 0) free(p);
 }
 
-/* Node unloads an addon with the last environment that loaded it (a worker
- * thread ending), but the reaper thread of nw_spawn_reap_detached runs code
- * of this library and may outlive that environment: keep the library
- * mapped for the life of the process before the first one starts. */
-static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
-static void pin_library(void) {
-  Dl_info info;
-  if (dladdr((void *)&nw_spawn_init_napi, &info) && info.dli_fname)
-    (void)dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
-}
-
 /* JS thread. Leave a child nobody here will watch to a reaper thread (see
  * nw_spawn_reap_detached); the poll on its pidfd must be stopped first, as
  * the reaper closes that descriptor. */
 static void hand_to_reaper(nw_child_t *child) {
-  pthread_once(&pin_once, pin_library);
+  /* The reaper thread runs code of this library and may outlive the
+   * environment that loaded it. */
+  nw_napi_pin_addon();
   nw_spawn_reap_detached(child);
 }
 

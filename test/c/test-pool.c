@@ -66,10 +66,62 @@ static int k_inc(nw_kernel_io_t *io) {
   return 0;
 }
 
+/* Kernels that misreport their output. */
+static int k_overlong(nw_kernel_io_t *io) {
+  if (!nw_output(io, 16)) return -ENOMEM;
+  memset(io->out, 7, 16);
+  io->out_len = (size_t)1 << 20; /* past the 16 bytes it asked for */
+  return 0;
+}
+
+static uint8_t foreign_out[8];
+static int k_foreign(nw_kernel_io_t *io) {
+  io->out = foreign_out; /* not from nw_output */
+  io->out_len = sizeof foreign_out;
+  io->result = NW_RESULT_BUFFER;
+  return 0;
+}
+
+static int k_no_out_len(nw_kernel_io_t *io) {
+  io->result = NW_RESULT_BUFFER;
+  io->out_len = 100; /* and no output at all */
+  return 0;
+}
+
+/* Output grown in steps and cut down: 1, 2, ... 200 then the first 50. */
+static int k_resize(nw_kernel_io_t *io) {
+  for (size_t n = 1; n <= 200; n++) {
+    uint8_t *o = nw_output_resize(io, n);
+    if (!o) return -ENOMEM;
+    o[n - 1] = (uint8_t)n;
+  }
+  if (!nw_output_resize(io, 60)) return -ENOMEM;
+  io->out_len = 50; /* lowering it is fine */
+  return 0;
+}
+
+/* Replaces its output: the first one is freed by the pool. */
+static int k_replace(nw_kernel_io_t *io) {
+  if (!nw_output(io, 1000)) return -ENOMEM;
+  uint8_t *o = nw_output(io, 3);
+  if (!o) return -ENOMEM;
+  memcpy(o, "abc", 3);
+  return 0;
+}
+
+/* Allocates output, then fails: the pool frees it. */
+static int k_out_then_fail(nw_kernel_io_t *io) {
+  if (!nw_output(io, 64)) return -ENOMEM;
+  io->out_len = 1 << 30;
+  return nw_fail(io, "ERR_TEST", "failed after output");
+}
+
 static const nw_kernel_def_t test_defs[] = {
     {"reverse", k_reverse, 0}, {"bytesum", k_bytesum, 0}, {"fail", k_fail, 0},
     {"errno", k_errno, 0},     {"spin", k_spin, 0},       {"gate", k_gate, 0},
-    {"inc", k_inc, 0},
+    {"inc", k_inc, 0},         {"overlong", k_overlong, 0}, {"foreign", k_foreign, 0},
+    {"no_out_len", k_no_out_len, 0}, {"resize", k_resize, 0}, {"replace", k_replace, 0},
+    {"out_then_fail", k_out_then_fail, 0},
 };
 static const nw_kernel_table_t test_table = NW_KERNEL_TABLE(test_defs);
 
@@ -184,13 +236,13 @@ static void test_registry(void) {
   owner_init(&o);
   nw_pool_t *p = make_pool(&o, 1, 0);
   REQUIRE(p);
-  CHECK_EQ(nw_pool_kernel_count(p), 7);
+  CHECK_EQ(nw_pool_kernel_count(p), 13);
   CHECK(nw_pool_find_kernel(p, "reverse") == 0);
   CHECK_EQ(nw_pool_find_kernel(p, "nope"), -ENOENT);
   const char *clash = NULL;
   CHECK_EQ(nw_pool_add_kernels(p, &test_table, &clash), -EEXIST);
   CHECK(clash && strcmp(clash, "reverse") == 0);
-  CHECK_EQ(nw_pool_kernel_count(p), 7);
+  CHECK_EQ(nw_pool_kernel_count(p), 13);
   static const nw_kernel_def_t bad_name[] = {{"has space", k_fail, 0}};
   static const nw_kernel_table_t bad = NW_KERNEL_TABLE(bad_name);
   CHECK_EQ(nw_pool_add_kernels(p, &bad, NULL), -EINVAL);
@@ -237,6 +289,53 @@ static void test_results(void) {
   CHECK_EQ(st.wait_time.count, 4);
   CHECK_EQ(nw_pool_in_flight(p), 0);
   for (int i = 0; i < 4; i++) free_task(got[i]);
+  nw_pool_destroy(p);
+  nw_pool_free(p);
+  owner_fini(&o);
+}
+
+/* The pool hands out every output buffer and knows its size: a Buffer
+ * result past it, or from elsewhere, fails the task, and the owner gets
+ * only memory it may free, with a length inside it. */
+static void test_output_bounds(void) {
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  const char *names[] = {"overlong", "foreign", "no_out_len", "resize", "replace",
+                         "out_then_fail"};
+  enum { N = 6 };
+  nw_task_t *ts[N];
+  for (int i = 0; i < N; i++) ts[i] = new_task(p, names[i], (uint64_t)i, NULL, 0);
+  int err = 0;
+  CHECK_EQ(nw_pool_submit_batch(p, ts, N, &err), N);
+  nw_task_t *got[N] = {0};
+  CHECK_EQ(collect(p, &o, got, N, N), N);
+  for (int i = 0; i < N; i++) REQUIRE(got[i]);
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ(got[i]->status, NW_POOL_BAD_OUTPUT);
+    REQUIRE(got[i]->failure);
+    CHECK(strcmp(got[i]->failure->code, NW_POOL_BAD_OUTPUT_CODE) == 0);
+    CHECK(got[i]->failure->error[0] != 0);
+    CHECK(got[i]->io.out != foreign_out);
+    CHECK_EQ(got[i]->io.out_len, 0);
+  }
+  CHECK(strstr(got[0]->failure->error, "1048576") && strstr(got[0]->failure->error, "16"));
+  CHECK(got[0]->io.out != NULL); /* the pool's 16 bytes, for the owner to free */
+  CHECK(strstr(got[1]->failure->error, "nw_output"));
+  CHECK_EQ(got[3]->status, 0);
+  CHECK_EQ(got[3]->io.out_len, 50);
+  for (int i = 0; i < 50; i++) CHECK_EQ(((uint8_t *)got[3]->io.out)[i], i + 1);
+  CHECK_EQ(got[4]->status, 0);
+  CHECK_EQ(got[4]->io.out_len, 3);
+  CHECK(memcmp(got[4]->io.out, "abc", 3) == 0);
+  CHECK_EQ(got[5]->status, NW_FAILED);
+  CHECK(got[5]->io.out_len == 0 && got[5]->io.out != NULL);
+  nw_pool_stats_t st;
+  nw_pool_stats(p, &st);
+  CHECK_EQ(st.failed, 4);
+  CHECK_EQ(st.completed, 2);
+  for (int i = 0; i < N; i++) free_task(got[i]);
   nw_pool_destroy(p);
   nw_pool_free(p);
   owner_fini(&o);
@@ -422,6 +521,125 @@ static void test_destroy_busy(void) {
 }
 
 /* The same tests with threads that spin before they sleep. */
+/* Threads of this process, from /proc/self/status. */
+static int thread_count(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  int n = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "Threads: %d", &n) == 1) break;
+  if (f) fclose(f);
+  return n;
+}
+
+static atomic_int detached, released;
+static void on_detach(nw_task_t *t, void *arg) {
+  CHECK(arg == &detached);
+  atomic_fetch_add(&detached, 1);
+}
+static void on_release(nw_task_t *t) {
+  CHECK_EQ(t->status, 0);
+  atomic_fetch_add(&released, 1);
+  free_task(t);
+}
+static bool is_gate(const nw_task_t *t, void *arg) {
+  return t->kernel == (uint32_t)(uintptr_t)arg;
+}
+
+/* Kernels that poll the cancel flag let nw_pool_join_within join at once. */
+static void test_join_within(void) {
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  nw_task_t *ts[3];
+  for (int i = 0; i < 3; i++) ts[i] = new_task(p, "spin", (uint64_t)i, NULL, 0);
+  int err;
+  CHECK_EQ(nw_pool_submit_batch(p, ts, 3, &err), 3);
+  usleep(5000);
+  int64_t t0 = nw_now_ns();
+  CHECK_EQ(nw_pool_join_within(p, 2000000000LL), 0);
+  CHECK(nw_now_ns() - t0 < 1000000000LL);
+  CHECK(nw_pool_threads_done(p));
+  CHECK_EQ(nw_pool_join_within(p, 0), 0); /* joined: idempotent */
+  int n = 0;
+  for (nw_task_t *t = nw_pool_drain(p), *next; t; t = next, n++) {
+    next = t->next;
+    free_task(t);
+  }
+  CHECK_EQ(n, 3);
+  nw_pool_free(p);
+  owner_fini(&o);
+}
+
+/* A kernel that ignores cancellation: the owner waits a bounded time, then
+ * abandons the pool; the kernel runs on, and once it returns its task goes
+ * to release() and the threads exit and free the pool (ASan's leak check
+ * sees it). */
+static void test_abandon(void) {
+  owner_t o;
+  owner_init(&o);
+  int threads_before = thread_count();
+  nw_pool_t *p = make_pool(&o, 2, 0);
+  REQUIRE(p);
+  atomic_store(&gate, 0);
+  atomic_store(&detached, 0);
+  atomic_store(&released, 0);
+  nw_task_t *ts[4];
+  for (int i = 0; i < 3; i++) ts[i] = new_task(p, "gate", (uint64_t)i, NULL, 0);
+  ts[3] = new_task(p, "reverse", 3, (uint8_t *)"ab", 2);
+  int err;
+  /* Two gates run; the third gate and the reverse wait in the queue. */
+  CHECK_EQ(nw_pool_submit_batch(p, ts, 4, &err), 4);
+  usleep(20000);
+  int64_t t0 = nw_now_ns();
+  CHECK_EQ(nw_pool_join_within(p, 50000000LL), -ETIMEDOUT);
+  int64_t waited = nw_now_ns() - t0;
+  CHECK(waited >= 40000000LL && waited < 2000000000LL);
+  uintptr_t gate_kernel = (uintptr_t)nw_pool_find_kernel(p, "gate");
+  uintptr_t other = (uintptr_t)nw_pool_find_kernel(p, "bytesum");
+  CHECK(nw_pool_any_running(p, is_gate, (void *)gate_kernel));
+  CHECK(!nw_pool_any_running(p, is_gate, (void *)other));
+  nw_task_t *finished = nw_pool_abandon(p, on_detach, &detached, on_release);
+  CHECK_EQ(atomic_load(&detached), 2);
+  int n = 0;
+  for (nw_task_t *t = finished, *next; t; t = next, n++) {
+    next = t->next;
+    CHECK_EQ(t->status, NW_POOL_REJECTED);
+    free_task(t);
+  }
+  CHECK_EQ(n, 2);
+  CHECK_EQ(atomic_load(&released), 0);
+  atomic_store(&gate, 1);
+  for (int i = 0; i < 500 && (atomic_load(&released) < 2 || thread_count() > threads_before); i++)
+    usleep(10000);
+  CHECK_EQ(atomic_load(&released), 2);
+  CHECK_EQ(thread_count(), threads_before);
+  owner_fini(&o);
+}
+
+/* Abandoning a pool whose kernels have all returned meanwhile frees it at
+ * once. */
+static void test_abandon_idle(void) {
+  owner_t o;
+  owner_init(&o);
+  nw_pool_t *p = make_pool(&o, 3, 0);
+  REQUIRE(p);
+  nw_task_t *t = new_task(p, "reverse", 1, (uint8_t *)"xy", 2);
+  CHECK_EQ(nw_pool_submit(p, t), 0);
+  CHECK(owner_wait(&o));
+  nw_pool_close(p);
+  for (int i = 0; i < 500 && !nw_pool_threads_done(p); i++) usleep(1000);
+  nw_task_t *finished = nw_pool_abandon(p, NULL, NULL, on_release);
+  CHECK(finished == t);
+  if (finished) {
+    CHECK(finished->next == NULL);
+    CHECK(memcmp(finished->io.out, "yx", 2) == 0);
+    free_task(finished);
+  }
+  owner_fini(&o);
+}
+
 static void test_spinning_threads(void) {
   spin_ns = 200000;
   test_results();
@@ -519,7 +737,8 @@ static void test_input_plan(void) {
   CHECK_EQ(nw_pool_input_plan(NW_POOL_COPY_LATER_MIN, false), NW_POOL_INPUT_COPY_LATER);
 }
 
-TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_many),
-          T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
-          T(test_destroy_busy), T(test_spinning_threads), T(test_copy_in),
+TEST_MAIN(T(test_create_args), T(test_registry), T(test_results), T(test_output_bounds),
+          T(test_many), T(test_queue_full_and_cancel), T(test_cancel_running), T(test_close),
+          T(test_destroy_busy), T(test_join_within), T(test_abandon),
+          T(test_abandon_idle), T(test_spinning_threads), T(test_copy_in),
           T(test_input_plan), T(test_histogram))

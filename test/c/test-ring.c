@@ -253,6 +253,103 @@ static void test_corrupt_record(void) {
   free(g.raw);
 }
 
+/* A ring of every mode whose positions a peer overwrote with values that
+ * cannot be right: writes and reads say -EBADMSG at once, never spin, and
+ * waits do not sleep on them. */
+static void test_corrupt_positions(void) {
+  static const uint32_t modes[] = {0, NW_RING_F_MULTI_PRODUCER, NW_RING_F_MULTI_CONSUMER,
+                                   NW_RING_F_ALL};
+  for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+    uint32_t flags = modes[m];
+    region_t g = region(256, 16);
+    nw_ring_t r;
+    REQUIRE(nw_ring_init(&r, g.mem, g.size, 256, flags) == 0);
+    uint8_t buf[256];
+    uint32_t len;
+    nw_ring_iov_t iov[2] = {{"ab", 2}, {"cd", 2}};
+    /* prod_head more than a ring past cons_tail. */
+    __atomic_store_n(&r.hdr[NW_RW_PROD_HEAD], 3u * 256u, __ATOMIC_SEQ_CST);
+    int64_t t0 = nw_now_ns();
+    CHECK_EQ(nw_ring_try_write(&r, "x", 1), -EBADMSG);
+    CHECK_EQ(nw_ring_write_batch(&r, iov, 2), -EBADMSG);
+    CHECK(nw_ring_writable(&r, 8)); /* go and look: the write says why */
+    CHECK_EQ(nw_ring_wait_writable(&r, 8, -1), 0);
+    CHECK_EQ(nw_ring_write(&r, "x", 1, 5000000000LL), -EBADMSG);
+    CHECK_EQ(nw_ring_write(&r, "x", 1, -1), -EBADMSG);
+    /* cons_tail past prod_head (the span wraps negative). */
+    __atomic_store_n(&r.hdr[NW_RW_PROD_HEAD], 0u, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&r.hdr[NW_RW_CONS_TAIL], 64u, __ATOMIC_SEQ_CST);
+    r.cached_cons = 64u;
+    CHECK_EQ(nw_ring_try_write(&r, "x", 1), -EBADMSG);
+    __atomic_store_n(&r.hdr[NW_RW_CONS_TAIL], 0u, __ATOMIC_SEQ_CST);
+    r.cached_cons = 0;
+    /* prod_tail far past cons_head: reads refuse, waits do not sleep. */
+    __atomic_store_n(&r.hdr[NW_RW_PROD_TAIL], 0x7000u, __ATOMIC_SEQ_CST);
+    r.cached_prod = 0;
+    CHECK_EQ(nw_ring_try_read(&r, buf, sizeof buf, &len), -EBADMSG);
+    CHECK_EQ(nw_ring_wait_readable(&r, -1), 0);
+    CHECK_EQ(nw_ring_read(&r, buf, sizeof buf, &len, -1), -EBADMSG);
+    CHECK(nw_now_ns() - t0 < 500000000LL);
+    free(g.raw);
+  }
+}
+
+/* With several producers (consumers), one that can never publish (release)
+ * before us: a tail overwritten to more than a ring away is -EBADMSG at
+ * once; a tail that stops short of our turn (a peer died mid-record) is
+ * -EBADMSG after a second of no progress. Timeouts of blocking calls are
+ * not stretched past that. */
+static void test_stuck_turns(void) {
+  uint8_t buf[64];
+  uint32_t len;
+  /* Producers. */
+  {
+    region_t g = region(256, 0);
+    nw_ring_t r;
+    REQUIRE(nw_ring_init(&r, g.mem, g.size, 256, NW_RING_F_MULTI_PRODUCER) == 0);
+    set_positions(&r, 1000);
+    /* A tail ahead of every reservation. */
+    __atomic_store_n(&r.hdr[NW_RW_PROD_TAIL], 1000u + 40u, __ATOMIC_SEQ_CST);
+    int64_t t0 = nw_now_ns();
+    CHECK_EQ(nw_ring_try_write(&r, "x", 1), -EBADMSG);
+    CHECK(nw_now_ns() - t0 < 100000000LL);
+    free(g.raw);
+  }
+  {
+    region_t g = region(256, 0);
+    nw_ring_t r;
+    REQUIRE(nw_ring_init(&r, g.mem, g.size, 256, NW_RING_F_MULTI_PRODUCER) == 0);
+    /* A producer reserved 8 bytes and died before publishing them. */
+    __atomic_store_n(&r.hdr[NW_RW_PROD_HEAD], 8u, __ATOMIC_SEQ_CST);
+    int64_t t0 = nw_now_ns();
+    CHECK_EQ(nw_ring_try_write(&r, "x", 1), -EBADMSG);
+    int64_t took = nw_now_ns() - t0;
+    CHECK(took >= 900000000LL && took < 3000000000LL);
+    free(g.raw);
+  }
+  /* Consumers. */
+  {
+    region_t g = region(256, 0);
+    nw_ring_t r;
+    REQUIRE(nw_ring_init(&r, g.mem, g.size, 256, NW_RING_F_MULTI_CONSUMER) == 0);
+    REQUIRE(nw_ring_try_write(&r, "abcd", 4) == 0);
+    REQUIRE(nw_ring_try_write(&r, "efgh", 4) == 0);
+    /* A consumer claimed the first record and died before releasing it. */
+    __atomic_store_n(&r.hdr[NW_RW_CONS_HEAD], 8u, __ATOMIC_SEQ_CST);
+    int64_t t0 = nw_now_ns();
+    CHECK_EQ(nw_ring_try_read(&r, buf, sizeof buf, &len), -EBADMSG);
+    int64_t took = nw_now_ns() - t0;
+    CHECK(took >= 900000000LL && took < 3000000000LL);
+    /* A released position more than a ring from the claim. */
+    REQUIRE(nw_ring_try_write(&r, "ijkl", 4) == 0);
+    __atomic_store_n(&r.hdr[NW_RW_CONS_TAIL], 16u + 4096u, __ATOMIC_SEQ_CST);
+    t0 = nw_now_ns();
+    CHECK_EQ(nw_ring_try_read(&r, buf, sizeof buf, &len), -EBADMSG);
+    CHECK(nw_now_ns() - t0 < 100000000LL);
+    free(g.raw);
+  }
+}
+
 typedef struct {
   int n;
   int bad;
@@ -497,7 +594,8 @@ static void test_start_at(void) {
 TEST_MAIN(T(test_layout), T(test_start_at), T(test_init_rejects), T(test_attach_rejects),
           T(test_wrap_every_offset), T(test_full_and_empty),
           T(test_zero_and_max_length), T(test_close_semantics),
-          T(test_skip_records), T(test_corrupt_record), T(test_batches),
+          T(test_skip_records), T(test_corrupt_record), T(test_corrupt_positions),
+          T(test_stuck_turns), T(test_batches),
           T(test_wait_and_timeout), T(test_spsc_stress),
           T(test_spsc_blocking), T(test_mpsc_stress), T(test_spmc_stress),
           T(test_mpmc_stress), T(test_mpmc_small_ring))

@@ -8,5 +8,9 @@
 const path = require('path');
 
 const testing = { exports: {} };
-process.dlopen(testing, path.join(__dirname, '..', '..', 'build', 'Release', 'native_workers_testing.node-testing'));
+// From the same build as the package's addon (NW_ADDON_DIR, locate.js).
+const dir = process.env.NW_ADDON_DIR
+  ? path.resolve(process.env.NW_ADDON_DIR)
+  : path.join(__dirname, '..', '..', 'build', 'Release');
+process.dlopen(testing, path.join(dir, 'native_workers_testing.node-testing'));
 module.exports = testing.exports;
