@@ -443,7 +443,7 @@ class RingBuffer {
       throw ERR_OUT_OF_RANGE('buffer.byteLength - offset', `>= ${len} (the next message's length)`, room);
     }
     const at = v.readPos;
-    v.copyOut(at, 0, toU8(buffer), offset, len);
+    v.copyOutKept(at, toU8(buffer), offset, len);
     this.#done(at, len);
     return len;
   }

@@ -427,7 +427,22 @@ class RingView {
     const o = (at + 4 + skip) & this.mask;
     const first = this.cap - o;
     if (len <= WORD_COPY && len <= first && (skip & 3) === 0 && LITTLE_ENDIAN) {
-      const s0 = (this.data + o) >> 2;
+      copyWordsToBytes(this.i32, (this.data + o) >> 2, dst, dstOff, len);
+    } else if (len <= first) {
+      copyBytes(dst, dstOff, this.raw, this.data + o, len, this.shared);
+    } else {
+      copyBytes(dst, dstOff, this.raw, this.data + o, first, this.shared);
+      copyBytes(dst, dstOff + first, this.raw, this.data, len - first, this.shared);
+    }
+  }
+
+  // copyOut() of the whole payload into a caller's buffer that is likely
+  // to come again (readInto's): the second time in a row, it gets a word
+  // view, kept for the reads after. (Remembering each new Buffer of read()
+  // instead would cost a write barrier per message.)
+  copyOutKept(at, dst, dstOff, len) {
+    const o = (at + 4) & this.mask;
+    if (len <= WORD_COPY && len <= this.cap - o && (dstOff & 3) === 0 && LITTLE_ENDIAN) {
       if (dst !== outDst) {
         outDst = dst.length <= WORD_VIEW_MAX ? dst : null;
         outWords = null;
@@ -437,24 +452,18 @@ class RingView {
         outWords = wordsOf(dst);
         if (outWords !== null) outBase = dst.byteOffset >> 2;
       }
-      if (outWords === null || (dstOff & 3) !== 0) {
-        copyWordsToBytes(this.i32, s0, dst, dstOff, len);
+      if (outWords !== null) {
+        const s0 = (this.data + o) >> 2;
+        const d0 = outBase + (dstOff >> 2);
+        const n = len >> 2;
+        const i32 = this.i32;
+        const w = outWords;
+        for (let i = 0; i < n; i++) w[d0 + i] = i32[s0 + i];
+        if ((len & 3) !== 0) copyWordsToBytes(i32, s0 + n, dst, dstOff + (n << 2), len & 3);
         return;
       }
-      const d0 = outBase + (dstOff >> 2);
-      const n = len >> 2;
-      const i32 = this.i32;
-      const w = outWords;
-      for (let i = 0; i < n; i++) w[d0 + i] = i32[s0 + i];
-      if ((len & 3) !== 0) copyWordsToBytes(i32, s0 + n, dst, dstOff + (n << 2), len & 3);
-      return;
     }
-    if (len <= first) {
-      copyBytes(dst, dstOff, this.raw, this.data + o, len, this.shared);
-    } else {
-      copyBytes(dst, dstOff, this.raw, this.data + o, first, this.shared);
-      copyBytes(dst, dstOff + first, this.raw, this.data, len - first, this.shared);
-    }
+    this.copyOut(at, 0, dst, dstOff, len);
   }
 
   // Multi-consumer claim: the payload length of the record claimed (its
