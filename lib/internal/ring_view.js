@@ -289,50 +289,68 @@ class RingView {
   // reserve(), copyIn() and publish() of one record holding all of `src`
   // (a Uint8Array of `len` bytes, len <= maxMessage), in one call. Returns
   // 0 when it is published, else what reserve() returns: -1 (no room), -2
-  // (closed) or CORRUPT. With one producer this is the whole hot path of
-  // a write: one look at the reader's position per ring's worth of room,
-  // and the two stores and one load of ring.h's protocol.
+  // (closed) or CORRUPT. With one producer and a message that needs no
+  // native copy this is the whole hot path of a write: one look at the
+  // reader's position per ring's worth of room, and the two stores and one
+  // load of ring.h's protocol. (Kept small enough for V8 to inline it into
+  // its callers; the rare cases are calls.)
   writeAll(src, len) {
-    if (this.multiProducer) {
-      const at = this.reserve(len);
-      if (at < 0) return at;
-      this.copyIn(at, 0, src, 0, len);
-      return this.publish(at, len);
-    }
+    if (this.multiProducer || (len >= NATIVE_COPY && this.shared)) return this.writeGeneral(src, len);
     const i32 = this.i32;
     const h = this.h;
     const need = recordSize(len);
-    const limit = this.cap - need;
     const head = this.sharedRole ? i32[h + W_PROD_HEAD] : this.wpos;
-    if (((head - this.cachedCons) >>> 0) > limit) {
-      this.cachedCons = Atomics.load(i32, h + W_CONS_TAIL);
-      const used = (head - this.cachedCons) >>> 0;
-      if (used > limit) return used > this.cap ? CORRUPT : -1;
+    if (((head - this.cachedCons) >>> 0) > this.cap - need) {
+      const r = this.recheckRoom(head, need);
+      if (r !== 0) return r;
     }
     const next = (head + need) | 0;
-    const lenWord = (this.data + (head & this.mask)) >> 2;
     if (this.closable) {
       // As in reserve(): published before `closed` is read.
       Atomics.store(i32, h + W_PROD_HEAD, next);
-      if (Atomics.load(i32, h + W_CLOSED) !== 0) {
-        i32[lenWord] = (SKIP | (need - 4)) | 0;
-        this.wpos = next;
-        Atomics.store(i32, h + W_PROD_TAIL, next);
-        return -2;
-      }
+      if (Atomics.load(i32, h + W_CLOSED) !== 0) return this.publishHole(head, need);
     } else {
       i32[h + W_PROD_HEAD] = next;
     }
     const o = (head + 4) & this.mask;
-    if (len <= this.cap - o) {
-      copyBytes(this.raw, this.data + o, src, 0, len, this.shared);
-    } else {
+    if (len > this.cap - o) {
       this.copyIn(head, 0, src, 0, len);
+    } else if (len <= 16) {
+      const raw = this.raw;
+      const d = this.data + o;
+      for (let i = 0; i < len; i++) raw[d + i] = src[i];
+    } else {
+      this.raw.set(src, this.data + o);
     }
-    i32[lenWord] = len;
+    i32[(this.data + (head & this.mask)) >> 2] = len;
     this.wpos = next;
     Atomics.store(i32, h + W_PROD_TAIL, next);
     return 0;
+  }
+
+  writeGeneral(src, len) {
+    const at = this.reserve(len);
+    if (at < 0) return at;
+    this.copyIn(at, 0, src, 0, len);
+    return this.publish(at, len);
+  }
+
+  // One producer, no room left as last seen: look at the reader's position
+  // again. 0 when `need` bytes at `head` fit now, else -1 or CORRUPT.
+  recheckRoom(head, need) {
+    this.cachedCons = Atomics.load(this.i32, this.h + W_CONS_TAIL);
+    const used = (head - this.cachedCons) >>> 0;
+    if (used <= this.cap - need) return 0;
+    return used > this.cap ? CORRUPT : -1;
+  }
+
+  // One producer found the ring closed after reserving `need` bytes at
+  // `head`: publish them as a hole readers skip. Returns -2.
+  publishHole(head, need) {
+    this.i32[(this.data + (head & this.mask)) >> 2] = (SKIP | (need - 4)) | 0;
+    this.wpos = (head + need) | 0;
+    Atomics.store(this.i32, this.h + W_PROD_TAIL, this.wpos);
+    return -2;
   }
 
   // Whether a reader sleeps on the futex (RingBuffer's own waits).
