@@ -7,6 +7,10 @@
 //     the reader's readInto() into one Buffer, and the limit of JavaScript
 //     here: a minimal loop of fixed 64-byte records over a SharedArrayBuffer
 //     with Atomics, the reader taking a subarray per record;
+//   - the same 64 B messages in one thread: what each call costs against
+//     the same side of the minimal loop (steady on a loaded machine; two
+//     threads run at the pace of the slower side, so the rows above follow
+//     the larger of the write and read costs);
 //   - round trip main <-> worker while both sides are active;
 //   - native -> native 16-byte messages vs a bare C SPSC loop of u64s.
 // Every figure is the median of RUNS runs.
@@ -175,6 +179,79 @@ async function roundTrip(kind, count) {
 
 const { median, percentile, printTable, fmt } = require('./_table');
 
+// The same 64 B messages in one thread: a batch written, then read, the
+// time of each side per message, against the same side of the minimal
+// loop. Two threads measure the slower side and how the machine schedules
+// them; this measures what each call costs, and holds still on a loaded
+// machine (the median of the ratios of batches run back to back).
+function oneThreadCosts() {
+  const B = 4096;
+  const ROUNDS = 300;
+  const payload = Buffer.alloc(64, 7);
+  const cap = 1 << 20;
+  const sab = new SharedArrayBuffer(128 + cap);
+  const idx = new Int32Array(sab, 0, 32);
+  const data = new Uint8Array(sab, 128, cap);
+  let head = 0; // the writer's, and the tail it saw last
+  let seenTail = 0;
+  let tail = 0; // the reader's, and the head it saw last
+  let seenHead = 0;
+  let sink = 0;
+  const limit = () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < B; i++) {
+      while (((head - seenTail) | 0) > cap - 64) seenTail = Atomics.load(idx, 16);
+      data.set(payload, head & (cap - 1));
+      head = (head + 64) | 0;
+      Atomics.store(idx, 0, head);
+    }
+    const t1 = process.hrtime.bigint();
+    for (let i = 0; i < B; i++) {
+      while (seenHead === tail) seenHead = Atomics.load(idx, 0);
+      const o = tail & (cap - 1);
+      sink += data.subarray(o, o + 64).length;
+      tail = (tail + 64) | 0;
+      Atomics.store(idx, 16, tail);
+    }
+    return [Number(t1 - t0), Number(process.hrtime.bigint() - t1)];
+  };
+  const ring = (into) => {
+    const w = new RingBuffer(cap);
+    const r = RingBuffer.from(w.buffer);
+    const buf = Buffer.alloc(64);
+    return () => {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < B; i++) w.write(payload);
+      const t1 = process.hrtime.bigint();
+      if (into) for (let i = 0; i < B; i++) sink += r.readInto(buf);
+      else for (let i = 0; i < B; i++) sink += r.read().length;
+      return [Number(t1 - t0), Number(process.hrtime.bigint() - t1)];
+    };
+  };
+  const plain = ring(false);
+  const into = ring(true);
+  const x = { write: [], read: [], readInto: [], limitWrite: [], limitRead: [] };
+  for (let k = 0; k < ROUNDS; k++) {
+    const [lw, lr] = limit();
+    const [w1, r1] = plain();
+    const [w2, r2] = into();
+    x.write.push((w1 + w2) / 2 / lw);
+    x.read.push(r1 / lr);
+    x.readInto.push(r2 / lr);
+    x.limitWrite.push(lw / B);
+    x.limitRead.push(lr / B);
+  }
+  if (sink === 0) throw new Error('nothing read');
+  printTable([
+    ['64 B, one thread, cost per message', 'RingBuffer / minimal loop', 'minimal loop (ns)'],
+    ['write()', `${fmt(median(x.write))}x`, fmt(median(x.limitWrite), 1)],
+    ['read()', `${fmt(median(x.read))}x`, fmt(median(x.limitRead), 1)],
+    ['readInto()', `${fmt(median(x.readInto))}x`, fmt(median(x.limitRead), 1)],
+  ]);
+  console.log(`  (median of ${ROUNDS} batches of ${B}, each side against the same side of the loop)`);
+  console.log();
+}
+
 async function medianOf(fn) {
   const xs = [];
   for (let r = 0; r < RUNS; r++) xs.push(await fn());
@@ -218,6 +295,7 @@ async function main() {
   console.log(`  the limit of JavaScript here (minimal fixed-record loop, 64 B): ${fmt(m64.limit / 1e6)} M msg/s; ` +
     `write()/read() ${fmt(m64.ring / m64.limit * 100, 0)}% of it, with readInto() ${fmt(m64['ring-into'] / m64.limit * 100, 0)}%`);
   console.log();
+  oneThreadCosts();
 
   // native -> native
   const t = require('../test/support/testing_binding');

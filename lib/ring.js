@@ -10,6 +10,9 @@
 // so that JavaScript and native readers and writers in any thread wake each
 // other (V8's Atomics.wait is not a futex).
 
+const { Buffer } = require('buffer');
+const { performance } = require('perf_hooks');
+
 const binding = require('./internal/binding');
 const debug = require('./internal/debug').debuglog('ring');
 const {
@@ -205,6 +208,18 @@ class RingBuffer {
   // ---- writing ----------------------------------------------------------
 
   tryWrite(data) {
+    if (data instanceof Uint8Array && this.#writers.length === 0) {
+      // The common case in one call into the view; an empty view may have
+      // lost its memory, and the too large throw, both below.
+      const len = data.length;
+      const v = this.#view;
+      if (len !== 0 && len <= v.maxMessage) {
+        const r = v.writeAll(data, len);
+        if (r !== 0) return this.#full(r);
+        if (v.readerAsleep()) binding.ringWake(this[kHandle], KIND_READ);
+        return true;
+      }
+    }
     if (typeof data === 'string') return this.#writeString(data);
     const bytes = toBytes(data);
     if (bytes.length === 0) checkNotDetached(bytes, data);
@@ -390,12 +405,14 @@ class RingBuffer {
       if (v.releaseClaim(at, len) !== 0) throw ERR_RING_CORRUPT('a reader before this one never finished');
     } else {
       v.advance(len);
-      v.releaseSome();
+      // Space goes back once per eighth of the ring; a writer asleep for
+      // want of it gets it at once.
+      if (!v.releaseSome()) {
+        if (!v.writerMaySleep()) return;
+        v.release();
+      }
     }
-    if (v.writerAsleep()) {
-      if (!v.multiConsumer) v.release();
-      binding.ringWake(this[kHandle], KIND_WRITE);
-    }
+    if (v.writerAsleep()) binding.ringWake(this[kHandle], KIND_WRITE);
   }
 
   // Returns a Buffer, or null when the ring is empty (or closed and drained).
@@ -429,7 +446,7 @@ class RingBuffer {
       throw ERR_OUT_OF_RANGE('buffer.byteLength - offset', `>= ${len} (the next message's length)`, room);
     }
     const at = v.readPos;
-    v.copyOut(at, 0, toU8(buffer), offset, len);
+    v.copyOutKept(at, toU8(buffer), offset, len);
     this.#done(at, len);
     return len;
   }

@@ -22,6 +22,7 @@
 //            view.advance(len)              local; then, per message or
 //            view.release()                 per batch, hand the space back
 
+const { Buffer } = require('buffer');
 const { performance } = require('perf_hooks');
 const binding = require('./binding');
 
@@ -99,20 +100,50 @@ function copyBytes(dst, dstOff, src, srcOff, len, shared) {
   }
 }
 
-// Small copies whose both ends are 4-aligned go a word at a time, through
-// an Int32Array view of the caller's ArrayBuffer: for these sizes that is
-// several times cheaper than TypedArray.prototype.set on shared memory,
-// which also needs a subarray made first. One view is kept per direction
-// (a run of messages from one Buffer pool slab, say, reuses it), and only
-// of small, fixed-length buffers, so that none is kept alive for long.
+// Small reads out of the ring go a word at a time: for these sizes a loop
+// of words is several times cheaper than TypedArray.prototype.set on
+// shared memory, which also needs a subarray made first. A destination
+// seen twice in a row (readInto's one buffer) gets an Int32Array view of
+// its memory, kept for the next read; any other (read()'s new Buffers)
+// takes each word as four byte stores, because asking a view for its
+// `buffer` is a call into the runtime that costs more than the copy. The
+// view is kept only of a small, fixed-length buffer, so that none is kept
+// alive for long.
 const WORD_COPY = 256;
 const WORD_VIEW_MAX = 64 * 1024;
-let outBuffer = null;
-let outWords = null;
+let outDst = null; // the last (small) destination of a small read
+let outWords = null; // its Int32Array view, once it came twice; or null
+let outBase = 0; // the word index in outWords of outDst's byte 0
+let outTried = false; // outWords was asked for (null: it cannot have one)
+// Byte stores of a word's bytes, low first, are memory order only on a
+// little-endian machine (every platform this package builds for).
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-function wordsOf(ab) {
+function wordsOf(dst) {
+  const ab = dst.buffer;
   if (ab.byteLength > WORD_VIEW_MAX || ab.resizable === true || ab.growable === true) return null;
+  if ((dst.byteOffset & 3) !== 0) return null;
   return new Int32Array(ab, 0, ab.byteLength >> 2);
+}
+
+// Copy `len` bytes from word `s0` of `src` (an Int32Array of the ring) to
+// dst[d, d + len), dst a Uint8Array.
+function copyWordsToBytes(src, s0, dst, d, len) {
+  const n = len >> 2;
+  for (let i = 0; i < n; i++) {
+    const w = src[s0 + i];
+    const j = d + (i << 2);
+    dst[j] = w;
+    dst[j + 1] = w >> 8;
+    dst[j + 2] = w >> 16;
+    dst[j + 3] = w >> 24;
+  }
+  const rest = len & 3;
+  if (rest !== 0) {
+    const w = src[s0 + n];
+    const j = d + (n << 2);
+    for (let k = 0; k < rest; k++) dst[j + k] = w >> (k << 3);
+  }
 }
 
 // Copy `len` bytes (a multiple of 4 after rounding up) between Int32Array
@@ -140,6 +171,9 @@ class RingView {
     this.shared = buffer instanceof SharedArrayBuffer;
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >> 2);
     this.u8 = Buffer.from(buffer);
+    // The same bytes as a plain Uint8Array, for copies: its subarray() is
+    // V8's own (a Buffer's asks for its `buffer`, a call into the runtime).
+    this.raw = new Uint8Array(buffer);
     this.dv = new DataView(buffer);
     this.h = base >> 2;
     this.data = base + HEADER_SIZE;
@@ -224,10 +258,10 @@ class RingView {
     const o = (at + 4 + skip) & this.mask;
     const first = this.cap - o;
     if (len <= first) {
-      copyBytes(this.u8, this.data + o, src, off, len, this.shared);
+      copyBytes(this.raw, this.data + o, src, off, len, this.shared);
     } else {
-      copyBytes(this.u8, this.data + o, src, off, first, this.shared);
-      copyBytes(this.u8, this.data, src, off + first, len - first, this.shared);
+      copyBytes(this.raw, this.data + o, src, off, first, this.shared);
+      copyBytes(this.raw, this.data, src, off + first, len - first, this.shared);
     }
   }
 
@@ -252,6 +286,73 @@ class RingView {
     return 0;
   }
 
+  // reserve(), copyIn() and publish() of one record holding all of `src`
+  // (a Uint8Array of `len` bytes, len <= maxMessage), in one call. Returns
+  // 0 when it is published, else what reserve() returns: -1 (no room), -2
+  // (closed) or CORRUPT. With one producer and a message that needs no
+  // native copy this is the whole hot path of a write: one look at the
+  // reader's position per ring's worth of room, and the two stores and one
+  // load of ring.h's protocol. (Kept small enough for V8 to inline it into
+  // its callers; the rare cases are calls.)
+  writeAll(src, len) {
+    if (this.multiProducer || (len >= NATIVE_COPY && this.shared)) return this.writeGeneral(src, len);
+    const i32 = this.i32;
+    const h = this.h;
+    const need = recordSize(len);
+    const head = this.sharedRole ? i32[h + W_PROD_HEAD] : this.wpos;
+    if (((head - this.cachedCons) >>> 0) > this.cap - need) {
+      const r = this.recheckRoom(head, need);
+      if (r !== 0) return r;
+    }
+    const next = (head + need) | 0;
+    if (this.closable) {
+      // As in reserve(): published before `closed` is read.
+      Atomics.store(i32, h + W_PROD_HEAD, next);
+      if (Atomics.load(i32, h + W_CLOSED) !== 0) return this.publishHole(head, need);
+    } else {
+      i32[h + W_PROD_HEAD] = next;
+    }
+    const o = (head + 4) & this.mask;
+    if (len > this.cap - o) {
+      this.copyIn(head, 0, src, 0, len);
+    } else if (len <= 16) {
+      const raw = this.raw;
+      const d = this.data + o;
+      for (let i = 0; i < len; i++) raw[d + i] = src[i];
+    } else {
+      this.raw.set(src, this.data + o);
+    }
+    i32[(this.data + (head & this.mask)) >> 2] = len;
+    this.wpos = next;
+    Atomics.store(i32, h + W_PROD_TAIL, next);
+    return 0;
+  }
+
+  writeGeneral(src, len) {
+    const at = this.reserve(len);
+    if (at < 0) return at;
+    this.copyIn(at, 0, src, 0, len);
+    return this.publish(at, len);
+  }
+
+  // One producer, no room left as last seen: look at the reader's position
+  // again. 0 when `need` bytes at `head` fit now, else -1 or CORRUPT.
+  recheckRoom(head, need) {
+    this.cachedCons = Atomics.load(this.i32, this.h + W_CONS_TAIL);
+    const used = (head - this.cachedCons) >>> 0;
+    if (used <= this.cap - need) return 0;
+    return used > this.cap ? CORRUPT : -1;
+  }
+
+  // One producer found the ring closed after reserving `need` bytes at
+  // `head`: publish them as a hole readers skip. Returns -2.
+  publishHole(head, need) {
+    this.i32[(this.data + (head & this.mask)) >> 2] = (SKIP | (need - 4)) | 0;
+    this.wpos = (head + need) | 0;
+    Atomics.store(this.i32, this.h + W_PROD_TAIL, this.wpos);
+    return -2;
+  }
+
   // Whether a reader sleeps on the futex (RingBuffer's own waits).
   readerAsleep() {
     return Atomics.load(this.i32, this.h + W_RD_WAITERS) !== 0;
@@ -259,6 +360,17 @@ class RingView {
 
   writerAsleep() {
     return Atomics.load(this.i32, this.h + W_WR_WAITERS) !== 0;
+  }
+
+  // A plain look at the writers' waiters word, for a reader that has not
+  // handed space back since its last fenced look (writerAsleep() after a
+  // release()): no ordering is needed, since a writer that went to sleep
+  // meanwhile waits for a release that has not happened yet, and this
+  // look, or the release that comes when the reader drains the ring or
+  // passes releaseSome()'s mark, sees it. It only decides whether to hand
+  // the space back early.
+  writerMaySleep() {
+    return this.i32[this.h + W_WR_WAITERS] !== 0;
   }
 
   // ---- consumer (one at a time) --------------------------------------------
@@ -320,8 +432,11 @@ class RingView {
   // one: a store that is a full fence costs more than the read of a small
   // message. What is kept back goes out when the reader finds the ring
   // empty (before it could wait), or through release().
+  // Returns whether it did.
   releaseSome() {
-    if (((this.rpos - this.released) >>> 0) >= this.releaseBatch) this.release();
+    if (((this.rpos - this.released) >>> 0) < this.releaseBatch) return false;
+    this.release();
+    return true;
   }
 
   // Copy `len` payload bytes of the record at `at`, from payload byte
@@ -329,30 +444,44 @@ class RingView {
   copyOut(at, skip, dst, dstOff, len) {
     const o = (at + 4 + skip) & this.mask;
     const first = this.cap - o;
-    if (len <= WORD_COPY && len <= first && ((dst.byteOffset + dstOff) & 3) === 0 && (skip & 3) === 0) {
-      const ab = dst.buffer;
-      if (ab !== outBuffer) {
-        outWords = wordsOf(ab);
-        outBuffer = outWords === null ? null : ab;
+    if (len <= WORD_COPY && len <= first && (skip & 3) === 0 && LITTLE_ENDIAN) {
+      copyWordsToBytes(this.i32, (this.data + o) >> 2, dst, dstOff, len);
+    } else if (len <= first) {
+      copyBytes(dst, dstOff, this.raw, this.data + o, len, this.shared);
+    } else {
+      copyBytes(dst, dstOff, this.raw, this.data + o, first, this.shared);
+      copyBytes(dst, dstOff + first, this.raw, this.data, len - first, this.shared);
+    }
+  }
+
+  // copyOut() of the whole payload into a caller's buffer that is likely
+  // to come again (readInto's): the second time in a row, it gets a word
+  // view, kept for the reads after. (Remembering each new Buffer of read()
+  // instead would cost a write barrier per message.)
+  copyOutKept(at, dst, dstOff, len) {
+    const o = (at + 4) & this.mask;
+    if (len <= WORD_COPY && len <= this.cap - o && (dstOff & 3) === 0 && LITTLE_ENDIAN) {
+      if (dst !== outDst) {
+        outDst = dst.length <= WORD_VIEW_MAX ? dst : null;
+        outWords = null;
+        outTried = false;
+      } else if (!outTried) {
+        outTried = true;
+        outWords = wordsOf(dst);
+        if (outWords !== null) outBase = dst.byteOffset >> 2;
       }
       if (outWords !== null) {
-        const at0 = this.data + o;
+        const s0 = (this.data + o) >> 2;
+        const d0 = outBase + (dstOff >> 2);
         const n = len >> 2;
-        const s0 = at0 >> 2;
-        const d0 = (dst.byteOffset + dstOff) >> 2;
         const i32 = this.i32;
         const w = outWords;
         for (let i = 0; i < n; i++) w[d0 + i] = i32[s0 + i];
-        for (let i = n << 2; i < len; i++) dst[dstOff + i] = this.u8[at0 + i];
+        if ((len & 3) !== 0) copyWordsToBytes(i32, s0 + n, dst, dstOff + (n << 2), len & 3);
         return;
       }
     }
-    if (len <= first) {
-      copyBytes(dst, dstOff, this.u8, this.data + o, len, this.shared);
-    } else {
-      copyBytes(dst, dstOff, this.u8, this.data + o, first, this.shared);
-      copyBytes(dst, dstOff + first, this.u8, this.data, len - first, this.shared);
-    }
+    this.copyOut(at, 0, dst, dstOff, len);
   }
 
   // Multi-consumer claim: the payload length of the record claimed (its
