@@ -18,7 +18,7 @@ const { performance } = require('perf_hooks');
 const { codes, AbortError, makeNodeError } = require('../errors');
 const { createHistogram, summary, record } = require('../pool/histogram');
 const {
-  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream,
+  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream, ServerView,
 } = require('./common');
 const codec = require('./codec');
 
@@ -67,8 +67,7 @@ class Core {
     this.nc = null;
     this.js = null;
     this.jsm = null;
-    this.store = null;
-    this.lastMaxPayload = 1024 * 1024;
+    this.server = new ServerView(this);
     this.inbox = '';
     this.ready = null; // Promise of the connection and the stream
     this.connectError = null;
@@ -242,17 +241,9 @@ class Core {
     }
   }
 
-  // The server's max_payload (its info is gone while reconnecting).
-  maxPayload() {
-    const info = this.nc.info;
-    if (info !== undefined && info !== null) this.lastMaxPayload = info.max_payload;
-    return this.lastMaxPayload;
-  }
+  maxPayload() { return this.server.maxPayload(); }
 
-  async objectStore() {
-    if (this.store === null) this.store = await this.js.views.os(this.n.bucket, { storage: this.co.storage === 'memory' ? 'memory' : 'file' });
-    return this.store;
-  }
+  objectStore() { return this.server.objectStore(); }
 
   async onResult(m) {
     let f;

@@ -166,6 +166,30 @@ function isNotFound(err) {
     /not found/i.test(String(err.message)));
 }
 
+// What a host and a caller keep of their server: its max_payload (its info
+// is gone while reconnecting, so the last one seen counts) and the name's
+// object store for payloads over it, opened on first use. `core` has
+// nc, js, n (names()) and co (the queue options).
+class ServerView {
+  constructor(core) {
+    this.core = core;
+    this.lastMaxPayload = 1024 * 1024;
+    this.store = null;
+  }
+
+  maxPayload() {
+    const info = this.core.nc.info;
+    if (info !== undefined && info !== null) this.lastMaxPayload = info.max_payload;
+    return this.lastMaxPayload;
+  }
+
+  async objectStore() {
+    const c = this.core;
+    if (this.store === null) this.store = await c.js.views.os(c.n.bucket, { storage: c.co.storage === 'memory' ? 'memory' : 'file' });
+    return this.store;
+  }
+}
+
 module.exports = {
-  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream,
+  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream, ServerView,
 };

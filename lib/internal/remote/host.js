@@ -19,7 +19,7 @@ const { EventEmitter } = require('events');
 const Pool = require('../../pool');
 const { codes: { ERR_INVALID_ARG_TYPE } } = require('../errors');
 const {
-  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream,
+  client, names, checkServers, checkName, checkMs, connectOptions, consumerOptions, ensureStream, ServerView,
 } = require('./common');
 const codec = require('./codec');
 
@@ -41,8 +41,7 @@ class Host extends EventEmitter {
     this.capacity = o.capacity;
     this.nc = null;
     this.js = null;
-    this.store = null;
-    this.lastMaxPayload = 1024 * 1024;
+    this.server = new ServerView(this);
     this.inbox = '';
     this.requested = 0; // tasks asked for and not yet come
     this.running = 0; // tasks in the pool
@@ -275,17 +274,9 @@ class Host extends EventEmitter {
     else c.m.respond(`-NAK ${JSON.stringify({ delay: 1e9 })}`);
   }
 
-  // The server's max_payload (its info is gone while reconnecting).
-  maxPayload() {
-    const info = this.nc.info;
-    if (info !== undefined && info !== null) this.lastMaxPayload = info.max_payload;
-    return this.lastMaxPayload;
-  }
+  maxPayload() { return this.server.maxPayload(); }
 
-  async objectStore() {
-    if (this.store === null) this.store = await this.js.views.os(this.n.bucket, { storage: this.co.storage === 'memory' ? 'memory' : 'file' });
-    return this.store;
-  }
+  objectStore() { return this.server.objectStore(); }
 
   get stats() {
     return {
