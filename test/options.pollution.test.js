@@ -57,3 +57,20 @@ describe('options planted on Object.prototype', function () {
     });
   }
 });
+
+describe('cluster options planted on Object.prototype', function () {
+  this.timeout(120000);
+  const FIX = path.join(__dirname, 'fixtures', 'cluster-pollution.js');
+  const PLANTS = {
+    exec: '"/nonexistent.js"', args: '["--x"]', execArgv: '["--bogus"]', silent: 'true', stdio: '"ignore"',
+    cwd: '"/nonexistent"', uid: '999', gid: '999', serialization: '"bogus"', inspectPort: '-5', windowsHide: '5',
+    env: '{"X":"1"}',
+  };
+  const outcome = (mod, name) => execFileSync(process.execPath, [FIX, mod, name, PLANTS[name]],
+    { encoding: 'utf8', timeout: 30000 }).split('\n')[0];
+  it(`setupPrimary settings and fork() see what Node's cluster sees (${Object.keys(PLANTS).length} options)`, () => {
+    for (const name of Object.keys(PLANTS)) {
+      assert.strictEqual(outcome(path.join(__dirname, '..', 'lib', 'cluster.js'), name), outcome('cluster', name), name);
+    }
+  });
+});
