@@ -78,6 +78,11 @@ if (kNewListener === undefined || kRemoveListener === undefined ||
   throw new Error('native-workers: this Node.js has no EventTarget internals the worker_threads mirror knows');
 }
 
+// An error a lane throws when the other thread left its ring impossible.
+function isCorrupt(err) {
+  return err !== null && typeof err === 'object' && err[kCorrupt] === true;
+}
+
 class PortBase {
   constructor(self) {
     return self;
@@ -183,9 +188,21 @@ class MessagePort extends PortBase {
     try {
       return this.#onBellUnguarded();
     } catch (err) {
-      if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
+      if (!isCorrupt(err)) throw err;
       this.#fail(err);
       return 0;
+    }
+  }
+
+  // The next record of the inbox, null when there is none, or undefined
+  // when the ring turned out corrupt (the port has then failed).
+  #readOrFail() {
+    try {
+      return this[kState].inbox.tryRead();
+    } catch (err) {
+      if (!isCorrupt(err)) throw err;
+      this.#fail(err);
+      return undefined;
     }
   }
 
@@ -382,34 +399,16 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed || st.detached) return 0;
     let n = 0;
-    for (;;) {
-      let rec;
-      try {
-        rec = st.inbox.tryRead();
-      } catch (err) {
-        if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
-        this.#fail(err);
-        return n;
-      }
-      if (rec === null) return n;
-      this.#dispatch(rec);
-      n++;
-    }
+    for (let rec; (rec = this.#readOrFail()) != null; n++) this.#dispatch(rec);
+    return n;
   }
 
   // Read one message now (receiveMessageOnPort): { message } or undefined.
   [kReceive]() {
     const st = this[kState];
     if (st.closed || st.detached) return undefined;
-    let rec;
-    try {
-      rec = st.inbox.tryRead();
-    } catch (err) {
-      if (err === null || typeof err !== 'object' || err[kCorrupt] !== true) throw err;
-      this.#fail(err);
-      return undefined;
-    }
-    if (rec === null) return undefined;
+    const rec = this.#readOrFail();
+    if (rec == null) return undefined;
     this.#roomMade();
     return { message: this.#decode(rec) };
   }
@@ -512,7 +511,7 @@ class MessagePort extends PortBase {
       try {
         ok = rec instanceof Encoder ? st.outbox.tryWriteEncoded(rec) : st.outbox.tryWrite(rec);
       } catch (err) {
-        if (err !== null && typeof err === 'object' && err[kCorrupt] === true) this.#fail(err);
+        if (isCorrupt(err)) this.#fail(err);
         return true; // the ring was closed under us, or broken: the peer is gone
       }
       if (ok) { this.#wakePeer(); return true; }
@@ -550,7 +549,7 @@ class MessagePort extends PortBase {
     try {
       while (h < q.length && this.#flushOne(q[h])) q[h++] = undefined;
     } catch (err) {
-      if (err !== null && typeof err === 'object' && err[kCorrupt] === true) {
+      if (isCorrupt(err)) {
         this.#fail(err);
         return;
       }
