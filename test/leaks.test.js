@@ -61,6 +61,21 @@ describe(`leaks: ${N} of each`, function () {
     close(before, counts(), 'Workers', 64 << 20);
   });
 
+  it('MessageChannels of the mirror, each carrying a message and closed', async () => {
+    await settle();
+    const before = counts();
+    for (let i = 0; i < N * 3; i++) {
+      const { port1, port2 } = new wt.MessageChannel();
+      const got = new Promise((resolve) => port2.once('message', resolve));
+      port1.postMessage({ i, pad: 'x'.repeat(100) });
+      assert.strictEqual((await got).i, i);
+      port1.close();
+      port2.close();
+    }
+    await settle();
+    close(before, counts(), 'MessageChannels', 32 << 20);
+  });
+
   it('ThreadPools, each running tasks and closed', async () => {
     await settle();
     const before = counts();

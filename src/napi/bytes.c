@@ -4,10 +4,13 @@
  *
  *   bytesCopy(target, targetOffset, source, sourceOffset, length)
  *   isDetached(value) -> boolean
+ *   bytesDiscard(view) -> number
  *
  * JavaScript thread; no state.
  */
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "napi/common.h"
 #include "napi/parts.h"
@@ -51,11 +54,38 @@ static napi_value is_detached_fn(napi_env env, napi_callback_info info) {
   return nw_napi_bool(env, detached);
 }
 
+/*
+ * bytesDiscard(view) -> bytes given back. Hands the whole pages inside the
+ * view back to the kernel (MADV_DONTNEED): they stop counting in RSS and
+ * read as zeros when next touched. For memory the caller alone uses and is
+ * about to reuse (the channel memory of a Worker that has exited): the
+ * allocator that owns it keeps it, but no longer resident. The partial
+ * pages at either end are left as they are. Throws ERR_INVALID_ARG_TYPE
+ * for anything but a view or ArrayBuffer.
+ */
+static napi_value bytes_discard_fn(napi_env env, napi_callback_info info) {
+  NW_ARGV(1);
+  void *data;
+  size_t len;
+  if (!nw_napi_get_bytes(env, argv[0], &data, &len, NULL)) return NULL;
+  long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0) page = 4096;
+  uintptr_t start = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+  uintptr_t end = ((uintptr_t)data + len) & ~((uintptr_t)page - 1);
+  double given = 0;
+  if (len != 0 && end > start && madvise((void *)start, end - start, MADV_DONTNEED) == 0)
+    given = (double)(end - start);
+  napi_value out;
+  NAPI_CALL(env, napi_create_double(env, given, &out));
+  return out;
+}
+
 /* See parts.h. */
 napi_value nw_bytes_init_napi(napi_env env, napi_value exports) {
   static const nw_napi_fn_t fns[] = {
       {"bytesCopy", bytes_copy_fn},
       {"isDetached", is_detached_fn},
+      {"bytesDiscard", bytes_discard_fn},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   return exports;

@@ -29,8 +29,8 @@ const {
   codes: { ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID }, makeNodeError,
 } = require('../errors');
 const {
-  Lane, kCorrupt, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recordSize,
-  TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED,
+  Lane, kCorrupt, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recycleChannelMemory, recordSize,
+  TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED, C_MOVED,
 } = require('./lanes');
 const {
   kState, isOurPort, substitutePorts, restorePorts, mapTransferList, describePort,
@@ -114,6 +114,7 @@ class MessagePort extends PortBase {
       spinRest: 0, // sleeps to come without a spin first
       enc: null, // shapes this port has defined in its outbox (wire.js)
       node: init.node, // the side-channel Node MessagePort
+      pair: init.pair || null, // shared with the other port of a MessageChannel of this thread
       target: init.target || this, // who emits 'message' (a Worker for its port)
       bell: 0,
       backlog: [], // records waiting for room in the outbox, from bqHead on
@@ -213,6 +214,7 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed || st.detached) return;
     delete err[kCorrupt];
+    if (st.pair !== null) { st.pair.open = -1; st.pair = null; } // never reuse broken rings
     this[kCloseLocal]();
     const target = st.target;
     process.nextTick(() => {
@@ -608,6 +610,9 @@ class MessagePort extends PortBase {
   #detach() {
     const st = this[kState];
     st.detached = true;
+    if (st.pair !== null) { st.pair.open = -1; st.pair = null; }
+    // Its rings are now another thread's too: they are never recycled.
+    Atomics.store(st.ctl, C_MOVED + st.side, 1);
     st.backlog.length = 0;
     st.bqHead = 0;
     // As Node's: the object a port was transferred away from closes.
@@ -657,8 +662,13 @@ class MessagePort extends PortBase {
       return;
     }
     st.closed = true;
+    this.#leavePair();
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     this.#closeBell();
+    // The side port too: an open Node port is never collected, and with it
+    // this port and its rings. What it sent stays readable on the other end
+    // until read there (Node holds the other end's close behind them).
+    try { st.node.close(); } catch { /* already closed */ }
     // Wake the peer so that it drains what we sent and then sees the close
     // — on a later turn of the loop, and only if it turns again, as a
     // Node port's peer hears of the close.
@@ -683,10 +693,30 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed) return;
     st.closed = true;
+    this.#leavePair();
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     this.#closeBell();
     try { st.node.close(); } catch { /* already closed */ }
     this.#emitClose();
+  }
+
+  // This port is closed. Once both ports of a MessageChannel are closed
+  // and neither ever left this thread, no one reads or writes its rings
+  // again: a later channel takes them over, after the turn of the loop in
+  // which the last one closed (a listener that closed both ports still has
+  // the rest of its batch delivered).
+  #leavePair() {
+    const st = this[kState];
+    const pair = st.pair;
+    if (pair === null) return;
+    st.pair = null;
+    if (--pair.open !== 0) return;
+    setImmediate(() => {
+      const ctl = new Int32Array(pair.mem.ctlSab);
+      if (Atomics.load(ctl, C_MOVED) === 0 && Atomics.load(ctl, C_MOVED + 1) === 0) {
+        recycleChannelMemory(pair.mem, pair.capacity);
+      }
+    }).unref();
   }
 
   // Used by a Worker when its thread has exited.
@@ -694,6 +724,7 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed || st.detached) return;
     st.closed = true;
+    this.#leavePair();
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     Atomics.store(st.ctl, C_CLOSED + 1 - st.side, 1);
     st.backlog.length = 0;
@@ -741,10 +772,12 @@ class MessagePort extends PortBase {
 
 class MessageChannel {
   constructor(capacity = CHANNEL_CAPACITY) {
-    const { ctlSab, r0, r1 } = newChannelMemory(capacity);
+    const mem = newChannelMemory(capacity);
+    const { ctlSab, r0, r1 } = mem;
     const node = new nodeWT.MessageChannel();
-    this.port1 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 0, node: node.port1 });
-    this.port2 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 1, node: node.port2 });
+    const pair = { mem, capacity, open: 2 };
+    this.port1 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 0, node: node.port1, pair });
+    this.port2 = new MessagePort(kCreate, { ctlSab, r0, r1, side: 1, node: node.port2, pair });
   }
 }
 
