@@ -37,16 +37,24 @@ const ACK_WAIT = 2000;
     await Promise.all(live.map((h) => h.ready));
     const rp = new RemotePool({ servers: server.url, name: 'soak', ackWait: ACK_WAIT, maxDeliver: 20, timeout: 1500000 });
     let kills = 0;
+    let restarted = 0;
     let victim = 0;
-    const killer = setInterval(async () => {
-      const h = live[victim];
+    let restart = Promise.resolve();
+    const killer = setInterval(() => {
+      const slot = victim;
+      const h = live[slot];
+      victim = (victim + 1) % live.length;
       h.kill('SIGKILL');
       kills++;
-      await h.exited;
-      const fresh = startHost(o);
-      hosts.push(fresh);
-      live[victim] = fresh;
-      victim = (victim + 1) % live.length;
+      // Waited for before the test ends, so no fresh host outlives it.
+      restart = restart.then(async () => {
+        await h.exited;
+        const fresh = startHost(o);
+        hosts.push(fresh);
+        live[slot] = fresh;
+        await fresh.ready;
+        restarted++;
+      });
     }, 10000);
     const counts = new Uint8Array(TASKS);
     const WINDOW = 5000; // tasks in flight at once
@@ -59,16 +67,19 @@ const ACK_WAIT = 2000;
         counts[i]++;
       }
     };
+    const started = Date.now();
     try {
       await Promise.all(Array.from({ length: WINDOW }, worker));
     } finally {
       clearInterval(killer);
+      await restart;
     }
+    const took = (Date.now() - started) / 1000;
     for (let i = 0; i < TASKS; i++) assert.strictEqual(counts[i], 1, `task ${i}: ${counts[i]} results`);
     assert.strictEqual(rp.completed, TASKS);
     assert.strictEqual(rp.queueSize, 0);
-    console.log(`      ${TASKS} tasks, ${kills} hosts killed, ${rp.stats.duplicates} duplicate results dropped, ` +
-      `hosts: ${JSON.stringify(rp.stats.hosts)}`);
+    console.log(`      ${TASKS} tasks in ${took.toFixed(1)} s, ${kills} hosts killed and ${restarted} restarted, ` +
+      `${rp.stats.duplicates} duplicate results dropped, results per host: ${JSON.stringify(rp.stats.hosts)}`);
     await rp.close();
   });
 });
