@@ -63,6 +63,29 @@ describe('worker_threads mirror: channel memory', function () {
     assert.ok(collected >= 18, `only ${collected} of 20 channels were collected`);
   });
 
+  // Node's own ports are the reference: the same scenarios, both kinds.
+  it('ports are collected when Node\'s are, and kept when Node\'s are', async () => {
+    const nodeWT = require('worker_threads');
+    async function collectedOf(mod, scenario) {
+      let collected = 0;
+      const registry = new FinalizationRegistry(() => { collected++; });
+      for (let i = 0; i < 40; i++) {
+        const { port1, port2 } = new mod.MessageChannel();
+        registry.register(port1, i);
+        if (scenario === 'listening, unref') { port1.on('message', () => {}); port1.unref(); }
+        if (scenario === 'posted to, never read') port2.postMessage(i);
+        if (scenario === 'both closed') { port1.close(); port2.close(); }
+      }
+      await collect();
+      return collected;
+    }
+    for (const scenario of ['never used', 'listening, unref', 'posted to, never read', 'both closed']) {
+      const node = await collectedOf(nodeWT, scenario);
+      const ours = await collectedOf(wt, scenario);
+      assert.ok(Math.abs(node - ours) <= 4, `${scenario}: Node's ports collected ${node} of 40, ours ${ours}`);
+    }
+  });
+
   it('Workers one after another each see their own messages only', async () => {
     for (let i = 0; i < 6; i++) {
       const w = new wt.Worker(`
