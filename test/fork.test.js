@@ -288,6 +288,41 @@ describe('fork(): differential against node:child_process', function () {
       ['errors', ['ERR_IPC_DISCONNECTED', 'ERR_IPC_CHANNEL_CLOSED']]]);
   });
 
+  it('a burst far beyond the channel, mixing callbacks, large and small messages, comes back whole and in order', async () => {
+    const N = 30000;
+    for (const serialization of ['json', 'advanced']) {
+      const cp = ours.fork(ECHO, [], { serialization });
+      const got = [];
+      const done = new Promise((resolve, reject) => {
+        cp.on('message', (m) => { if (m === 'END') resolve(); else got.push(m); });
+        cp.once('exit', () => reject(new Error(`child exited after ${got.length} of ${N}`)));
+      });
+      const big = 'y'.repeat(70000);
+      let cbs = 0;
+      let queued = 0;
+      for (let i = 0; i < N; i++) {
+        let m;
+        if (i % 997 === 0) m = { i, big };
+        else if (i % 3 === 0) m = [i, 'text'];
+        else m = { i, s: 'small' };
+        const ok = i % 501 === 0 ? cp.send(m, (err) => { assert.ifError(err); cbs++; }) : cp.send(m);
+        if (!ok) queued++;
+      }
+      cp.send('END');
+      await done;
+      assert.strictEqual(got.length, N);
+      assert.ok(queued > 0, 'the burst never filled the channel: the test measures nothing');
+      for (let i = 0; i < N; i++) {
+        const m = got[i];
+        const at = Array.isArray(m) ? m[0] : m.i;
+        assert.strictEqual(at, i, `${serialization}: message ${i} came as ${util.inspect(m).slice(0, 80)}`);
+        if (i % 997 === 0) assert.strictEqual(m.big, big);
+      }
+      assert.strictEqual(cbs, Math.ceil(N / 501));
+      cp.kill();
+    }
+  });
+
   it('a listener that throws loses no message', async () => {
     const out = {};
     for (const [name, impl] of impls) {
