@@ -25,7 +25,7 @@ const {
   kCloseLocal,
   WORKER_CAPACITY,
 } = require('./internal/worker/port');
-const { newChannelMemory, recycleChannelMemory, C_MOVED } = require('./internal/worker/lanes');
+const { newChannelMemory, recycleChannelMemory } = require('./internal/worker/lanes');
 const debug = require('./internal/debug').debuglog('worker_threads');
 const {
   isOurPort, substitutePorts, mapTransferList, describePort, markAsUntransferable,
@@ -159,10 +159,10 @@ class Worker extends EventEmitter {
       // listeners start — an await, then once('exit') — sees it.
       const late = port[kDrain]();
       port[kCloseLocal]();
-      // The thread is gone and so is its end of the channel, unless it
-      // transferred its parentPort elsewhere: then the rings are still in
-      // use. Otherwise the next Worker of this thread takes them over.
-      if (Atomics.load(new Int32Array(mem.ctlSab), C_MOVED + 1) === 0) recycleChannelMemory(mem, WORKER_CAPACITY);
+      // The thread is gone and so is its end of the channel (unless it
+      // transferred its parentPort elsewhere): the next Worker of this
+      // thread takes the rings over.
+      recycleChannelMemory(mem, WORKER_CAPACITY);
       if (late === 0) this.emit('exit', code);
       else setImmediate(() => this.emit('exit', code));
     });

@@ -25,6 +25,7 @@
 const { Buffer } = require('buffer');
 const { performance } = require('perf_hooks');
 const binding = require('./binding');
+const { SMALL_RECORD } = require('./wire');
 
 const W = binding.RING_WORDS;
 const W_CAPACITY = W.capacity;
@@ -548,4 +549,47 @@ class RingView {
   }
 }
 
-module.exports = { RingView, roundCapacity, recordSize, copyBytes, copyWords, EMPTY, CORRUPT, NATIVE_COPY };
+// Part of a backlog: encoded records (wire.js) copied one after another
+// into one buffer (u32 length, then the bytes, padded to 4), so that a
+// writer that runs ahead of its reader pays a copy of words per message,
+// not an allocation. Used by the worker_threads lanes and the fork channel.
+const SPILL_SIZE = 64 * 1024;
+
+class Spill {
+  // Room for SPILL_SIZE bytes of records, or for one record of `len`.
+  constructor(len = 0) {
+    const ab = new ArrayBuffer(Math.max(SPILL_SIZE, recordSize(len)));
+    this.u8 = new Uint8Array(ab);
+    this.i32 = new Int32Array(ab);
+    this.end = 0; // bytes filled
+    this.at = 0; // next record to hand on
+  }
+
+  // Append the record an Encoder holds; false when it does not fit.
+  add(enc) {
+    const len = enc.pos;
+    const room = recordSize(len);
+    if (this.end + room > this.u8.length) return false;
+    this.i32[this.end >> 2] = len;
+    if (len <= SMALL_RECORD) {
+      copyWords(this.i32, this.end + 4, enc.i32, 0, len);
+    } else {
+      this.u8.set(enc.u8.subarray(0, len), this.end + 4);
+    }
+    this.end += room;
+    return true;
+  }
+
+  // Move records to `writer` (its tryWriteFrom(i32, u8, from, len)) while
+  // they fit; true once all are out.
+  drainInto(writer) {
+    while (this.at < this.end) {
+      const len = this.i32[this.at >> 2];
+      if (!writer.tryWriteFrom(this.i32, this.u8, this.at + 4, len)) return false;
+      this.at += recordSize(len);
+    }
+    return true;
+  }
+}
+
+module.exports = { RingView, Spill, roundCapacity, recordSize, copyBytes, copyWords, EMPTY, CORRUPT, NATIVE_COPY };

@@ -20,7 +20,7 @@ const { performance } = require('perf_hooks');
 
 const binding = require('../binding');
 const { Encoder, Decoder, SMALL_RECORD } = require('../wire');
-const { RingView, copyWords, EMPTY, CORRUPT } = require('../ring_view');
+const { RingView, Spill, copyWords, EMPTY, CORRUPT } = require('../ring_view');
 const {
   RECORD_WIRE, RECORD_JSON, RECORD_ADVANCED, RECORD_HANDLE, RECORD_MORE,
   encodeBody, decodeBody, encodeHandleBody, decodeHandleBody, Fragments, MAX_MESSAGE,
@@ -107,66 +107,52 @@ class ForkChannel {
   writeWire(cb) {
     const enc = this.enc;
     const len = enc.pos;
-    const out = this.out;
-    const at = this.queue.length === 0 ? this.reserveOut(len) : -1;
-    if (at < 0) {
-      // Behind others, or no room. Without a callback the record joins
-      // the others waiting in a spill (one copy of words, no allocation
-      // per message: a sender that runs ahead of its reader does that
-      // thousands of times in a row).
-      if (cb == null && !this.closed && this.spillRecord(enc, len)) {
-        enc.commit();
-        return false;
-      }
-      // The general way (the type byte is the record's first).
-      const bytes = Buffer.from(enc.u8.subarray(1, len));
+    if (this.queue.length === 0 && this.tryWriteFrom(enc.i32, enc.u8, 0, len)) {
       enc.commit();
-      return this.write(RECORD_WIRE, bytes, cb);
+      if (cb) process.nextTick(cb, null);
+      return true;
     }
+    // Behind others, or no room. Without a callback the record joins the
+    // others waiting in a spill (a sender that runs ahead of its reader
+    // does that thousands of times in a row).
+    if (cb == null && !this.closed) {
+      this.spillRecord(enc);
+      enc.commit();
+      return false;
+    }
+    // The general way (the type byte is the record's first).
+    const bytes = Buffer.from(enc.u8.subarray(1, len));
+    enc.commit();
+    return this.write(RECORD_WIRE, bytes, cb);
+  }
+
+  // Append the `len` bytes at `from` (4-aligned) of a buffer seen as
+  // `srcI32` and `srcU8` to the out ring as one record; false when there
+  // is no room (a Spill drains through this too).
+  tryWriteFrom(srcI32, srcU8, from, len) {
+    const out = this.out;
+    const at = this.reserveOut(len);
+    if (at < 0) return false;
     if (len <= SMALL_RECORD && out.contiguous(at) >= len) {
       // Records are 4-aligned, so small ones go as words.
-      copyWords(out.i32, out.payloadOffset(at), enc.i32, 0, len);
+      copyWords(out.i32, out.payloadOffset(at), srcI32, from, len);
     } else {
-      out.copyIn(at, 0, enc.u8, 0, len);
+      out.copyIn(at, 0, srcU8, from, len);
     }
-    enc.commit();
     this.publish(at, len);
-    if (cb) process.nextTick(cb, null);
     return true;
   }
 
   // Append the record `enc` holds to the spill at the queue's tail (a new
-  // one if there is none or it is full). False if it cannot be spilled.
-  spillRecord(enc, len) {
+  // one if there is none or it is full).
+  spillRecord(enc) {
     const q = this.queue;
-    let e = q.length > this.qhead ? q[q.length - 1] : null;
-    if (e === null || e.spill === undefined || !e.spill.add(enc, len)) {
-      if (len + 4 > SPILL_SIZE) return false;
-      const first = q.length === this.qhead;
-      e = { type: RECORD_WIRE, str: null, bytes: null, off: 0, cb: null, spill: new RecordSpill() };
-      e.spill.add(enc, len);
-      q.push(e);
-      if (first) this.waitWritable();
-    }
-    return true;
-  }
-
-  // Move a spill's records into the ring while they fit; true once all are in.
-  writeSpill(sp) {
-    const out = this.out;
-    while (sp.at < sp.end) {
-      const len = sp.i32[sp.at >> 2];
-      const at = this.reserveOut(len);
-      if (at < 0) return false;
-      if (len <= SMALL_RECORD && out.contiguous(at) >= len) {
-        copyWords(out.i32, out.payloadOffset(at), sp.i32, sp.at + 4, len);
-      } else {
-        out.copyIn(at, 0, sp.u8, sp.at + 4, len);
-      }
-      this.publish(at, len);
-      sp.at += (len + 7) & ~3;
-    }
-    return true;
+    const last = q.length > this.qhead ? q[q.length - 1] : null;
+    if (last !== null && last.spill !== undefined && last.spill.add(enc)) return;
+    const spill = new Spill(enc.pos);
+    spill.add(enc);
+    q.push({ type: RECORD_WIRE, str: null, bytes: null, off: 0, cb: null, spill });
+    if (q.length - this.qhead === 1) this.waitWritable();
   }
 
   // Returns false when the message had to be queued (backpressure).
@@ -272,7 +258,7 @@ class ForkChannel {
       if (this.closed) return false;
       const e = q[this.qhead];
       if (e.spill !== undefined) {
-        if (!this.writeSpill(e.spill)) {
+        if (!e.spill.drainInto(this)) {
           if (!this.closed) this.waitWritable();
           return false;
         }
@@ -576,30 +562,6 @@ class ForkChannel {
 }
 
 const FAILED = Symbol('FAILED');
-
-// Wire records waiting for room, one after another in one buffer: u32
-// length, then the record (its type byte first), padded to 4.
-const SPILL_SIZE = 64 * 1024;
-
-class RecordSpill {
-  constructor() {
-    const ab = new ArrayBuffer(SPILL_SIZE);
-    this.u8 = new Uint8Array(ab);
-    this.i32 = new Int32Array(ab);
-    this.end = 0; // bytes filled
-    this.at = 0; // next record to write
-  }
-
-  add(enc, len) {
-    const room = (len + 7) & ~3;
-    if (this.end + room > SPILL_SIZE) return false;
-    this.i32[this.end >> 2] = len;
-    if (len <= SMALL_RECORD) copyWords(this.i32, this.end + 4, enc.i32, 0, len);
-    else this.u8.set(enc.u8.subarray(0, len), this.end + 4);
-    this.end += room;
-    return true;
-  }
-}
 
 // Install Node's IPC surface on `target` (a ChildProcess in the parent,
 // `process` in the child) over the channel `handle`.

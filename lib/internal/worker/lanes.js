@@ -18,7 +18,7 @@
 
 const binding = require('../binding');
 const { Decoder, TAG_VALUE, SMALL_RECORD } = require('../wire');
-const { RingView, roundCapacity, recordSize, copyBytes, copyWords, EMPTY, CORRUPT } = require('../ring_view');
+const { RingView, roundCapacity, copyBytes, copyWords, EMPTY, CORRUPT } = require('../ring_view');
 const { codes: { ERR_RING_CORRUPT } } = require('../errors');
 
 // What a lane throws when the other thread made its ring impossible; port.js
@@ -164,12 +164,13 @@ const spare = new Map();
 const SPARE_MAX = 8; // channels' rings kept per capacity
 
 // Take back the rings of a channel made by newChannelMemory(capacity)
-// that no thread will touch again: both of its ports are closed, and
-// neither can read or write them any more.
+// whose ports are both closed and can no longer read or write them —
+// unless one of them was transferred to another thread (C_MOVED): a port
+// there may still read them.
 function recycleChannelMemory(mem, capacity) {
+  const ctl = new Int32Array(mem.ctlSab);
+  if (Atomics.load(ctl, C_MOVED) !== 0 || Atomics.load(ctl, C_MOVED + 1) !== 0) return;
   const cap = roundCapacity(capacity);
-  const size = ALIGN + HEADER_SIZE + cap;
-  if (mem.r0.byteLength !== size || mem.r1.byteLength !== size) return;
   let pool = spare.get(cap);
   if (pool === undefined) spare.set(cap, pool = []);
   if (pool.length >= SPARE_MAX) return;
@@ -287,52 +288,9 @@ function bytesRecord(d) {
   return rec;
 }
 
-// Part of a backlog: encoded records copied one after another into one
-// buffer (u32 length, then the bytes, padded to 4), so that a writer that
-// runs ahead of its reader pays a copy of words per message, not an
-// allocation.
-const SPILL_SIZE = 64 * 1024;
-
-class Spill {
-  constructor(size) {
-    const ab = new ArrayBuffer(size);
-    this.u8 = new Uint8Array(ab);
-    this.i32 = new Int32Array(ab);
-    this.end = 0; // bytes filled
-    this.at = 0; // next record to hand on
-  }
-
-  // Append the record an Encoder holds; false when it does not fit.
-  add(enc) {
-    const len = enc.pos;
-    const room = recordSize(len);
-    if (this.end + room > this.u8.length) return false;
-    this.i32[this.end >> 2] = len;
-    if (len <= SMALL_RECORD) {
-      copyWords(this.i32, this.end + 4, enc.i32, 0, len);
-    } else {
-      this.u8.set(enc.u8.subarray(0, len), this.end + 4);
-    }
-    this.end += room;
-    return true;
-  }
-
-  // Move records into the lane while they fit; true once all are out.
-  drainInto(lane) {
-    while (this.at < this.end) {
-      const len = this.i32[this.at >> 2];
-      if (!lane.tryWriteFrom(this.i32, this.u8, this.at + 4, len)) return false;
-      this.at += recordSize(len);
-    }
-    return true;
-  }
-}
-
 module.exports = {
   Lane,
   kCorrupt,
-  Spill,
-  SPILL_SIZE,
   encodeBytes,
   newChannelMemory,
   recycleChannelMemory,
@@ -343,5 +301,4 @@ module.exports = {
   C_WANT,
   C_CLOSED,
   C_MOVED,
-  recordSize,
 };

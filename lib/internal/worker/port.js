@@ -28,8 +28,9 @@ const { Encoder } = require('../wire');
 const {
   codes: { ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID }, makeNodeError,
 } = require('../errors');
+const { Spill } = require('../ring_view');
 const {
-  Lane, kCorrupt, Spill, SPILL_SIZE, encodeBytes, newChannelMemory, recycleChannelMemory, recordSize,
+  Lane, kCorrupt, encodeBytes, newChannelMemory, recycleChannelMemory,
   TAG_NODE, BYTES_VIA_RING, C_BELL, C_ASLEEP, C_WANT, C_CLOSED, C_MOVED,
 } = require('./lanes');
 const {
@@ -214,7 +215,7 @@ class MessagePort extends PortBase {
     const st = this[kState];
     if (st.closed || st.detached) return;
     delete err[kCorrupt];
-    if (st.pair !== null) { st.pair.open = -1; st.pair = null; } // never reuse broken rings
+    this.#forgetPair(); // never reuse broken rings
     this[kCloseLocal]();
     const target = st.target;
     process.nextTick(() => {
@@ -525,7 +526,7 @@ class MessagePort extends PortBase {
     if (rec instanceof Encoder) {
       const last = q.length === 0 ? null : q[q.length - 1];
       if (!(last instanceof Spill) || !last.add(rec)) {
-        const spill = new Spill(Math.max(SPILL_SIZE, recordSize(rec.pos)));
+        const spill = new Spill(rec.pos);
         spill.add(rec);
         q.push(spill);
       }
@@ -610,8 +611,8 @@ class MessagePort extends PortBase {
   #detach() {
     const st = this[kState];
     st.detached = true;
-    if (st.pair !== null) { st.pair.open = -1; st.pair = null; }
     // Its rings are now another thread's too: they are never recycled.
+    this.#forgetPair();
     Atomics.store(st.ctl, C_MOVED + st.side, 1);
     st.backlog.length = 0;
     st.bqHead = 0;
@@ -711,12 +712,14 @@ class MessagePort extends PortBase {
     if (pair === null) return;
     st.pair = null;
     if (--pair.open !== 0) return;
-    setImmediate(() => {
-      const ctl = new Int32Array(pair.mem.ctlSab);
-      if (Atomics.load(ctl, C_MOVED) === 0 && Atomics.load(ctl, C_MOVED + 1) === 0) {
-        recycleChannelMemory(pair.mem, pair.capacity);
-      }
-    }).unref();
+    setImmediate(() => recycleChannelMemory(pair.mem, pair.capacity)).unref();
+  }
+
+  // This channel's rings must not be reused (see #leavePair).
+  #forgetPair() {
+    const st = this[kState];
+    if (st.pair !== null) st.pair.open = -1;
+    st.pair = null;
   }
 
   // Used by a Worker when its thread has exited.
