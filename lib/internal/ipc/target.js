@@ -133,6 +133,28 @@ class Ipc {
   }
 }
 
+// target.send() with its optional arguments: Node's shuffling of them.
+// (Apart from send() itself, whose hot path then holds no closure: a
+// closure there would cost an allocation on every call.)
+function sendWithArguments(target, ipc, message, sendHandle, options, callback) {
+  if (typeof sendHandle === 'function') {
+    callback = sendHandle;
+    sendHandle = undefined;
+    options = undefined;
+  } else if (typeof options === 'function') {
+    callback = options;
+    options = undefined;
+  } else if (options !== undefined) {
+    validateObject(options, 'options');
+  }
+  options = { swallowErrors: false, ...options };
+  if (target.connected) return ipc.send(message, sendHandle, options, callback);
+  const ex = ERR_IPC_CHANNEL_CLOSED();
+  if (typeof callback === 'function') process.nextTick(callback, ex);
+  else process.nextTick(() => target.emit('error', ex));
+  return false;
+}
+
 // Install the surface on `target` for `transport` (set right after, with
 // ipc.attach). `countListeners`: the channel keeps the loop alive only
 // while 'message' or 'disconnect' listeners exist (a child's process
@@ -182,22 +204,7 @@ function setupIpc(target, { countListeners }) {
       // The common call, without the argument shuffling below.
       return ipc.send(message, undefined, null, undefined);
     }
-    if (typeof sendHandle === 'function') {
-      callback = sendHandle;
-      sendHandle = undefined;
-      options = undefined;
-    } else if (typeof options === 'function') {
-      callback = options;
-      options = undefined;
-    } else if (options !== undefined) {
-      validateObject(options, 'options');
-    }
-    options = { swallowErrors: false, ...options };
-    if (this.connected) return ipc.send(message, sendHandle, options, callback);
-    const ex = ERR_IPC_CHANNEL_CLOSED();
-    if (typeof callback === 'function') process.nextTick(callback, ex);
-    else process.nextTick(() => this.emit('error', ex));
-    return false;
+    return sendWithArguments(this, ipc, message, sendHandle, options, callback);
   };
 
   target.disconnect = function disconnect() {
