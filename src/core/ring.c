@@ -250,11 +250,35 @@ static inline uint32_t *len_word(const nw_ring_t *r, uint32_t pos) {
 
 /* ---- wakeups ------------------------------------------------------------- */
 
-static void wake(nw_ring_t *r, int waiters_idx, int seq_idx) {
-  if (LOAD_SC(W(r, waiters_idx)) != 0) {
-    ADD_SC(W(r, seq_idx), 1u);
-    nw_futex_wake(W(r, seq_idx), INT_MAX);
+/* A seq word's low bit says that someone sleeps (or is about to) on its
+ * current value. A sleeper sets it; the first waker clears it, moving the
+ * word on, and makes the one system call. Wakers that come while the woken
+ * thread has not yet run find it clear and make none: a reader handing
+ * space back message by message to a writer still waking up would
+ * otherwise call futex() once per message. */
+#define SEQ_ARMED 1u
+
+/* The value to sleep on, armed. */
+static uint32_t seq_arm(uint32_t *seq) {
+  uint32_t v = LOAD_SC(seq);
+  while ((v & SEQ_ARMED) == 0 && !CAS_SC(seq, &v, v | SEQ_ARMED)) {
   }
+  return v | SEQ_ARMED;
+}
+
+/* Move the word on (disarmed) and wake everyone on it. `always`: even
+ * when nobody armed it (close(): anyone about to sleep must look again). */
+static void seq_wake(uint32_t *seq, bool always) {
+  uint32_t v = LOAD_SC(seq);
+  for (;;) {
+    if ((v & SEQ_ARMED) == 0 && !always) return;
+    if (CAS_SC(seq, &v, (v | SEQ_ARMED) + 1u)) break;
+  }
+  nw_futex_wake(seq, INT_MAX);
+}
+
+static void wake(nw_ring_t *r, int waiters_idx, int seq_idx) {
+  if (LOAD_SC(W(r, waiters_idx)) != 0) seq_wake(W(r, seq_idx), false);
 }
 
 /* Any thread. */
@@ -271,10 +295,8 @@ void nw_ring_wake_writers(nw_ring_t *r) {
 void nw_ring_close(nw_ring_t *r) {
   STORE_SC(W(r, NW_RW_CLOSED), 1u);
   /* Everyone asleep must look again, whatever they wait for. */
-  ADD_SC(W(r, NW_RW_RD_SEQ), 1u);
-  ADD_SC(W(r, NW_RW_WR_SEQ), 1u);
-  nw_futex_wake(W(r, NW_RW_RD_SEQ), INT_MAX);
-  nw_futex_wake(W(r, NW_RW_WR_SEQ), INT_MAX);
+  seq_wake(W(r, NW_RW_RD_SEQ), true);
+  seq_wake(W(r, NW_RW_WR_SEQ), true);
 }
 
 /* ---- producer side ------------------------------------------------------- */
@@ -621,7 +643,7 @@ static int wait_for(nw_ring_t *r, bool (*ready)(const nw_ring_t *, uint32_t),
   }
   for (;;) {
     ADD_SC(W(r, waiters_idx), 1u);
-    uint32_t seq = LOAD_SC(W(r, seq_idx));
+    uint32_t seq = seq_arm(W(r, seq_idx));
     if (ready(r, arg)) {
       __atomic_sub_fetch(W(r, waiters_idx), 1u, __ATOMIC_SEQ_CST);
       return 0;

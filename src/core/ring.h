@@ -47,9 +47,12 @@
  *          after a full fence, if rd_waiters != 0, bump rd_seq and wake.
  *   read:  claim [cons_head, +need) the same way; copy out; release by
  *          advancing cons_tail in claim order; then wake writers likewise.
- *   sleep: increment the waiters word, load the seq word, re-check the
- *          condition, futex-wait on the seq word, decrement. Either the
- *          waker sees the waiter or the waiter sees the new data.
+ *   sleep: increment the waiters word, arm the seq word (set its low bit),
+ *          re-check the condition, futex-wait on the seq word, decrement.
+ *          Either the waker sees the waiter or the waiter sees the new
+ *          data. A waker moves an armed seq word on (clearing the bit) and
+ *          calls futex(); one that finds it unarmed (already woken, the
+ *          sleeper not yet running) does not.
  * A writer that finds no reader asleep makes no system call.
  *
  * The ring is closed and drained when closed != 0 and

@@ -564,6 +564,63 @@ static void test_wait_and_timeout(void) {
   free(g.raw);
 }
 
+/* A sleeping reader arms rd_seq; the first wake moves it on and disarms
+ * it; more wakes before the reader has run (the writer publishing message
+ * after message) leave it alone, so they make no system call. close()
+ * moves both words on even when nobody sleeps. */
+typedef struct {
+  nw_ring_t *r;
+  int rc;
+} waiter_arg_t;
+
+static void *blocked_reader(void *p) {
+  waiter_arg_t *a = p;
+  a->r->spin_ns = 0;
+  a->rc = nw_ring_wait_readable(a->r, 5LL * 1000 * 1000 * 1000);
+  return NULL;
+}
+
+static void test_wake_once_per_sleep(void) {
+  region_t g = region(256, 16);
+  nw_ring_t r, w;
+  REQUIRE(nw_ring_init(&w, g.mem, g.size, 256, 0) == 0);
+  REQUIRE(nw_ring_attach(&r, g.mem, g.size) == 0);
+  uint32_t *seq = &w.hdr[NW_RW_RD_SEQ];
+  /* nobody asleep: a wake changes nothing */
+  uint32_t s0 = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+  nw_ring_wake_readers(&w);
+  CHECK_EQ(__atomic_load_n(seq, __ATOMIC_SEQ_CST), s0);
+  waiter_arg_t a = {&r, 1};
+  pthread_t th;
+  pthread_create(&th, NULL, blocked_reader, &a);
+  /* wait (bounded) until the reader sleeps on an armed word */
+  int64_t until = nw_now_ns() + 5LL * 1000 * 1000 * 1000;
+  while (((__atomic_load_n(seq, __ATOMIC_SEQ_CST) & 1u) == 0 ||
+          __atomic_load_n(&w.hdr[NW_RW_RD_WAITERS], __ATOMIC_SEQ_CST) == 0) &&
+         nw_now_ns() < until) {
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  uint32_t armed = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+  REQUIRE((armed & 1u) == 1u);
+  REQUIRE(nw_ring_try_write(&w, "a", 1) == 0); /* wakes: moves the word on */
+  uint32_t woken = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
+  CHECK_EQ(woken, armed + 1u);
+  CHECK_EQ(woken & 1u, 0u);
+  REQUIRE(nw_ring_try_write(&w, "b", 1) == 0); /* already woken: nothing */
+  nw_ring_wake_readers(&w);
+  CHECK_EQ(__atomic_load_n(seq, __ATOMIC_SEQ_CST), woken);
+  pthread_join(th, NULL);
+  CHECK_EQ(a.rc, 0);
+  /* close: both words move on, disarmed */
+  uint32_t wseq = __atomic_load_n(&w.hdr[NW_RW_WR_SEQ], __ATOMIC_SEQ_CST);
+  nw_ring_close(&w);
+  CHECK(__atomic_load_n(seq, __ATOMIC_SEQ_CST) != woken);
+  CHECK_EQ(__atomic_load_n(seq, __ATOMIC_SEQ_CST) & 1u, 0u);
+  CHECK(__atomic_load_n(&w.hdr[NW_RW_WR_SEQ], __ATOMIC_SEQ_CST) != wseq);
+  free(g.raw);
+}
+
 /* nw_ring_start_at moves only an empty ring; a reader attached after sees
  * the positions it set, across 2^31 and 2^32. */
 static void test_start_at(void) {
@@ -596,6 +653,6 @@ TEST_MAIN(T(test_layout), T(test_start_at), T(test_init_rejects), T(test_attach_
           T(test_zero_and_max_length), T(test_close_semantics),
           T(test_skip_records), T(test_corrupt_record), T(test_corrupt_positions),
           T(test_stuck_turns), T(test_batches),
-          T(test_wait_and_timeout), T(test_spsc_stress),
+          T(test_wait_and_timeout), T(test_wake_once_per_sleep), T(test_spsc_stress),
           T(test_spsc_blocking), T(test_mpsc_stress), T(test_spmc_stress),
           T(test_mpmc_stress), T(test_mpmc_small_ring))
