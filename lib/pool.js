@@ -208,6 +208,9 @@ class Pool extends EventEmitterAsyncResource {
 
   get utilization() { return this[kCore].utilization; }
 
+  // ThreadPool's stats, field for field (core.js says how each is counted).
+  get stats() { return this[kCore].stats(); }
+
   get duration() { return performance.now() - this[kCore].start; }
 
   get needsDrain() { return this[kCore].needsDrain; }

@@ -3,6 +3,7 @@
 import { EventEmitterAsyncResource } from 'events';
 import type { ResourceLimits, Worker as NodeWorker, MessagePort } from 'worker_threads';
 import type { URL } from 'url';
+import type { ThreadPoolStats } from './thread_pool';
 
 declare class Pool<T = any, R = any> extends EventEmitterAsyncResource {
   constructor(options?: Pool.Options);
@@ -20,6 +21,8 @@ declare class Pool<T = any, R = any> extends EventEmitterAsyncResource {
   readonly completed: number;
   readonly histogram: Pool.PoolHistogram;
   readonly utilization: number;
+  /** ThreadPool's stats, field for field (a fresh copy each read). */
+  readonly stats: Pool.Stats;
   readonly duration: number;
   readonly needsDrain: boolean;
   static readonly isWorkerThread: boolean;
@@ -171,6 +174,9 @@ declare namespace Pool {
     signal?: AbortSignal | null;
     name?: string | null;
   }
+
+  /** The same type as ThreadPool's `stats`. */
+  export type Stats = ThreadPoolStats;
 
   export interface CloseOptions {
     force?: boolean;

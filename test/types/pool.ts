@@ -19,5 +19,10 @@ const inThread: boolean = Pool.isWorkerThread;
 const same: typeof Pool = Pool.Piscina;
 void pool.close({ force: true });
 void [sum, moved, waits, runs, inThread, same, pool.utilization, pool.completed, pool.queueSize];
+const st: import('native-workers').ThreadPoolStats = pool.stats;
+const p99: number = pool.stats.runTime.p99 + st.failed + st.cancelled;
+void p99;
+// @ts-expect-error stats is read-only
+pool.stats = st;
 // @ts-expect-error the task has this shape
 void pool.run('not a task');

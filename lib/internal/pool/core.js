@@ -30,7 +30,7 @@ const {
 } = require('../errors');
 const { kQueueOptions } = require('./common');
 const { ProcessWorker } = require('./process');
-const { createHistogram, summary, record } = require('./histogram');
+const { createHistogram, summary, record, times } = require('./histogram');
 
 const ENTRY = path.join(__dirname, 'worker.js');
 const kWorkerData = Symbol('native-workers.pool.worker');
@@ -180,7 +180,14 @@ class PoolCore {
     this.queuedRuns = 0; // see poll()
     this.inflight = 0; // tasks handed to threads
     this.abortableRunning = 0;
-    this.completed = 0;
+    this.completed = 0; // piscina's: tasks that ran and settled, either way
+    // stats (ThreadPool's shape): each task run() took ends in one of these,
+    // except those close() or destroy() drop from the queue.
+    this.nSucceeded = 0;
+    this.nFailed = 0;
+    this.nCancelled = 0;
+    this.busy = 0; // ms of run time summed, for stats.utilization
+    this.finalStats = null; // stats as they were when destroy() ended
     this.start = performance.now();
     this.runTime = options.recordTiming ? createHistogram() : null;
     this.waitTime = options.recordTiming ? createHistogram() : null;
@@ -225,7 +232,17 @@ class PoolCore {
     w.tasks.clear();
     w.inflight = 0;
     w.abortable = 0;
-    for (const t of tasks) this.settle(t, true, err === undefined ? ERR_POOL_TERMINATED() : err);
+    // Without `err` the pool itself ends the thread (destroy(), an abort):
+    // what it ran counts as cancelled, as a destroyed ThreadPool's running
+    // kernels do, and what it held ahead of concurrentTasksPerWorker (it
+    // runs its tasks in order, so those had not begun; queueSize counts
+    // them as queued) is dropped like the queue, counted nowhere.
+    let i = 0;
+    for (const t of tasks) {
+      const held = err === undefined && i++ >= this.C;
+      if (held) t.started = 0;
+      this.settle(t, true, err === undefined ? ERR_POOL_TERMINATED() : err, err === undefined && !held);
+    }
     this.pool.emit('workerDestroy', w.interface);
     return exited;
   }
@@ -525,14 +542,24 @@ class PoolCore {
     this.settle(t, isError, value);
   }
 
-  // Settle `t` once, with `value` or the error `value`.
-  settle(t, isError, value) {
+  // Settle `t` once, with `value` or the error `value`; `cancel`: the
+  // rejection is an abort or the pool's own doing, not the task's failure.
+  // A task that never reached a thread counts only when cancelled (a full
+  // queue or a closing pool refuses it; close() and destroy() drop it).
+  settle(t, isError, value, cancel = false) {
     if (t.done) return;
     t.done = true;
     if (t.signal !== null && t.onAbort !== null) t.signal.removeEventListener('abort', t.onAbort);
     if (t.started !== 0) {
       this.completed++;
-      if (this.runTime !== null) record(this.runTime, performance.now() - t.started);
+      const dt = performance.now() - t.started;
+      this.busy += dt;
+      if (this.runTime !== null) record(this.runTime, dt);
+      if (!isError) this.nSucceeded++;
+      else if (cancel) this.nCancelled++;
+      else this.nFailed++;
+    } else if (cancel) {
+      this.nCancelled++;
     }
     t.worker = null;
     t.transferList = undefined;
@@ -545,7 +572,7 @@ class PoolCore {
     const reason = t.signal.reason;
     const w = t.worker;
     // Rejected with the AbortError first, before the thread it ran on goes.
-    this.settle(t, true, abortError(reason));
+    this.settle(t, true, abortError(reason), true);
     if (w !== null) {
       w.tasks.delete(t.id);
       w.inflight--;
@@ -590,10 +617,38 @@ class PoolCore {
     }
   }
 
+  // Tasks threads hold past concurrentTasksPerWorker (prefetched): waiting.
+  ahead() {
+    let n = 0;
+    for (const w of this.workers) if (w.inflight > this.C) n += w.inflight - this.C;
+    return n;
+  }
+
   get queueSize() {
-    let ahead = 0;
-    for (const w of this.workers) if (w.inflight > this.C) ahead += w.inflight - this.C;
-    return this.queue.size + this.front.length + ahead;
+    return this.queue.size + this.front.length + this.ahead();
+  }
+
+  // ThreadPool's stats shape (lib/thread_pool.js) from this pool's counters:
+  // queued counts what waits in the pool's queue and what a thread holds
+  // ahead (as queueSize), running the rest of what threads have; times in
+  // ms from the histograms of recordTiming (empty without it); utilization
+  // is run time over maxThreads x the pool's lifetime, at most 1.
+  stats() {
+    if (this.finalStats !== null) return { ...this.finalStats, runTime: { ...this.finalStats.runTime }, waitTime: { ...this.finalStats.waitTime } };
+    const ahead = this.ahead();
+    const elapsed = performance.now() - this.start;
+    const u = elapsed > 0 ? this.busy / (this.options.maxThreads * elapsed) : 0;
+    return {
+      threads: this.workers.length,
+      queued: this.queue.size + this.front.length + ahead,
+      running: this.inflight - ahead,
+      completed: this.nSucceeded,
+      failed: this.nFailed,
+      cancelled: this.nCancelled,
+      runTime: times(this.runTime),
+      waitTime: times(this.waitTime),
+      utilization: u > 1 ? 1 : u,
+    };
   }
 
   get idleThreads() {
@@ -614,6 +669,8 @@ class PoolCore {
     while (this.workers.length > 0) exits.push(this.remove(this.workers[0]));
     await Promise.allSettled(exits);
     this.afterChange();
+    // As a closed ThreadPool's: the last figures stay, with no threads.
+    if (this.finalStats === null) this.finalStats = this.stats();
   }
 
   close(force) {

@@ -28,4 +28,19 @@ function record(h, ms) {
   h.record(Math.max(1, Math.trunc(ms * 1000)));
 }
 
-module.exports = { createHistogram, summary, record };
+// ThreadPool's stats times ({ count, min, max, mean, p50, p90, p99 } in ms)
+// of a histogram; all 0 when it is empty or there is none.
+function times(h) {
+  if (h === null || h.count === 0) return { count: 0, min: 0, max: 0, mean: 0, p50: 0, p90: 0, p99: 0 };
+  return {
+    count: h.count,
+    min: h.min / 1000,
+    max: h.max / 1000,
+    mean: h.mean / 1000,
+    p50: h.percentile(50) / 1000,
+    p90: h.percentile(90) / 1000,
+    p99: h.percentile(99) / 1000,
+  };
+}
+
+module.exports = { createHistogram, summary, record, times };
