@@ -636,8 +636,7 @@ class PoolCore {
   stats() {
     if (this.finalStats !== null) return { ...this.finalStats, runTime: { ...this.finalStats.runTime }, waitTime: { ...this.finalStats.waitTime } };
     const ahead = this.ahead();
-    const elapsed = performance.now() - this.start;
-    const u = elapsed > 0 ? this.busy / (this.options.maxThreads * elapsed) : 0;
+    const u = this.share(this.busy);
     return {
       threads: this.workers.length,
       queued: this.queue.size + this.front.length + ahead,
@@ -713,11 +712,19 @@ class PoolCore {
     };
   }
 
+  // piscina's utilization: the run time its histogram holds (so none
+  // without recordTiming, and less after resetRunTime()); stats counts all.
   get utilization() {
     const h = this.runTime;
     if (h === null || h.count === 0) return 0;
+    return this.share((h.mean / 1000) * h.count);
+  }
+
+  // `ms` of run time as a share of what maxThreads threads could have run
+  // since the pool began.
+  share(ms) {
     const capacity = (performance.now() - this.start) * this.options.maxThreads;
-    return ((h.mean / 1000) * h.count) / capacity;
+    return capacity > 0 ? ms / capacity : 0;
   }
 }
 
