@@ -614,7 +614,9 @@ static void test_abandon(void) {
   for (int i = 0; i < 500 && (atomic_load(&released) < 2 || thread_count() > threads_before); i++)
     usleep(10000);
   CHECK_EQ(atomic_load(&released), 2);
-  CHECK_EQ(thread_count(), threads_before);
+  /* The abandoned pool's threads are gone. (Fewer than before is fine: a
+   * thread an earlier test detached may have ended meanwhile.) */
+  CHECK(thread_count() <= threads_before);
   owner_fini(&o);
 }
 
