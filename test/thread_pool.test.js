@@ -374,8 +374,13 @@ describe('ThreadPool API', function () {
 
   it('rejects with ERR_POOL_QUEUE_FULL past maxQueue', async () => {
     const pool = new ThreadPool({ threads: 1, maxQueue: 3 });
-    const running = pool.run('sleep', 200);
-    await new Promise((r) => setTimeout(r, 50)); // now running, queue empty
+    const running = pool.run('sleep', 1000);
+    // Wait until it runs and the queue is empty (a loaded machine may take
+    // a while to start the thread).
+    for (let i = 0; i < 500 && (pool.stats.running !== 1 || pool.stats.queued !== 0); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepStrictEqual([pool.stats.running, pool.stats.queued], [1, 0]);
     const queued = [pool.run('noop'), pool.run('noop'), pool.run('noop')];
     const over = pool.run('noop');
     await assert.rejects(over, { code: 'ERR_POOL_QUEUE_FULL' });
