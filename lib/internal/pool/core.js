@@ -8,7 +8,8 @@
 // travel on a mirror MessageChannel of its own (two rings and a doorbell a
 // side, lib/internal/worker/). A task goes to a thread synchronously from
 // run() whenever one has room, as with piscina. A thread that dies rejects
-// its tasks at once and is replaced up to minThreads.
+// the tasks it had started at once and is replaced up to minThreads; the
+// tasks it held and had not begun go back to the front of the queue.
 //
 // Short tasks with a backlog: a thread that finishes tasks in microseconds
 // is handed up to 128 more than concurrentTasksPerWorker at once (they wait
@@ -72,6 +73,8 @@ class Task {
     this.signal = signal;
     this.created = created;
     this.started = 0;
+    this.seq = 0; // its number among the tasks of its thread
+    this.requeued = false;
     this.worker = null;
     this.resolve = resolveOut;
     this.reject = rejectOut;
@@ -116,6 +119,11 @@ class PoolWorker {
     }
     this.port = port1;
     this.tasks = new Map(); // id -> Task, in the order they were posted
+    this.posted = 0; // tasks it was handed; Task.seq numbers them from 0
+    // How many of them it has started (worker.js): a shared word for a
+    // thread, the message a process sends as it exits (-1: none came).
+    this.startedView = this.sync ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    this.startedReported = -1;
     this.inflight = 0;
     this.abortable = 0; // tasks with a signal among them (0 or 1)
     this.ready = false; // the thread loaded its default task file
@@ -136,6 +144,7 @@ class PoolWorker {
       niceIncrement: o.niceIncrement,
       timing: this.histogram !== null,
       concurrency: o.concurrentTasksPerWorker,
+      started: this.startedView,
     }, port2 !== undefined ? [port2] : undefined);
     port1.on('message', (m) => core.onMessage(this, m));
     port1.unref();
@@ -147,6 +156,12 @@ class PoolWorker {
 
   currentUsage() {
     return this.abortable !== 0 ? Infinity : this.inflight;
+  }
+
+  // How many of the tasks it was handed it began, or -1 if unknown.
+  startedCount() {
+    const n = this.startedView !== null ? Atomics.load(this.startedView, 0) : this.startedReported;
+    return Number.isInteger(n) && n >= 0 && n <= this.posted ? n : -1;
   }
 }
 
@@ -237,12 +252,27 @@ class PoolCore {
     // kernels do, and what it held ahead of concurrentTasksPerWorker (it
     // runs its tasks in order, so those had not begun; queueSize counts
     // them as queued) is dropped like the queue, counted nowhere.
+    // With `err` the thread died: the tasks it never began go back to the
+    // front of the queue, in their order, as if never handed out (those
+    // sent with a transferList cannot be sent again and fail with `err`).
+    // A thread that died before it was ready takes its tasks with it, so
+    // that a task file that cannot load does not respawn threads forever.
+    const begun = err !== undefined && w.ready ? w.startedCount() : -1;
+    const back = [];
     let i = 0;
     for (const t of tasks) {
+      if (begun !== -1 && t.seq >= begun && t.transferList === undefined && !this.closed) {
+        t.worker = null;
+        t.started = 0;
+        t.requeued = true;
+        back.push(t);
+        continue;
+      }
       const held = err === undefined && i++ >= this.C;
       if (held) t.started = 0;
       this.settle(t, true, err === undefined ? ERR_POOL_TERMINATED() : err, err === undefined && !held);
     }
+    if (back.length !== 0) this.front.unshift(...back);
     this.pool.emit('workerDestroy', w.interface);
     return exited;
   }
@@ -381,11 +411,12 @@ class PoolCore {
   // flush(). A task with a transferList always travels alone.
   post(w, t, batch = false) {
     const now = performance.now();
-    if (this.waitTime !== null) record(this.waitTime, now - t.created);
+    if (this.waitTime !== null && !t.requeued) record(this.waitTime, now - t.created);
     t.started = now;
     const o = this.options;
+    // The task stays with its record until it settles: a thread that dies
+    // before it begins the task hands it back (remove()).
     const task = t.task;
-    t.task = null;
     const plain = t.filename === o.filename && t.name === o.name;
     if (batch && t.transferList === undefined) {
       const out = w.out;
@@ -409,6 +440,7 @@ class PoolCore {
 
   accept(w, t, now) {
     t.worker = w;
+    t.seq = w.posted++;
     w.tasks.set(t.id, t);
     if (w.inflight++ === 0) {
       w.worker.ref();
@@ -442,6 +474,8 @@ class PoolCore {
     } catch {
       // one by one below
     }
+    // The thread numbers what it receives: those sent are numbered again.
+    let seq = tasks[0].seq;
     for (let i = 0, j = 0; j < tasks.length; j++) {
       const t = tasks[j];
       const n = msg[i] < 0 ? 4 : 2;
@@ -449,11 +483,13 @@ class PoolCore {
       i += n;
       try {
         w.port.postMessage(rec);
+        t.seq = seq++;
       } catch (err) {
         this.unaccept(w, t);
         this.settle(t, true, err);
       }
     }
+    w.posted = seq;
   }
 
   // Hand queued tasks to threads while any has room.
@@ -495,6 +531,10 @@ class PoolCore {
   // A message from a thread's task port (see worker.js).
   onMessage(w, m) {
     const kind = m[0];
+    if (kind === 3) {
+      w.startedReported = m[1];
+      return;
+    }
     if (kind === -1) {
       w.ready = true;
       this.bootFailed = false;
@@ -562,6 +602,7 @@ class PoolCore {
       this.nCancelled++;
     }
     t.worker = null;
+    t.task = null;
     t.transferList = undefined;
     if (isError) t.reject(value);
     else t.resolve(value);

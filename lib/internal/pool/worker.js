@@ -15,6 +15,11 @@
 //                   [2, id, result, time, ...]          the same, timed
 //                   [1, id, error, props, time]         a task that threw
 //                   [-1]                                ready (task file loaded)
+//                   [3, started]                        the process ends
+// Tasks start in the order they arrive. How many have started is kept
+// where the pool can read it after the thread is gone (a shared Int32
+// for a thread; the last message a process sends as it exits), so that
+// the tasks it was handed ahead and never began go to another thread.
 
 const { pathToFileURL } = require('url');
 const { performance } = require('perf_hooks');
@@ -217,6 +222,8 @@ let running = 0;
 let draining = false;
 const pending = [];
 let pendingHead = 0;
+let started = 0;
+let startedView = null; // Int32Array(1) shared with the pool (threads)
 
 // A task ended. Within drainPending's loop (`sync`) that loop starts the
 // next; after an async task, start what waits here and send the results.
@@ -242,6 +249,8 @@ function drainPending() {
       pending[p + 1] = undefined;
       pendingHead = p + 4;
       running++;
+      started++;
+      if (startedView !== null) Atomics.store(startedView, 0, started);
       const t0 = timing ? performance.now() : 0;
       const fn = handlers.get(`${filename}\0${name}`);
       if (fn !== undefined) {
@@ -290,6 +299,7 @@ function onStart(init) {
   defaultName = init.name;
   timing = init.timing === true;
   limit = init.concurrency;
+  if (init.started instanceof Int32Array) startedView = init.started;
   out = [timing ? 2 : 0];
   if (init.niceIncrement > 0) {
     try { os.setPriority(Math.min(19, os.getPriority() + init.niceIncrement)); } catch { /* not allowed */ }
@@ -305,6 +315,21 @@ function onStart(init) {
       if (m !== null && typeof m === 'object' && m[PROC_KEY] !== undefined) onTasks(m[PROC_KEY]);
     });
   }
+  // process.exit() in a task, or an uncaught exception: the results
+  // finished and not yet sent go now (they would be lost otherwise), and
+  // a process says how many tasks it started.
+  process.on('exit', () => {
+    try {
+      if (out.length > 1) {
+        const msg = out;
+        out = [timing ? 2 : 0];
+        sendNow(msg);
+      }
+      if (startedView === null) emit([3, started]);
+    } catch {
+      // the channel is gone: the pool rejects what it cannot account for
+    }
+  });
   const ready = () => {
     booting = null;
     emit([-1]);
