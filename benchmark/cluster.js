@@ -1,25 +1,53 @@
 'use strict';
 
 // native-workers/cluster against node:cluster, the same program under each
-// (_cluster_primary.js), 2 workers, the load from its own process
-// (_loadgen.js). Each round runs both, in alternating order; figures are
-// medians over the rounds.
+// (_cluster_primary.js), 2 workers. The HTTP load comes from autocannon (a
+// pinned devDependency), run as its own process through its CLI with --json
+// against the serving cluster: 32 connections (as with the load generator
+// before it; autocannon needs no other), one request outstanding on each,
+// NW_BENCH_SECONDS per load run. Each round runs both clusters, in
+// alternating order; figures are medians over the NW_BENCH_RUNS rounds.
 //   fork -> online        cluster.fork() until the worker's 'online' (ms)
 //   send round trip       worker.send() and the echo back (us)
-//   short-lived conns/s   one request per connection, SCHED_RR
+//   short-lived conns/s   SCHED_RR; requests carry `Connection: close`, so
+//                         the worker's http server ends each connection
+//                         after its one response and autocannon connects
+//                         again: 2xx responses/s are connections/s
 //   keep-alive req/s      persistent connections, SCHED_RR and SCHED_NONE,
-//                         with the p99 latency of those runs (ms)
+//                         2xx responses/s, with autocannon's latency.p99 of
+//                         those runs (ms; autocannon's are whole ms)
+// Below the table: autocannon's errors (timeouts among them) and non-2xx
+// responses summed over the rounds, per load row and cluster; a row whose
+// counts are not 0 measured failures too.
+//
+// Only the 2xx counts of the short-lived runs are used: autocannon 9 writes
+// its next request on the connection the server is closing (the server reads
+// one request per connection, counted in a manual experiment) and times the
+// responses on the new connection from that stale request, so its latencies
+// for that mode are not the connections'.
 
 const path = require('path');
 const { spawn, execFile } = require('child_process');
 const { median, printTable, fmt } = require('./_table');
 
 const PRIMARY = path.join(__dirname, '_cluster_primary.js');
-const LOADGEN = path.join(__dirname, '_loadgen.js');
 const ROUNDS = Number(process.env.NW_BENCH_RUNS || 5);
 const SECONDS = Number(process.env.NW_BENCH_SECONDS || 3);
 const CONNS = 32;
 const IMPLS = ['ours', 'node'];
+
+// autocannon's CLI script, from its own package.json (no npx, no network).
+function autocannonBin() {
+  let manifest;
+  try {
+    manifest = require.resolve('autocannon/package.json');
+  } catch {
+    throw new Error('benchmark/cluster.js needs autocannon, a devDependency: run `npm install` in the repository');
+  }
+  const { bin } = require(manifest);
+  return path.join(path.dirname(manifest), typeof bin === 'string' ? bin : bin.autocannon);
+}
+const AUTOCANNON = autocannonBin();
 
 function runPrimary(impl, args, env = {}) {
   return new Promise((resolve, reject) => {
@@ -28,10 +56,29 @@ function runPrimary(impl, args, env = {}) {
   });
 }
 
-function loadgen(port, mode) {
+// One autocannon run against the cluster on `port`: 'close' sends
+// `Connection: close` requests (one per connection), 'keepalive' plain
+// HTTP/1.1 ones on persistent connections.
+function load(port, mode) {
+  const args = [AUTOCANNON, '--json', '-c', String(CONNS), '-d', String(SECONDS)];
+  if (mode === 'close') args.push('-H', 'Connection: close');
+  args.push(`http://127.0.0.1:${port}/`);
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [LOADGEN, String(port), mode, String(CONNS), String(SECONDS * 1000)], { timeout: SECONDS * 1000 + 60000 },
-      (err, out) => (err ? reject(err) : resolve(JSON.parse(out))));
+    execFile(process.execPath, args, { timeout: SECONDS * 1000 + 60000, maxBuffer: 16 * 1024 * 1024 }, (err, out, errOut) => {
+      if (err) {
+        err.message += `\n${errOut}`;
+        reject(err);
+        return;
+      }
+      const r = JSON.parse(out);
+      resolve({
+        rate: r['2xx'] / r.duration,
+        p99: r.latency.p99,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        non2xx: r.non2xx,
+      });
+    });
   });
 }
 
@@ -51,7 +98,7 @@ async function serve(impl, policy, modes) {
     child.on('exit', (code) => reject(new Error(`${impl} primary exited (${code})`)));
   });
   const results = {};
-  for (const mode of modes) results[mode] = await loadgen(port, mode);
+  for (const mode of modes) results[mode] = await load(port, mode);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.stdin.end();
   const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
@@ -66,6 +113,14 @@ async function main() {
     samples[impl] = samples[impl] || {};
     (samples[impl][key] = samples[impl][key] || []).push(v);
   };
+  // Failed requests of each load row, summed over the rounds.
+  const failures = {};
+  const count = (impl, key, r) => {
+    const f = (failures[key] = failures[key] || {})[impl] = failures[key][impl] || { errors: 0, timeouts: 0, non2xx: 0 };
+    f.errors += r.errors;
+    f.timeouts += r.timeouts;
+    f.non2xx += r.non2xx;
+  };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? IMPLS : [...IMPLS].reverse();
     for (const impl of order) {
@@ -73,11 +128,14 @@ async function main() {
       add(impl, 'rtt', Number((await runPrimary(impl, ['rtt', '2000'])).split(' ')[1]));
       const rr = await serve(impl, 'rr', ['close', 'keepalive']);
       add(impl, 'close', rr.close.rate);
+      count(impl, 'close', rr.close);
       add(impl, 'ka-rr', rr.keepalive.rate);
       add(impl, 'p99-rr', rr.keepalive.p99);
+      count(impl, 'ka-rr', rr.keepalive);
       const none = await serve(impl, 'none', ['keepalive']);
       add(impl, 'ka-none', none.keepalive.rate);
       add(impl, 'p99-none', none.keepalive.p99);
+      count(impl, 'ka-none', none.keepalive);
     }
   }
   const m = (impl, key) => median(samples[impl][key]);
@@ -87,7 +145,15 @@ async function main() {
     const node = m('node', key);
     return [label, `${fmt(ours)} ${unit}`, `${fmt(node)} ${unit}`, `${fmt(lowerBetter ? node / ours : ours / node)}x`];
   };
-  console.log(`cluster: 2 workers, ${CONNS} connections, ${SECONDS} s per load run, median of ${ROUNDS} rounds (ratio: times better)`);
+  const fail = (label, key) => {
+    const cell = (impl) => {
+      const f = failures[key][impl];
+      return `${f.errors} (${f.timeouts} timeouts), ${f.non2xx} non-2xx`;
+    };
+    return [label, cell('ours'), cell('node')];
+  };
+  console.log(`cluster: 2 workers, autocannon ${require('autocannon/package.json').version}, ${CONNS} connections, ` +
+              `${SECONDS} s per load run, median of ${ROUNDS} rounds (ratio: times better)`);
   printTable([
     ['measure', 'native-workers', 'node:cluster', 'ratio'],
     row('fork() -> online', 'fork', 'ms', true),
@@ -97,6 +163,13 @@ async function main() {
     row('keep-alive p99, SCHED_RR', 'p99-rr', 'ms', true),
     row('keep-alive requests/s, SCHED_NONE', 'ka-none', '/s', false),
     row('keep-alive p99, SCHED_NONE', 'p99-none', 'ms', true),
+  ]);
+  console.log(`\nautocannon errors (timeouts among them) and non-2xx responses, all ${ROUNDS} rounds`);
+  printTable([
+    ['load run', 'native-workers', 'node:cluster'],
+    fail('short-lived connections, SCHED_RR', 'close'),
+    fail('keep-alive, SCHED_RR', 'ka-rr'),
+    fail('keep-alive, SCHED_NONE', 'ka-none'),
   ]);
 }
 
