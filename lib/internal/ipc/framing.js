@@ -11,7 +11,6 @@
 // and the record types of the fork channel (fork_channel.js), whose
 // records carry one of these bodies, or the wire form of plain data.
 
-const v8 = require('v8');
 const { StringDecoder } = require('string_decoder');
 const { TAG_VALUE } = require('../wire');
 
@@ -24,29 +23,38 @@ const TAG_OTHER = 1;
 // message a peer keeps adding to is an error, not memory held without end.
 const MAX_MESSAGE = 1024 * 1024 * 1024;
 
-class Serializer extends v8.DefaultSerializer {
-  _writeHostObject(object) {
-    if (ArrayBuffer.isView(object)) {
-      this.writeUint32(TAG_VIEW);
-      return super._writeHostObject(object);
+// v8's serializer classes, made the first time an 'advanced' message is
+// coded: a child that only speaks json never loads the v8 module (it
+// costs about a millisecond of every fork()'s start).
+let codec = null;
+function advancedCodec() {
+  if (codec !== null) return codec;
+  const v8 = require('v8');
+  class Serializer extends v8.DefaultSerializer {
+    _writeHostObject(object) {
+      if (ArrayBuffer.isView(object)) {
+        this.writeUint32(TAG_VIEW);
+        return super._writeHostObject(object);
+      }
+      this.writeUint32(TAG_OTHER);
+      this.writeValue({ ...object });
+      return true;
     }
-    this.writeUint32(TAG_OTHER);
-    this.writeValue({ ...object });
-    return true;
   }
-}
-
-class Deserializer extends v8.DefaultDeserializer {
-  _readHostObject() {
-    const tag = this.readUint32();
-    if (tag === TAG_VIEW) return super._readHostObject();
-    return this.readValue();
+  class Deserializer extends v8.DefaultDeserializer {
+    _readHostObject() {
+      const tag = this.readUint32();
+      if (tag === TAG_VIEW) return super._readHostObject();
+      return this.readValue();
+    }
   }
+  codec = { Serializer, Deserializer };
+  return codec;
 }
 
 // The advanced bytes of `message`, after `prefix` bytes left for a length.
 function serializeAdvanced(message, prefix = 0) {
-  const ser = new Serializer();
+  const ser = new (advancedCodec().Serializer)();
   if (prefix !== 0) ser.writeRawBytes(Buffer.alloc(prefix));
   ser.writeHeader();
   ser.writeValue(message);
@@ -54,7 +62,7 @@ function serializeAdvanced(message, prefix = 0) {
 }
 
 function deserializeAdvanced(bytes) {
-  const des = new Deserializer(bytes);
+  const des = new (advancedCodec().Deserializer)(bytes);
   des.readHeader();
   return des.readValue();
 }
@@ -225,8 +233,6 @@ class Fragments {
 
 module.exports = {
   MAX_MESSAGE,
-  Serializer,
-  Deserializer,
   serializeAdvanced,
   deserializeAdvanced,
   frameNode,

@@ -8,12 +8,17 @@
 // the descriptor it got (SCM_RIGHTS).
 
 const fs = require('fs');
-const net = require('net');
-const dgram = require('dgram');
 
 const binding = require('../binding');
 const { codes: { ERR_INVALID_HANDLE_TYPE } } = require('../errors');
 const { trackSent, trackGot } = require('./socket_list');
+
+// net and dgram load when a handle is first sent or received: a child
+// that never passes one starts without them.
+let net = null;
+let dgram = null;
+function netModule() { return net !== null ? net : (net = require('net')); }
+function dgramModule() { return dgram !== null ? dgram : (dgram = require('dgram')); }
 
 // Where a dgram.Socket keeps its handle (a symbol-keyed state object).
 let dgramState;
@@ -60,7 +65,7 @@ const conversions = {
     fd: (server) => fdOf(server._handle),
     detach: () => null,
     rebuild(fd, meta, ipc, done, fail) {
-      const server = new net.Server();
+      const server = new (netModule().Server)();
       server.once('error', (err) => { server.close(); fail(err); });
       // exclusive: in a cluster worker a plain listen({ fd }) would ask
       // the primary for a server instead of using this descriptor.
@@ -91,7 +96,7 @@ const conversions = {
     },
     rebuild(fd, meta, ipc, done) {
       // (new net.Socket throws for a descriptor that is not a stream.)
-      const socket = new net.Socket({ fd, readable: true, writable: true });
+      const socket = new (netModule().Socket)({ fd, readable: true, writable: true });
       // Accepted by the sender's server: the sender asks how many we hold.
       if (typeof meta.key === 'string') trackGot(ipc, meta.key, socket);
       process.nextTick(done, socket);
@@ -111,7 +116,7 @@ const conversions = {
     rebuild(fd, meta, ipc, done) {
       // A socket object makes the TCP or Pipe handle that fits the
       // descriptor (as Node's createHandle does), then lets go of it.
-      const holder = new net.Socket({ fd, readable: false, writable: false });
+      const holder = new (netModule().Socket)({ fd, readable: false, writable: false });
       const raw = holder._handle;
       holder._handle = null;
       done(bare(raw));
@@ -122,7 +127,7 @@ const conversions = {
     detach: () => null,
     rebuild(fd, meta, ipc, done, fail) {
       // (The UDP handle class is one for both families.)
-      const raw = dgramHandle(dgram.createSocket('udp4'));
+      const raw = dgramHandle(dgramModule().createSocket('udp4'));
       const err = raw.open(fd);
       if (err !== 0) {
         closeFd(fd);
@@ -137,7 +142,7 @@ const conversions = {
     extra: (socket) => ({ dgramType: socket.type }),
     detach: () => null,
     rebuild(fd, meta, ipc, done, fail) {
-      const socket = dgram.createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
+      const socket = dgramModule().createSocket(meta.dgramType === 'udp6' ? 'udp6' : 'udp4');
       socket.once('error', (err) => { socket.close(); fail(err); });
       socket.bind({ fd, exclusive: true }, () => done(socket));
     },
@@ -150,10 +155,11 @@ const conversions = {
 // else.
 function describeHandle(handle) {
   let type;
-  if (handle instanceof net.Socket) type = 'net.Socket';
-  else if (handle instanceof net.Server) type = 'net.Server';
+  const n = netModule();
+  if (handle instanceof n.Socket) type = 'net.Socket';
+  else if (handle instanceof n.Server) type = 'net.Server';
   else if (nativeType(handle) === 'net.Native') type = 'net.Native';
-  else if (handle instanceof dgram.Socket) type = 'dgram.Socket';
+  else if (handle instanceof dgramModule().Socket) type = 'dgram.Socket';
   else if (nativeType(handle) === 'dgram.Native') type = 'dgram.Native';
   else throw ERR_INVALID_HANDLE_TYPE();
   const conv = conversions[type];
