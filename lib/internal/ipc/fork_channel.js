@@ -33,7 +33,10 @@ const { codes: { ERR_IPC_CHANNEL_CLOSED, ERR_IPC_CHANNEL_CORRUPT, ERR_IPC_MESSAG
 const BATCH = 4096;
 // After the last message seen or sent, keep looking (one check per turn of
 // the event loop) this long before asking the peer for a wakeup: a reply
-// that comes back within it costs no system call on either side.
+// that comes back within it costs no system call on either side. Not when
+// the peer last ran on our CPU (the header's cpu words, fork_channel.h):
+// there the looking only takes the time the peer needs to answer, and
+// sleeping at once lets it run.
 const SPIN_MS = 0.05;
 
 class ForkChannel {
@@ -64,6 +67,8 @@ class ForkChannel {
     this.disconnectPending = false;
     this.asleep = false; // our rd flag is up
     this.lastActive = 0; // performance.now() of the last traffic
+    this.cpuCheckedAt = -1; // the lastActive for which sameCpu was asked
+    this.sameCpu = false; // the peer last ran on our CPU (then: no spin)
     this.wantRef = false;
     this.refed = false;
     binding.channelStart(handle, (eof) => this.onWake(eof));
@@ -465,8 +470,19 @@ class ForkChannel {
       this.peerGone();
       return;
     }
-    if (performance.now() - this.lastActive < SPIN_MS) this.schedule();
+    if (performance.now() - this.lastActive < SPIN_MS && this.spinHelps()) this.schedule();
     else this.sleep();
+  }
+
+  // Whether to keep looking rather than sleep: asked of the addon once per
+  // quiet spell (each time lastActive moves), which also tells the peer
+  // where we run.
+  spinHelps() {
+    if (this.cpuCheckedAt !== this.lastActive) {
+      this.cpuCheckedAt = this.lastActive;
+      this.sameCpu = binding.channelSameCpu(this.handle);
+    }
+    return !this.sameCpu;
   }
 
   // Tell the peer to wake us, then look once more (see fork_channel.h).
