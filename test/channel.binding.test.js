@@ -74,6 +74,9 @@ describe('channel binding: garbage in, errors out', () => {
     assert.strictEqual(binding.channelKick(handle), -32); // EPIPE
     assert.strictEqual(binding.channelTakeFd(peer), -32); // peer gone
     assert.strictEqual(binding.channelSameCpu(handle), false); // closed
+    assert.strictEqual(binding.channelYield(), undefined);
+    const cpus = binding.channelCpuCount();
+    assert.ok(Number.isInteger(cpus) && cpus >= 1, String(cpus));
     binding.channelClose(peer);
     // Views taken before the close stay valid memory.
     assert.strictEqual(new Uint8Array(b.buffer)[b.ring0 + 400], 77);

@@ -1,9 +1,9 @@
 'use strict';
 
 // fork() with parent and child on one CPU (taskset on the whole tree):
-// there neither side polls before sleeping (the header's cpu words), so
-// every message rides a wakeup. Round trips, a burst and a clean exit must
-// work exactly as when the two sides run apart.
+// there neither side burns its spin before sleeping (the header's cpu
+// words); each yields the CPU to the other or sleeps at once. Round trips,
+// a burst and a clean exit must work exactly as when the two run apart.
 
 const assert = require('assert');
 const fs = require('fs');

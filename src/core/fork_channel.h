@@ -37,12 +37,12 @@
  *
  * Every other byte of the header is zero. The cpu words are hints, each
  * written only by its own side (nw_fork_channel_same_cpu) and read by the
- * other to decide whether to poll the rings for a while before sleeping:
- * when both sides run on one CPU, a side that polls only takes the time
- * its peer needs to answer. The peer may write anything there; a wrong
- * value costs at most that poll, or the wakeup it would have saved. A
- * peer that never writes its word (0) gets the poll, as before the words
- * existed, so they need no new version.
+ * other to decide how to wait for an answer: poll the rings for a while
+ * before sleeping, or, when both sides run on one CPU (where polling only
+ * takes the time the peer needs to answer), give the CPU up. The peer may
+ * write anything there; a wrong value costs at most one such poll, or the
+ * wakeup it would have saved. A peer that never writes its word (0) gets
+ * the poll, as before the words existed, so they need no new version.
  *
  * Sleep protocol (Dekker-style, all sequentially consistent): the sleeper
  * stores 1 in its flag, then looks at the ring again and only then polls

@@ -16,6 +16,7 @@
  * the JavaScript thread that created the handle.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -315,6 +316,22 @@ static napi_value channel_same_cpu_fn(napi_env env, napi_callback_info info) {
   return nw_napi_bool(env, !h->closed && nw_fork_channel_same_cpu(&h->ch));
 }
 
+/* channelYield(): sched_yield(2), so that a peer waiting for this CPU
+ * (channelSameCpu said it shares it) runs now. Returns at once when no
+ * other task is runnable here. */
+static napi_value channel_yield_fn(napi_env env, napi_callback_info info) {
+  sched_yield();
+  return NULL;
+}
+
+/* channelCpuCount() -> how many CPUs this thread may run on (its
+ * affinity mask); 0 if the kernel does not say. */
+static napi_value channel_cpu_count_fn(napi_env env, napi_callback_info info) {
+  cpu_set_t set;
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  return nw_napi_int32(env, n);
+}
+
 /* channelSendFd(handle, fd): duplicate `fd` to the peer (SCM_RIGHTS). */
 static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
@@ -371,6 +388,7 @@ napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
       {"channelHungUp", channel_hung_up_fn}, {"channelSameCpu", channel_same_cpu_fn},
+      {"channelYield", channel_yield_fn},   {"channelCpuCount", channel_cpu_count_fn},
   };
   static const nw_napi_const_t consts[] = {
       {"CHANNEL_DEFAULT_CAPACITY", NW_FORK_CHANNEL_DEFAULT_CAPACITY},
