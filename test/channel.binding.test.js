@@ -11,7 +11,7 @@ describe('channel binding: garbage in, errors out', () => {
   it('rejects bad arguments with stable codes', () => {
     const notHandle = [undefined, null, 1, 'x', {}, [], () => {}, Buffer.alloc(8)];
     for (const fn of ['channelInfo', 'channelStart', 'channelRef', 'channelKick',
-      'channelSendFd', 'channelTakeFd', 'channelClose']) {
+      'channelSendFd', 'channelTakeFd', 'channelClose', 'channelSameCpu']) {
       for (const v of notHandle) {
         assert.throws(() => binding[fn](v, () => {}), { code: 'ERR_INVALID_ARG_TYPE' }, `${fn}(${String(v)})`);
       }
@@ -51,12 +51,32 @@ describe('channel binding: garbage in, errors out', () => {
     new Uint8Array(a.buffer)[a.ring0 + 400] = 77;
     assert.strictEqual(new Uint8Array(b.buffer)[b.ring0 + 400], 77);
     assert.strictEqual(binding.channelTakeFd(peer), -11); // EAGAIN: none sent
+    // The cpu words: unknown (0) until a side asks; then 1 + its CPU, and
+    // the answer is whether the two words match (this thread may move
+    // between the calls, so only that equivalence is fixed).
+    const words = new Int32Array(a.buffer, 0, 1024);
+    const [cpu0, cpu1] = [binding.CHANNEL_CPU0, binding.CHANNEL_CPU1];
+    assert.strictEqual(words[cpu0], 0);
+    assert.strictEqual(words[cpu1], 0);
+    assert.strictEqual(binding.channelSameCpu(handle), false); // peer unknown
+    assert.ok(words[cpu0] >= 1);
+    assert.strictEqual(binding.channelSameCpu(peer), words[cpu0] === words[cpu1]);
+    assert.ok(words[cpu1] >= 1);
+    for (const junk of [0, -1, 0x7fffffff, words[cpu0] + 1]) {
+      words[cpu1] = junk;
+      assert.strictEqual(binding.channelSameCpu(handle), words[cpu0] === junk);
+      assert.strictEqual(words[cpu1], junk); // the peer's word is only read
+    }
     binding.channelClose(handle);
     binding.channelClose(handle); // idempotent
     assert.throws(() => binding.channelInfo(handle), { code: 'ERR_IPC_CHANNEL_CLOSED' });
     assert.throws(() => binding.channelSendFd(handle, 1), { code: 'ERR_IPC_CHANNEL_CLOSED' });
     assert.strictEqual(binding.channelKick(handle), -32); // EPIPE
     assert.strictEqual(binding.channelTakeFd(peer), -32); // peer gone
+    assert.strictEqual(binding.channelSameCpu(handle), false); // closed
+    assert.strictEqual(binding.channelYield(), undefined);
+    const cpus = binding.channelCpuCount();
+    assert.ok(Number.isInteger(cpus) && cpus >= 1, String(cpus));
     binding.channelClose(peer);
     // Views taken before the close stay valid memory.
     assert.strictEqual(new Uint8Array(b.buffer)[b.ring0 + 400], 77);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -186,6 +187,19 @@ int nw_fork_channel_attach(nw_fork_channel_t *ch, int memfd, int sock, int side)
   ch->sock = sock;
   bind_rings(ch, side);
   return 0;
+}
+
+/* Owner thread. The store and the load need no order between them: the
+ * words are hints, and either side reading an old value only polls (or
+ * sleeps) once when it should not have. */
+bool nw_fork_channel_same_cpu(nw_fork_channel_t *ch) {
+  int cpu = sched_getcpu();
+  uint32_t mine = cpu >= 0 ? (uint32_t)cpu + 1u : 0u;
+  __atomic_store_n(&ch->hdr[nw_fork_channel_cpu_word(ch->side)], mine,
+                   __ATOMIC_RELAXED);
+  uint32_t peer = __atomic_load_n(&ch->hdr[nw_fork_channel_cpu_word(1 - ch->side)],
+                                  __ATOMIC_RELAXED);
+  return mine != 0 && peer == mine;
 }
 
 /* Owner thread. A full socket is success: the peer has bytes to read and

@@ -31,7 +31,18 @@
  * 128    sleep[0].wr    1: side 0 sleeps until ring 0 has room
  * 192    sleep[1].rd    1: side 1 sleeps until ring 0 has data
  * 256    sleep[1].wr    1: side 1 sleeps until ring 1 has room
+ * 320    cpu[0]         1 + the CPU side 0 last ran on; 0: not known
+ * 384    cpu[1]         1 + the CPU side 1 last ran on; 0: not known
  * 4096   ring 0 (its own header, ring.h), then ring 1 at `ring1`.
+ *
+ * Every other byte of the header is zero. The cpu words are hints, each
+ * written only by its own side (nw_fork_channel_same_cpu) and read by the
+ * other to decide how to wait for an answer: poll the rings for a while
+ * before sleeping, or, when both sides run on one CPU (where polling only
+ * takes the time the peer needs to answer), give the CPU up. The peer may
+ * write anything there; a wrong value costs at most one such poll, or the
+ * wakeup it would have saved. A peer that never writes its word (0) gets
+ * the poll, as before the words existed, so they need no new version.
  *
  * Sleep protocol (Dekker-style, all sequentially consistent): the sleeper
  * stores 1 in its flag, then looks at the ring again and only then polls
@@ -69,7 +80,9 @@ enum {
   NW_FCW_SLEEP0_RD = 16,
   NW_FCW_SLEEP0_WR = 32,
   NW_FCW_SLEEP1_RD = 48,
-  NW_FCW_SLEEP1_WR = 64
+  NW_FCW_SLEEP1_WR = 64,
+  NW_FCW_CPU0 = 80,
+  NW_FCW_CPU1 = 96
 };
 
 /* Bytes on the socket: a wakeup, or the byte a descriptor travels with. */
@@ -142,6 +155,21 @@ static inline int nw_fork_channel_rd_flag(int side) {
 static inline int nw_fork_channel_wr_flag(int side) {
   return side == 0 ? NW_FCW_SLEEP0_WR : NW_FCW_SLEEP1_WR;
 }
+
+/* Index of a side's cpu word in the header. */
+static inline int nw_fork_channel_cpu_word(int side) {
+  return side == 0 ? NW_FCW_CPU0 : NW_FCW_CPU1;
+}
+
+/*
+ * Publish the CPU this thread runs on now in this side's cpu word, and say
+ * whether the peer's word names the same CPU: true only when both words
+ * are known and equal (then polling for the peer's answer would only keep
+ * it from running). Owner thread; costs no system call where the kernel
+ * and libc provide the CPU number in user space (rseq, vDSO). Any value of
+ * the peer's word is harmless.
+ */
+bool nw_fork_channel_same_cpu(nw_fork_channel_t *ch);
 
 /*
  * Write one wakeup byte to the peer. Callers use nw_fork_channel_notify, which

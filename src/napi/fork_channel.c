@@ -16,6 +16,7 @@
  * the JavaScript thread that created the handle.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -307,6 +308,30 @@ static napi_value channel_kick_fn(napi_env env, napi_callback_info info) {
   return nw_napi_int32(env, h->closed ? -EPIPE : nw_fork_channel_kick(&h->ch));
 }
 
+/* channelSameCpu(handle) -> boolean: publish this side's CPU in the
+ * header and say whether the peer last ran on the same one (see
+ * nw_fork_channel_same_cpu). False on a closed handle. */
+static napi_value channel_same_cpu_fn(napi_env env, napi_callback_info info) {
+  NW_ARGV_HANDLE(1, channel_handle_t, h, any_handle);
+  return nw_napi_bool(env, !h->closed && nw_fork_channel_same_cpu(&h->ch));
+}
+
+/* channelYield(): sched_yield(2), so that a peer waiting for this CPU
+ * (channelSameCpu said it shares it) runs now. Returns at once when no
+ * other task is runnable here. */
+static napi_value channel_yield_fn(napi_env env, napi_callback_info info) {
+  sched_yield();
+  return NULL;
+}
+
+/* channelCpuCount() -> how many CPUs this thread may run on (its
+ * affinity mask); 0 if the kernel does not say. */
+static napi_value channel_cpu_count_fn(napi_env env, napi_callback_info info) {
+  cpu_set_t set;
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  return nw_napi_int32(env, n);
+}
+
 /* channelSendFd(handle, fd): duplicate `fd` to the peer (SCM_RIGHTS). */
 static napi_value channel_send_fd_fn(napi_env env, napi_callback_info info) {
   NW_ARGV_HANDLE(2, channel_handle_t, h, open_handle);
@@ -362,7 +387,8 @@ napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
       {"channelRef", channel_ref_fn},       {"channelKick", channel_kick_fn},
       {"channelSendFd", channel_send_fd_fn}, {"channelTakeFd", channel_take_fd_fn},
       {"channelClose", channel_close_fn},   {"channelRecvFd", channel_recv_fd_fn},
-      {"channelHungUp", channel_hung_up_fn},
+      {"channelHungUp", channel_hung_up_fn}, {"channelSameCpu", channel_same_cpu_fn},
+      {"channelYield", channel_yield_fn},   {"channelCpuCount", channel_cpu_count_fn},
   };
   static const nw_napi_const_t consts[] = {
       {"CHANNEL_DEFAULT_CAPACITY", NW_FORK_CHANNEL_DEFAULT_CAPACITY},
@@ -370,6 +396,8 @@ napi_value nw_fork_channel_init_napi(napi_env env, napi_value exports) {
       {"CHANNEL_SLEEP0_WR", NW_FCW_SLEEP0_WR},
       {"CHANNEL_SLEEP1_RD", NW_FCW_SLEEP1_RD},
       {"CHANNEL_SLEEP1_WR", NW_FCW_SLEEP1_WR},
+      {"CHANNEL_CPU0", NW_FCW_CPU0},
+      {"CHANNEL_CPU1", NW_FCW_CPU1},
   };
   NAPI_CALL(env, nw_napi_export_fns(env, exports, fns, NW_COUNT(fns)));
   NAPI_CALL(env, nw_napi_export_consts(env, exports, consts, NW_COUNT(consts)));

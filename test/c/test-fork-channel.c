@@ -2,6 +2,7 @@
  * fork() this plain C program (never a Node process). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +92,65 @@ static void test_create_attach_local(void) {
   nw_fork_channel_close(&b); /* idempotent */
   nw_fork_channel_unmap(&a);
   nw_fork_channel_unmap(&b);
+}
+
+/* The cpu words: each side publishes its own CPU (1 + its number), and
+ * same_cpu is true only when the peer's word holds exactly that. Both
+ * handles run on this thread, pinned to one CPU so the answer is fixed. */
+static void test_cpu_words(void) {
+  cpu_set_t old, one;
+  REQUIRE(sched_getaffinity(0, sizeof old, &old) == 0);
+  int cpu = sched_getcpu();
+  REQUIRE(cpu >= 0);
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  uint32_t mine = (uint32_t)sched_getcpu() + 1u;
+
+  nw_fork_channel_t a, b;
+  int memfd, peer;
+  REQUIRE(nw_fork_channel_create(&a, 4096, &memfd, &peer) == 0);
+  REQUIRE(nw_fork_channel_attach(&b, memfd, peer, 1) == 0);
+  close(memfd);
+  CHECK_EQ(a.hdr[NW_FCW_CPU0], 0u);
+  CHECK_EQ(a.hdr[NW_FCW_CPU1], 0u);
+  CHECK_EQ(nw_fork_channel_cpu_word(0), NW_FCW_CPU0);
+  CHECK_EQ(nw_fork_channel_cpu_word(1), NW_FCW_CPU1);
+  /* The words sit on cache lines of their own, apart from the flags. */
+  CHECK_EQ(NW_FCW_CPU0 % 16, 0);
+  CHECK_EQ(NW_FCW_CPU1 % 16, 0);
+  CHECK(NW_FCW_CPU0 > NW_FCW_SLEEP1_WR && NW_FCW_CPU1 > NW_FCW_CPU0);
+  CHECK((NW_FCW_CPU1 + 1) * 4 <= (int)NW_FORK_CHANNEL_HEADER_SIZE);
+
+  /* The peer's word not known yet: no. */
+  CHECK(!nw_fork_channel_same_cpu(&a));
+  CHECK_EQ(a.hdr[NW_FCW_CPU0], mine);
+  CHECK(nw_fork_channel_same_cpu(&b));
+  CHECK_EQ(b.hdr[NW_FCW_CPU1], mine);
+  CHECK(nw_fork_channel_same_cpu(&a));
+
+  /* Whatever the peer writes, only an exact match says yes. */
+  const uint32_t junk[] = {0u, mine + 1u, mine - 1u, 0xffffffffu, 0x80000000u};
+  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+    if (junk[i] == mine) continue;
+    a.hdr[NW_FCW_CPU1] = junk[i];
+    CHECK(!nw_fork_channel_same_cpu(&a));
+    CHECK_EQ(a.hdr[NW_FCW_CPU0], mine); /* ours is rewritten, not theirs */
+    CHECK_EQ(a.hdr[NW_FCW_CPU1], junk[i]);
+  }
+
+  /* The channel works as before with the words set. */
+  CHECK_EQ(nw_fork_channel_try_send(&a, "cpu", 3), 0);
+  uint8_t buf[16];
+  uint32_t len = 0;
+  CHECK_EQ(nw_ring_try_read(&b.in, buf, sizeof buf, &len), 0);
+  CHECK_EQ(len, 3);
+
+  nw_fork_channel_close(&a);
+  nw_fork_channel_close(&b);
+  nw_fork_channel_unmap(&a);
+  nw_fork_channel_unmap(&b);
+  REQUIRE(sched_setaffinity(0, sizeof old, &old) == 0);
 }
 
 static void test_bad_input(void) {
@@ -340,5 +400,5 @@ static void test_memfd_on_socket(void) {
   nw_fork_channel_unmap(&b);
 }
 
-TEST_MAIN(T(test_memfd_on_socket), T(test_create_attach_local), T(test_bad_input),
+TEST_MAIN(T(test_memfd_on_socket), T(test_create_attach_local), T(test_cpu_words), T(test_bad_input),
           T(test_two_processes_echo), T(test_fd_passing), T(test_peer_death))
