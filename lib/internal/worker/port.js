@@ -26,7 +26,7 @@ const { nodePost } = require('./relay');
 const binding = require('../binding');
 const { Encoder } = require('../wire');
 const {
-  codes: { ERR_MISSING_ARGS, ERR_CONSTRUCT_CALL_INVALID }, makeNodeError,
+  codes: { ERR_CONSTRUCT_CALL_INVALID }, makeNodeError,
 } = require('../errors');
 const { Spill } = require('../ring_view');
 const {
@@ -79,6 +79,14 @@ if (kNewListener === undefined || kRemoveListener === undefined ||
   throw new Error('native-workers: this Node.js has no EventTarget internals the worker_threads mirror knows');
 }
 
+// An error as Node's MessagePort (C++) throws them: the class, a code
+// property, and no code in its name.
+function nativeTypeError(code, message) {
+  const err = new TypeError(message);
+  err.code = code;
+  return err;
+}
+
 // An error a lane throws when the other thread left its ring impossible.
 function isCorrupt(err) {
   return err !== null && typeof err === 'object' && err[kCorrupt] === true;
@@ -91,6 +99,30 @@ class PortBase {
 }
 Object.setPrototypeOf(PortBase.prototype, NodeMessagePort.prototype);
 Object.setPrototypeOf(PortBase, NodeMessagePort);
+
+// Node's MessagePort makes the MessageEvent of 'message' with the ports
+// that came with it, and MessageEvent takes only Node's own ports. When
+// ours are among them, the event is made without ports and given them
+// after, so that onmessage and addEventListener see them in event.ports
+// as 'message' listeners do in the message.
+const kCreateEvent = Object.getOwnPropertySymbols(NodeMessagePort.prototype)
+  .find((sym) => sym.description === 'kCreateEvent');
+const nodeCreateEvent = kCreateEvent !== undefined ? NodeMessagePort.prototype[kCreateEvent] : undefined;
+const isOurs = (port) => Object.prototype.isPrototypeOf.call(PortBase.prototype, port);
+if (typeof nodeCreateEvent === 'function') {
+  // (Node's own is read-only on its prototype, so this one is defined.)
+  const createEvent = function createEvent(data, type) {
+    const ports = this[kCurrentlyReceivingPorts];
+    if (!Array.isArray(ports) || !ports.some(isOurs)) return nodeCreateEvent.call(this, data, type);
+    this[kCurrentlyReceivingPorts] = undefined;
+    const event = nodeCreateEvent.call(this, data, type);
+    if (type === 'message' || type === 'messageerror') {
+      Object.defineProperty(event, 'ports', { get() { return ports; }, configurable: true });
+    }
+    return event;
+  };
+  Object.defineProperty(PortBase.prototype, kCreateEvent, { value: createEvent, writable: true, configurable: true });
+}
 
 class MessagePort extends PortBase {
   // Node's ports are ours too: `port instanceof MessagePort` holds for both.
@@ -417,7 +449,7 @@ class MessagePort extends PortBase {
   }
 
   postMessage(value, transferList) {
-    if (arguments.length === 0) throw ERR_MISSING_ARGS('value');
+    if (arguments.length === 0) throw nativeTypeError('ERR_MISSING_ARGS', 'Not enough arguments to MessagePort.postMessage');
     const st = this[kState];
     let rec = null;
     let enc = null;
@@ -432,7 +464,10 @@ class MessagePort extends PortBase {
                transferList[Symbol.iterator] === undefined) {
       // postMessage(value, { transfer })
       transferList = transferList.transfer;
-      if (transferList === undefined || transferList === null) return this.postMessage(value);
+      if (transferList === undefined) return this.postMessage(value);
+      if (transferList === null || typeof transferList !== 'object' || typeof transferList[Symbol.iterator] !== 'function') {
+        throw nativeTypeError('ERR_INVALID_ARG_TYPE', 'Optional options.transfer argument must be an iterable');
+      }
     }
     if (rec === null) {
       if (st.closed || st.detached) {
