@@ -79,6 +79,25 @@ if (kNewListener === undefined || kRemoveListener === undefined ||
   throw new Error('native-workers: this Node.js has no EventTarget internals the worker_threads mirror knows');
 }
 
+// A Worker thread that ends (natural end or process.exit()) with messages
+// still in a port's backlog (its ring was full) waits at its 'exit' until
+// the reader has taken them into the ring: Node delivers everything a
+// thread posted before it ended. Ports with a backlog are listed here.
+const kDrainAtExit = Symbol('kDrainAtExit');
+const EXIT_DRAIN_MS = 2000;
+const exitNap = new Int32Array(new SharedArrayBuffer(4));
+const heldAtExit = new Set();
+let exitHooked = false;
+function holdAtExit(port) {
+  heldAtExit.add(port);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const p of heldAtExit) p[kDrainAtExit]();
+    heldAtExit.clear();
+  });
+}
+
 // An error as Node's MessagePort (C++) throws them: the class, a code
 // property, and no code in its name.
 function nativeTypeError(code, message) {
@@ -571,12 +590,36 @@ class MessagePort extends PortBase {
     // With a backlog already waiting, WANT is set or the reader has rung
     // us: our bell will flush. Trying now and then still keeps the reader
     // fed while a long synchronous loop of posts holds our thread.
+    if (first && !nodeWT.isMainThread) holdAtExit(this);
     if (first || (++st.bqPosts & 63) === 0) {
       Atomics.store(st.ctl, C_WANT + 1 - st.side, 1);
       // The reader may have drained everything before it saw WANT.
       this.#flush();
     }
     return true;
+  }
+
+  // The thread is ending (its 'exit'): hand the backlog to the ring as the
+  // reader makes room, giving up only when it makes none for
+  // EXIT_DRAIN_MS (it is gone, or not reading).
+  [kDrainAtExit]() {
+    const st = this[kState];
+    let left = st.backlog.length - st.bqHead;
+    let since = performance.now();
+    while (st.backlog.length !== 0 && !st.closed && !st.detached) {
+      if (st.ctl[C_CLOSED + 1 - st.side] !== 0) return;
+      this.#flush();
+      const now = performance.now();
+      const still = st.backlog.length - st.bqHead;
+      if (st.backlog.length === 0) return;
+      if (still < left) {
+        left = still;
+        since = now;
+      } else if (now - since > EXIT_DRAIN_MS) {
+        return;
+      }
+      Atomics.wait(exitNap, 0, 0, 1);
+    }
   }
 
   #flush() {
@@ -603,6 +646,7 @@ class MessagePort extends PortBase {
     st.bqHead = h;
     if (h !== h0 || q.length === 0) this.#wakePeer();
     if (q.length === 0) {
+      heldAtExit.delete(this);
       Atomics.store(st.ctl, C_WANT + 1 - st.side, 0);
       if (st.closePending) { st.closePending = false; this.close(); }
     } else {
@@ -650,6 +694,7 @@ class MessagePort extends PortBase {
     this.#forgetPair();
     Atomics.store(st.ctl, C_MOVED + st.side, 1);
     st.backlog.length = 0;
+    heldAtExit.delete(this);
     st.bqHead = 0;
     // As Node's: the object a port was transferred away from closes.
     this.#emitClose();
@@ -766,6 +811,7 @@ class MessagePort extends PortBase {
     Atomics.store(st.ctl, C_CLOSED + st.side, 1);
     Atomics.store(st.ctl, C_CLOSED + 1 - st.side, 1);
     st.backlog.length = 0;
+    heldAtExit.delete(this);
     st.bqHead = 0;
     this.#closeBell();
     try { st.node.close(); } catch { /* already closed */ }
