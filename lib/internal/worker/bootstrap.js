@@ -65,8 +65,13 @@ function install() {
 // Node's ports carry ours (relay.js).
 function shareHelpers() {
   require('./relay').install();
-  nodeWT.receiveMessageOnPort = (port) => require('./port').receiveMessageOnPort(port);
-  nodeWT.markAsUntransferable = (value) => require('./transfer').markAsUntransferable(value);
+  // Named and shaped as Node's own, so that they look the same.
+  nodeWT.receiveMessageOnPort = function receiveMessageOnPort(port) {
+    return require('./port').receiveMessageOnPort(port);
+  };
+  nodeWT.markAsUntransferable = function markAsUntransferable(value) {
+    return require('./transfer').markAsUntransferable(value);
+  };
   require('module').syncBuiltinESMExports();
 }
 
