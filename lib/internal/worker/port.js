@@ -604,21 +604,14 @@ class MessagePort extends PortBase {
   // EXIT_DRAIN_MS (it is gone, or not reading).
   [kDrainAtExit]() {
     const st = this[kState];
-    let left = st.backlog.length - st.bqHead;
     let since = performance.now();
-    while (st.backlog.length !== 0 && !st.closed && !st.detached) {
-      if (st.ctl[C_CLOSED + 1 - st.side] !== 0) return;
+    while (st.backlog.length !== 0 && !st.closed && !st.detached && st.ctl[C_CLOSED + 1 - st.side] === 0) {
+      // Progress is what went into the ring (a spill may go in part).
+      const at = st.outbox.wpos;
       this.#flush();
-      const now = performance.now();
-      const still = st.backlog.length - st.bqHead;
-      if (st.backlog.length === 0) return;
-      if (still < left) {
-        left = still;
-        since = now;
-      } else if (now - since > EXIT_DRAIN_MS) {
-        return;
-      }
-      Atomics.wait(exitNap, 0, 0, 1);
+      if (st.outbox.wpos !== at) since = performance.now();
+      else if (performance.now() - since > EXIT_DRAIN_MS) return;
+      if (st.backlog.length !== 0) Atomics.wait(exitNap, 0, 0, 1);
     }
   }
 
